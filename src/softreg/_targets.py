@@ -1,0 +1,111 @@
+"""Targets and weights at the boundary: labels, soft targets, sample and class weights."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight
+
+
+def is_soft_target(y) -> bool:
+    """True for a 2-D target with more than one column (a matrix of class probabilities)."""
+    return getattr(y, "ndim", np.ndim(y)) == 2 and np.shape(y)[1] > 1
+
+
+def encode_labels(y, classes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, codes): sorted distinct labels of shape (K,) and int codes of shape (n,).
+
+    With ``classes`` given, labels outside it raise a ValueError naming them.
+    """
+    y = column_or_1d(y, warn=True)
+    check_classification_targets(y)
+    if classes is None:
+        classes, codes = np.unique(y, return_inverse=True)
+        return classes, codes.reshape(-1)
+    codes = np.searchsorted(classes, y)
+    codes = np.clip(codes, 0, len(classes) - 1)
+    unknown = classes[codes] != y
+    if np.any(unknown):
+        raise ValueError(f"y contains labels not in classes {list(classes)}: "
+                         f"{sorted(set(np.asarray(y)[unknown].tolist()))[:5]}")
+    return classes, codes
+
+
+def check_soft_targets(Y, n_classes: int | None = None, dtype=np.float64
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, Y) for a soft-target matrix Y of shape (n, K).
+
+    Rows must be finite, non-negative and sum to 1 (to 1e-6, or 1e-4 for float32).
+    ``classes`` are a DataFrame's column names, else 0..K-1.
+    """
+    columns = getattr(Y, "columns", None)
+    Y = np.asarray(Y)
+    if not np.issubdtype(Y.dtype, np.number) or Y.dtype == bool:
+        raise ValueError(f"soft targets must be numeric class probabilities, got dtype {Y.dtype}")
+    Y = Y.astype(dtype, copy=False)
+    if n_classes is not None and Y.shape[1] != n_classes:
+        raise ValueError(f"soft targets have {Y.shape[1]} columns, expected {n_classes} classes")
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("soft targets contain NaN or infinity")
+    negative = np.flatnonzero((Y < 0).any(axis=1))
+    if negative.size:
+        raise ValueError(f"soft targets must be non-negative; row {negative[0]} has "
+                         f"{Y[negative[0]].min():g} ({negative.size} rows are negative)")
+    atol = 1e-4 if Y.dtype == np.float32 else 1e-6
+    sums = Y.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1) > atol)
+    if off.size:
+        raise ValueError(f"soft-target rows must sum to 1; row {off[0]} sums to "
+                         f"{sums[off[0]]:.6g} ({off.size} rows do not). Pass counts as "
+                         "proportions with the row totals as sample_weight")
+    classes = np.asarray(columns) if columns is not None else np.arange(Y.shape[1])
+    return classes, Y
+
+
+def check_weights(sample_weight, X, n_samples: int) -> np.ndarray:
+    """Sample weights of shape (n,), float64: finite, non-negative, not all zero."""
+    s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if s.shape[0] != n_samples:
+        raise ValueError(f"sample_weight has {s.shape[0]} entries for {n_samples} samples")
+    if not np.any(s > 0):
+        raise ValueError("sample_weight is zero for every sample: nothing to fit")
+    return s
+
+
+def class_weights(class_weight, classes: np.ndarray, class_mass: np.ndarray) -> np.ndarray:
+    """Weight per class, shape (K,).
+
+    ``class_mass`` (K,) is the sample-weighted amount of each class; "balanced" gives
+    class k the weight sum(mass) / (K * mass_k), as scikit-learn does with sample weights.
+    """
+    K = len(classes)
+    if class_weight is None:
+        return np.ones(K)
+    if isinstance(class_weight, str):  # "balanced" (the only string the constraints allow)
+        if np.any(class_mass <= 0):
+            raise ValueError("class_weight='balanced' needs every class present with weight")
+        return class_mass.sum() / (K * class_mass)
+    weights = np.ones(K)
+    known = {c: i for i, c in enumerate(classes.tolist())}
+    for label, w in class_weight.items():
+        if label not in known:
+            raise ValueError(f"class_weight names class {label!r}, which is not in "
+                             f"classes {classes.tolist()}")
+        if not (np.isfinite(w) and w >= 0):
+            raise ValueError(f"class_weight for class {label!r} must be finite and >= 0, got {w}")
+        weights[known[label]] = w
+    return weights
+
+
+def apply_class_weights(cw: np.ndarray, s: np.ndarray, codes=None, Y=None):
+    """Fold class weights into (sample weights, soft targets).
+
+    Labels: s_i * cw[y_i]. Soft targets: the fit equals the one on K weighted copies of each
+    row, so s_i -> s_i * (Y_i . cw) and Y_i -> Y_i * cw / (Y_i . cw).
+    """
+    if codes is not None:
+        return s * cw[codes], None
+    mass = Y @ cw
+    Yw = np.divide(Y * cw, mass[:, None], out=np.array(Y, dtype=float), where=mass[:, None] > 0)
+    return s * mass, Yw.astype(Y.dtype, copy=False)

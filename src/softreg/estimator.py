@@ -1,0 +1,378 @@
+"""SoftmaxRegression: scikit-learn glue over the objective and the solvers.
+
+It validates input, encodes labels, folds class weights into sample weights, builds a
+:class:`~softreg._objective.SoftmaxObjective`, calls a solver and sets attributes. The
+math lives in ``_objective`` and ``solvers``.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+
+from . import solvers
+from ._objective import SoftmaxObjective
+from ._special import log_softmax, softmax
+from ._targets import (
+    apply_class_weights, check_soft_targets, check_weights, class_weights, encode_labels,
+    is_soft_target,
+)
+
+#: "auto" uses Newton-CG up to this many parameters (d+1)*K, L-BFGS above
+NEWTON_MAX_PARAMS = 500
+
+_SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd")
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    """Multinomial (softmax) logistic regression with an L2 penalty.
+
+    Minimises J(W, b) = sum_i s_i CE_i / sum_i s_i + (alpha / 2) ||W||_F^2 with
+    CE_i = logsumexp(z_i) - y_i . z_i and z_i = x_i W + b; the intercept is not penalised.
+    For K >= 3 classes ``alpha = 1 / (C * sum(s))`` gives the optimum of scikit-learn's
+    ``LogisticRegression(C=C)``; for two classes (where scikit-learn fits one weight
+    vector) the same holds with ``C = 2 / (alpha * sum(s))``.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-4
+        L2 penalty (precision of the Gaussian prior on W). 0 means no penalty.
+    fit_intercept : bool, default=True
+    solver : {"auto", "lbfgs", "newton", "gd", "sgd"}, default="auto"
+        "auto" picks "newton" when (n_features + 1) * n_classes <= 500, else "lbfgs".
+    learning_rate : float or "auto", default="auto"
+        Step of "gd" (fixed step when a float, backtracking line search when "auto") and
+        the initial step of "sgd" (1/L when "auto"). Ignored by the other solvers.
+    batch_size : int, default=64
+        Minibatch size of "sgd" and ``partial_fit``.
+    max_iter : int, default=1000
+        Iterations (epochs for "sgd").
+    tol : float, default=1e-8
+        Stop when max |gradient of J| <= tol ("sgd": when the objective improves by less
+        than tol relative for 5 epochs).
+    class_weight : dict, "balanced" or None, default=None
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` and ``intercept_`` instead of zeros.
+    random_state : int, Generator or None, default=None
+        Seeds the shuffling of "sgd".
+    verbose : int, default=0
+        Print the objective per iteration to stderr when > 0.
+    callback : callable or None, default=None
+        Called as ``callback(info)`` after every iteration with a
+        :class:`softreg.solvers.IterationInfo` (iteration, loss, grad_norm).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (n_classes, n_features), or (1, n_features) for two classes
+    intercept_ : ndarray of shape (n_classes,), or (1,) for two classes
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,), when X had string column names
+    n_iter_ : int
+    loss_curve_ : list of float, the objective J after each iteration
+    stop_reason_ : {"converged", "max_iter", "stalled"}
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions(set(_SOLVERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callback": [callable, None],
+    }
+
+    def __init__(self, alpha=1e-4, *, fit_intercept=True, solver="auto", learning_rate="auto",
+                 batch_size=64, max_iter=1000, tol=1e-8, class_weight=None, warm_start=False,
+                 random_state=None, verbose=0, callback=None):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    # -- fitting ------------------------------------------------------------------------------
+    def _validate_X(self, X, reset: bool):
+        return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
+                             dtype=(np.float64, np.float32), order="C")
+
+    def _build_objective(self, X, y, sample_weight, classes=None):
+        """Validate y and weights, set classes_, and return the objective on (X, y, s)."""
+        if y is None:
+            raise ValueError("SoftmaxRegression requires y to be passed, but the target y is None")
+        n = X.shape[0]
+        check_consistent_length(X, y)
+        if is_soft_target(y):
+            found, Y = check_soft_targets(y, None if classes is None else len(classes),
+                                          dtype=X.dtype)
+            classes_ = found if classes is None else np.asarray(classes)
+            codes, mass_basis = None, Y
+        else:
+            classes_, codes = encode_labels(y, classes)
+            Y, mass_basis = None, None
+        if len(classes_) < 2:
+            raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
+                             f"got only one class: {classes_[0]!r}")
+        s = check_weights(sample_weight, X, n)
+        if self.class_weight is not None:
+            if mass_basis is None:
+                mass = np.bincount(codes, weights=s, minlength=len(classes_))
+            else:
+                mass = s @ mass_basis
+            cw = class_weights(self.class_weight, classes_, mass)
+            s, Yw = apply_class_weights(cw, s, codes=codes, Y=Y)
+            Y = Yw if Y is not None else None
+            if not np.any(s > 0):
+                raise ValueError("class_weight leaves every sample with zero weight")
+        self.classes_ = classes_
+        return SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s, alpha=self.alpha,
+                                fit_intercept=self.fit_intercept, n_classes=len(classes_))
+
+    def _initial_params(self, objective: SoftmaxObjective) -> np.ndarray:
+        if self.warm_start and hasattr(self, "coef_"):
+            W, b = self._full_params()
+            if W.shape == (objective.n_features, objective.n_classes):
+                return objective.pack(W, b if self.fit_intercept else None)
+        return objective.zeros()
+
+    def _callback(self):
+        user = self.callback
+        if not self.verbose and user is None:
+            return None
+
+        def report(info):
+            if self.verbose:
+                print(f"[softreg] iter {info.iteration:5d}  loss {info.loss:.10g}  "
+                      f"|grad| {info.grad_norm:.3g}", file=sys.stderr)
+            if user is not None:
+                user(info)
+
+        return report
+
+    def resolved_solver(self, n_params: int) -> str:
+        """The solver that ``solver`` stands for on a problem with n_params parameters."""
+        if self.solver != "auto":
+            return self.solver
+        return "newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs"
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) of labels, or (n_samples, n_classes) of class
+            probabilities (soft targets; rows non-negative and summing to 1)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        X = self._validate_X(X, reset=True)
+        objective = self._build_objective(X, y, sample_weight)
+        theta0 = self._initial_params(objective)
+        solver = self.resolved_solver(objective.n_params)
+        common = dict(tol=self.tol, max_iter=self.max_iter, callback=self._callback())
+        if solver == "lbfgs":
+            result = solvers.lbfgs(objective, theta0, **common)
+        elif solver == "newton":
+            result = solvers.newton_cg(objective, theta0, **common)
+        elif solver == "gd":
+            result = solvers.gradient_descent(objective, theta0,
+                                              learning_rate=self.learning_rate, **common)
+        else:
+            result, self._sgd_state = solvers.sgd(
+                objective, theta0, learning_rate=self.learning_rate,
+                batch_size=self.batch_size, random_state=self.random_state, **common)
+        self._set_params_from(objective, result.params, X.dtype)
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = list(result.loss_curve)
+        self.stop_reason_ = result.stop_reason
+        self.n_passes_ = objective.n_passes
+        self._warn_if_not_converged(result, solver, X)
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of minibatch SGD on (X, y), continuing from the current model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        classes : array-like of shape (n_classes,), default=None
+            All classes of the stream; needed on the first call unless this batch shows
+            them all. Ignored afterwards unless it disagrees with ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "_sgd_state")
+        if first:
+            self._validate_params()
+            if self.class_weight == "balanced":
+                raise ValueError("class_weight='balanced' needs the whole data set; "
+                                 "partial_fit accepts a dict of class weights instead")
+        X = self._validate_X(X, reset=first)
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            if not first and not np.array_equal(classes, self.classes_):
+                raise ValueError(f"classes={classes.tolist()} differs from the classes of "
+                                 f"the first partial_fit call {self.classes_.tolist()}")
+        known = classes if first else self.classes_
+        objective = self._build_objective(X, y, sample_weight, classes=known)
+        theta = objective.zeros() if first else objective.pack(*self._full_params())
+        if not self.fit_intercept:
+            theta = theta[: objective.n_features * objective.n_classes]
+        if first:
+            self._sgd_state = solvers.initial_state(objective, self.learning_rate)
+            self._sgd_rng = np.random.default_rng(self.random_state)
+        _, theta = solvers.sgd_epoch(objective, theta, self._sgd_state,
+                                     batch_size=self.batch_size, rng=self._sgd_rng)
+        loss = objective.loss(theta)
+        solvers.check_finite_step(loss, theta, 1, "use a smaller learning_rate")
+        self._set_params_from(objective, theta, X.dtype)
+        self.n_iter_ = getattr(self, "n_iter_", 0) + 1 if not first else 1
+        self.loss_curve_ = (getattr(self, "loss_curve_", []) if not first else []) + [loss]
+        self.stop_reason_ = solvers.MAX_ITER
+        return self
+
+    # -- parameters -----------------------------------------------------------------------------
+    def _set_params_from(self, objective: SoftmaxObjective, theta: np.ndarray, dtype):
+        """Centre (W, b) across classes (predictions unchanged) and set coef_, intercept_."""
+        W, b = objective.unpack(theta)
+        W = W - W.mean(axis=1, keepdims=True)
+        b = np.zeros(objective.n_classes) if b is None else b - b.mean()
+        if objective.n_classes == 2:
+            self.coef_ = (W[:, 1] - W[:, 0])[None, :].astype(dtype)
+            self.intercept_ = np.array([b[1] - b[0]], dtype=dtype)
+        else:
+            self.coef_ = np.ascontiguousarray(W.T, dtype=dtype)
+            self.intercept_ = b.astype(dtype)
+
+    def _full_params(self) -> tuple[np.ndarray, np.ndarray]:
+        """(W (d, K), b (K,)) in the K-column form, float64, from coef_ and intercept_."""
+        coef = np.asarray(self.coef_, dtype=np.float64)
+        intercept = np.asarray(self.intercept_, dtype=np.float64)
+        if len(self.classes_) == 2:
+            return np.column_stack([-coef[0] / 2, coef[0] / 2]), \
+                np.array([-intercept[0] / 2, intercept[0] / 2])
+        return coef.T.copy(), intercept.copy()
+
+    def _warn_if_not_converged(self, result, solver: str, X) -> None:
+        if result.stop_reason == solvers.CONVERGED:
+            return
+        if result.stop_reason == solvers.STALLED and \
+                result.grad_norm <= np.sqrt(np.finfo(X.dtype).eps):
+            return  # at the precision floor of the dtype: as converged as it can be
+        what = (f"reached max_iter={self.max_iter}" if result.stop_reason == solvers.MAX_ITER
+                else "stalled (no step decreased the objective)")
+        advice = [f"increase max_iter (now {self.max_iter})"] \
+            if result.stop_reason == solvers.MAX_ITER else []
+        if solver in ("gd", "sgd"):
+            advice.append("use solver='newton' or 'lbfgs', which need far fewer iterations")
+        scale = _feature_scale_spread(X)
+        if scale > 1e3:
+            advice.insert(0, f"the feature scales differ by a factor of {scale:.2g}: "
+                             "standardise them (sklearn.preprocessing.StandardScaler)")
+        if self.alpha == 0:
+            advice.append("with alpha=0 separable classes have no finite optimum: set alpha > 0")
+        warnings.warn(
+            f"SoftmaxRegression(solver={solver!r}) {what} before converging: "
+            f"max |gradient| = {result.grad_norm:.3g} > tol = {self.tol:g}. "
+            f"Try: {'; '.join(advice)}.", ConvergenceWarning, stacklevel=3)
+
+    # -- prediction -------------------------------------------------------------------------------
+    def decision_function(self, X):
+        """Logits: shape (n_samples, n_classes), or (n_samples,) for two classes."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        Z = np.asarray(X @ self.coef_.T) + self.intercept_
+        return Z[:, 0] if len(self.classes_) == 2 else Z
+
+    def _shifted_logits(self, X) -> np.ndarray:
+        """Logits of shape (n, K), each row shifted by a constant, finite or -inf.
+
+        Rows whose logits overflow (|X| near the float limit) are computed from X scaled
+        by its largest entry; the row's softmax is then the limit as the scale grows.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        coef, intercept = self.coef_, self.intercept_
+        Z = np.asarray(X @ coef.T) + intercept
+        if len(self.classes_) == 2:
+            Z = np.column_stack([np.zeros_like(Z[:, 0]), Z[:, 0]])
+        with np.errstate(over="ignore", invalid="ignore"):
+            bad = np.flatnonzero(~np.isfinite(Z).all(axis=1))
+        if bad.size:
+            Xb = X[bad]
+            scale = np.asarray(abs(Xb).max(axis=1).todense()).ravel() if sp.issparse(Xb) \
+                else np.abs(Xb).max(axis=1)
+            Xb = (sp.diags(1 / scale) @ Xb) if sp.issparse(Xb) else Xb / scale[:, None]
+            Zb = np.asarray(Xb @ coef.T) + intercept / scale[:, None]
+            if len(self.classes_) == 2:
+                Zb = np.column_stack([np.zeros_like(Zb[:, 0]), Zb[:, 0]])
+            Zb -= Zb.max(axis=1, keepdims=True)
+            with np.errstate(over="ignore"):
+                Z[bad] = Zb * scale[:, None]
+        return Z
+
+    def predict_proba(self, X):
+        """Class probabilities of shape (n_samples, n_classes); rows sum to 1."""
+        return softmax(self._shifted_logits(X))
+
+    def predict_log_proba(self, X):
+        """Log class probabilities of shape (n_samples, n_classes)."""
+        return log_softmax(self._shifted_logits(X))
+
+    def predict(self, X):
+        """Most probable class of each row, shape (n_samples,)."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self._shifted_logits(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy; soft targets are scored against their most probable class."""
+        if is_soft_target(y):
+            y = self.classes_[np.argmax(np.asarray(y), axis=1)]
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _feature_scale_spread(X) -> float:
+    """max/min standard deviation over non-constant columns of X (1 when undefined)."""
+    if sp.issparse(X):
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        var = np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean ** 2
+    else:
+        var = np.var(X, axis=0, dtype=np.float64)
+    std = np.sqrt(np.clip(var, 0, None))
+    std = std[std > 1e-12]
+    return float(std.max() / std.min()) if std.size else 1.0

@@ -1,0 +1,98 @@
+"""Minibatch stochastic gradient descent on the true softmax loss.
+
+Each epoch visits the rows in a fresh random order in minibatches. The step decays as
+eta_k = min(eta0 / sqrt(1 + t / t0), 1 / (alpha * (k + 1))) with k the steps and t the
+samples seen so far and t0 the size of the first data set seen (one epoch): 1/sqrt decay
+in general, and the 1/(alpha k) rate of strongly convex problems once it is smaller. The
+model reported after an epoch is the average of that epoch's iterates (Polyak-Ruppert),
+which removes most of the gradient noise; the raw iterate carries on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._common import (
+    CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, check_finite_step, max_abs,
+)
+
+
+@dataclass
+class SGDState:
+    """What carries over between epochs and between ``partial_fit`` calls."""
+
+    eta0: float
+    t0: int
+    samples_seen: int = 0
+    steps: int = 0
+
+    def step_size(self, alpha: float) -> float:
+        eta = self.eta0 / np.sqrt(1.0 + self.samples_seen / self.t0)
+        return min(eta, 1.0 / (alpha * (self.steps + 1))) if alpha > 0 else eta
+
+
+def initial_state(objective, learning_rate) -> SGDState:
+    """eta0 = learning_rate, or 1/L (the per-sample smoothness bound) for "auto"."""
+    eta0 = 1.0 / objective.smoothness_bound() if isinstance(learning_rate, str) \
+        else float(learning_rate)
+    return SGDState(eta0=eta0, t0=max(1, objective.n_samples))
+
+
+def sgd_epoch(objective, theta: np.ndarray, state: SGDState, *, batch_size: int,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One shuffled pass over the rows; returns (last iterate, average of the epoch's)."""
+    n = objective.n_samples
+    order = rng.permutation(n)
+    theta = np.array(theta, dtype=np.float64, copy=True)
+    average = theta.copy()
+    n_steps = 0
+    for start in range(0, n, batch_size):
+        rows = np.sort(order[start:start + batch_size])
+        if not np.any(objective.sw[rows] > 0):
+            continue
+        batch = objective.minibatch(rows)
+        _, grad = batch.loss_grad(theta)
+        theta -= state.step_size(objective.alpha) * grad
+        state.samples_seen += len(rows)
+        state.steps += 1
+        n_steps += 1
+        average += (theta - average) / n_steps if n_steps > 1 else theta - average
+    objective.n_passes += 1
+    return theta, average
+
+
+def sgd(objective, theta0: np.ndarray, *, learning_rate="auto", batch_size=32, tol=1e-6,
+        max_iter=1000, n_iter_no_change=5, random_state=None, state: SGDState | None = None,
+        callback: Callback = None) -> tuple[SolverResult, SGDState]:
+    """Run epochs of minibatch SGD until the objective stops improving.
+
+    Converged when ``n_iter_no_change`` epochs in a row improve the best objective by
+    less than ``tol * max(1, |best|)``; one full-objective pass per epoch checks this.
+    """
+    rng = np.random.default_rng(random_state)
+    state = state or initial_state(objective, learning_rate)
+    theta = np.array(theta0, dtype=np.float64, copy=True)
+    model = theta
+    best = objective.loss(theta)
+    curve: list[float] = []
+    stale, reason, epoch = 0, MAX_ITER, 0
+    for epoch in range(1, max_iter + 1):
+        theta, model = sgd_epoch(objective, theta, state, batch_size=batch_size, rng=rng)
+        loss = objective.loss(model)
+        check_finite_step(loss, model, epoch, f"the step eta0={state.eta0:g} is too large; "
+                          "use a smaller learning_rate or learning_rate='auto'")
+        curve.append(loss)
+        if callback is not None:
+            callback(IterationInfo(epoch, loss, float("nan")))
+        if loss > best - tol * max(1.0, abs(best)):
+            stale += 1
+        else:
+            stale = 0
+        best = min(best, loss)
+        if stale >= n_iter_no_change:
+            reason = CONVERGED
+            break
+    loss, grad = objective.loss_grad(model)
+    return SolverResult(model, epoch, reason, loss, max_abs(grad), curve), state
