@@ -1,0 +1,554 @@
+"""Standard errors, z statistics, p-values and confidence intervals for a fitted model.
+
+What is estimated
+-----------------
+Softmax regression with K classes has K columns of parameters, W (d, K) and b (K,), but
+only K - 1 of them are identified by the data: adding one vector to every column of
+[W; b] changes no probability. Inference is therefore reported for the *contrasts* against
+a reference class r (the first class by default), as statsmodels' ``MNLogit`` does::
+
+    beta_k = [b_k - b_r ; W[:, k] - W[:, r]]      for every class k != r,
+
+a table with one row per term (the intercept first, then the features) and one column per
+non-reference class.
+
+Unpenalised fits (alpha = 0): maximum likelihood
+    The log-likelihood sum_i s_i log p_{i, y_i} depends on the parameters only through the
+    contrasts, so fixing the reference column to zero makes the problem identifiable. The
+    covariance is the inverse of the observed information: the Hessian of
+    sum_i s_i CE_i = sum(s) * J with respect to beta. This is exactly statsmodels' MNLogit.
+
+Penalised fits (alpha > 0): the Laplace approximation at the MAP
+    alpha is the precision of a Gaussian prior on W (never on b), so with frequency weights
+    the negative log posterior is
+
+        F(W, b) = sum_i s_i CE_i + sum(s) * alpha / 2 * ||W||_F^2 = sum(s) * J(W, b),
+
+    minimised by the fitted model (the MAP estimate), and the Laplace approximation takes
+    the posterior of theta = (W, b) to be Gaussian with precision H = Hessian of F at the
+    MAP. The penalty makes the W part identifiable in the K-column form (it is *not* the
+    same model as penalising the contrasts: the prior is on all K columns), but F is exactly
+    flat along u = (0, 1_K), a common shift of the intercepts, because the prior on b is
+    flat. So H u = 0 and the Gaussian is improper along u. The contrasts C theta satisfy
+    C u = 0, so their distribution does not depend on that direction: writing
+    theta = phi + t u with phi in any hyperplane transversal to u, F does not depend on t,
+    and C theta = C phi. We take the hyperplane b_r = 0 (drop that coordinate), where the
+    Hessian H_g is invertible, and report Cov(beta) = C H_g^{-1} C^T. This equals
+    C H^+ C^T with the pseudo-inverse of the full K-column Hessian (tested).
+
+    The limit alpha -> 0: let U be the (d + 1)-dimensional space of shifts
+    (v 1_K^T, c 1_K) of the columns, on which the likelihood is flat. The penalty's Hessian
+    sum(s) alpha I_W maps U into U (its W part stays a common shift) and, being symmetric,
+    maps the orthogonal complement U^perp into itself, so H = blockdiag(H|_U, A + sum(s)
+    alpha I|_{U^perp}) with A the likelihood Hessian on U^perp. C vanishes on U, hence
+    Cov(beta) = C (A + sum(s) alpha I)^{-1} C^T restricted to U^perp, which tends to the
+    maximum-likelihood covariance C A^{-1} C^T as alpha -> 0 (tested).
+
+Sample weights are frequency weights: a weight of 3 is three identical observations (this
+is what makes sum(s) the number of observations in the covariance). Class weights of the
+model, if any, are folded into the sample weights in the same way as in the fit.
+
+Before the covariance is formed, the estimate is polished by a few exact Newton steps on
+F (the fitted model's tolerance is on the gradient of J = F / sum(s), which can leave
+visible digits in the parameters), so the reported parameters are the optimum of the same
+objective the model was fitted with.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg, optimize, stats
+from sklearn.utils.validation import check_is_fitted
+
+from ._objective import SoftmaxObjective
+from ._targets import (
+    apply_class_weights,
+    check_weights,
+    class_weights,
+    encode_labels,
+    is_soft_target,
+)
+
+__all__ = ["InferenceError", "InferenceResult", "SeparationWarning", "infer"]
+
+#: relative eigenvalue below which the (scaled) Hessian counts as singular
+SINGULAR_RTOL = 1e-10
+
+
+class InferenceError(ValueError):
+    """No finite estimate or no finite covariance exists (separation, collinearity)."""
+
+
+class SeparationWarning(UserWarning):
+    """The classes are (quasi-)separated: the estimate is finite only because of the prior."""
+
+
+# --------------------------------------------------------------------------------------------
+# the result
+# --------------------------------------------------------------------------------------------
+@dataclass
+class InferenceResult:
+    """Contrasts against a reference class with their (approximate) sampling distribution.
+
+    Arrays have shape (n_terms, n_classes - 1): one row per term (the intercept first, then
+    the features), one column per non-reference class; the pandas properties wrap them with
+    names. ``cov`` has shape (p, p), p = n_terms * (n_classes - 1), ordered class-major
+    (all terms of the first non-reference class, then the next), as in statsmodels.
+    """
+
+    coef: np.ndarray
+    cov: np.ndarray
+    term_names: list[str]
+    classes: list[Any]
+    reference: Any
+    alpha: float
+    method: str  # "mle" or "laplace"
+    n_samples: int
+    n_obs: float  # sum of the frequency weights
+    loglike: float  # sum_i s_i log p_{i, y_i} at the estimate
+    grad_norm: float  # max |gradient of F| at the estimate, F = sum(s) * J
+    param_shift: float  # max |change| of the contrasts made by the Newton polish
+    notes: list[str] = field(default_factory=list)
+
+    # -- derived arrays -------------------------------------------------------------------------
+    @property
+    def columns(self) -> list[Any]:
+        return [c for c in self.classes if c != self.reference]
+
+    @property
+    def bse_array(self) -> np.ndarray:
+        m, q = self.coef.shape
+        var = np.diag(self.cov).reshape(q, m).T  # class-major -> (terms, classes)
+        return np.sqrt(np.clip(var, 0, None))
+
+    def _frame(self, values):
+        import pandas as pd
+
+        return pd.DataFrame(values, index=list(self.term_names), columns=self.columns)
+
+    # -- the statsmodels-like interface -------------------------------------------------------
+    @property
+    def params(self):
+        """pandas.DataFrame of shape (n_terms, n_classes - 1): the contrasts."""
+        return self._frame(self.coef)
+
+    @property
+    def bse(self):
+        """pandas.DataFrame of shape (n_terms, n_classes - 1): standard errors."""
+        return self._frame(self.bse_array)
+
+    @property
+    def tvalues(self):
+        """pandas.DataFrame of z statistics params / bse."""
+        return self._frame(self.coef / self.bse_array)
+
+    @property
+    def pvalues(self):
+        """pandas.DataFrame of two-sided p-values of the z statistics (normal reference)."""
+        return self._frame(2 * stats.norm.sf(np.abs(self.coef / self.bse_array)))
+
+    def cov_params(self):
+        """pandas.DataFrame of shape (p, p) indexed by (class, term), class-major."""
+        import pandas as pd
+
+        index = pd.MultiIndex.from_product([self.columns, self.term_names],
+                                           names=["class", "term"])
+        return pd.DataFrame(self.cov, index=index, columns=index)
+
+    def conf_int(self, alpha: float = 0.05):
+        """Wald intervals params -/+ z_{1 - alpha/2} bse.
+
+        Returns
+        -------
+        pandas.DataFrame of shape (p, 2), indexed by (class, term), columns lower, upper.
+        """
+        import pandas as pd
+
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+        z = stats.norm.ppf(1 - alpha / 2)
+        est = self.coef.T.ravel()
+        half = z * self.bse_array.T.ravel()
+        index = pd.MultiIndex.from_product([self.columns, self.term_names],
+                                           names=["class", "term"])
+        return pd.DataFrame({"lower": est - half, "upper": est + half}, index=index)
+
+    def summary(self) -> str:
+        """A readable table per non-reference class, like statsmodels' summary."""
+        if self.method == "mle":
+            head = "Maximum likelihood (alpha = 0); covariance: inverse observed information"
+        else:
+            head = (f"MAP with a Gaussian prior on W (alpha = {self.alpha:.6g}, prior "
+                    f"precision alpha * sum(s) = {self.alpha * self.n_obs:.6g}); covariance: "
+                    "Laplace approximation, inverse Hessian of sum(s) * J at the MAP")
+        z = stats.norm.ppf(0.975)
+        width = max(12, *(len(t) for t in self.term_names))
+        lines = [
+            "Softmax regression: contrasts against the reference class "
+            f"{self.reference!r}",
+            head,
+            f"observations (sum of frequency weights): {self.n_obs:.6g}   rows: "
+            f"{self.n_samples}   log-likelihood: {self.loglike:.6g}",
+        ]
+        lines += [f"note: {n}" for n in self.notes]
+        bse, zval = self.bse_array, self.coef / self.bse_array
+        p = 2 * stats.norm.sf(np.abs(zval))
+        rule = "=" * (width + 66)
+        for j, cls in enumerate(self.columns):
+            lines += [rule, f"class = {cls!r} vs {self.reference!r}",
+                      f"{'':<{width}} {'coef':>11} {'std err':>11} {'z':>9} {'P>|z|':>8} "
+                      f"{'[0.025':>11} {'0.975]':>11}", "-" * (width + 66)]
+            for i, term in enumerate(self.term_names):
+                c, e = self.coef[i, j], bse[i, j]
+                lines.append(f"{term:<{width}} {c:>11.4g} {e:>11.4g} {zval[i, j]:>9.3f} "
+                             f"{p[i, j]:>8.3g} {c - z * e:>11.4g} {c + z * e:>11.4g}")
+        lines.append(rule)
+        return "\n".join(lines)
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Plain lists, floats and strings only (json.dumps works on it).
+
+        Class labels are stored with ``.tolist()`` conversions (numpy scalars become Python
+        scalars); :meth:`from_dict` rebuilds the result.
+        """
+        plain = _plain
+        return {
+            "format": "softreg.inference/1",
+            "coef": self.coef.tolist(), "cov": self.cov.tolist(),
+            "term_names": list(self.term_names),
+            "classes": [plain(c) for c in self.classes],
+            "reference": plain(self.reference),
+            "alpha": float(self.alpha), "method": self.method,
+            "n_samples": int(self.n_samples), "n_obs": float(self.n_obs),
+            "loglike": float(self.loglike), "grad_norm": float(self.grad_norm),
+            "param_shift": float(self.param_shift), "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> InferenceResult:
+        """Inverse of :meth:`to_dict`."""
+        if data.get("format") != "softreg.inference/1":
+            raise ValueError(f"not a softreg inference result: format={data.get('format')!r}")
+        fields = {k: v for k, v in data.items() if k != "format"}
+        fields["coef"] = np.asarray(fields["coef"], dtype=np.float64)
+        fields["cov"] = np.asarray(fields["cov"], dtype=np.float64)
+        return cls(**fields)
+
+    def __repr__(self) -> str:
+        return (f"InferenceResult(method={self.method!r}, alpha={self.alpha:g}, "
+                f"reference={self.reference!r}, terms={len(self.term_names)}, "
+                f"classes={len(self.classes)})")
+
+
+# --------------------------------------------------------------------------------------------
+# the computation
+# --------------------------------------------------------------------------------------------
+def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
+    """Contrasts, standard errors and p-values of a fitted :class:`SoftmaxRegression`.
+
+    Parameters
+    ----------
+    model : fitted SoftmaxRegression (its alpha, fit_intercept and class_weight are used)
+    X : {array-like, sparse matrix} of shape (n_samples, n_features), the data it was fitted on
+    y : array-like of shape (n_samples,), class labels
+    sample_weight : array-like of shape (n_samples,), default=None
+        Frequency weights (a weight of 3 counts as three identical rows).
+    reference : label, default=None
+        The reference class (the first of ``model.classes_`` when None).
+
+    Returns
+    -------
+    InferenceResult
+        ``params``, ``bse``, ``tvalues``, ``pvalues`` as DataFrames of shape
+        (n_terms, n_classes - 1), ``conf_int()``, ``cov_params()``, ``summary()``.
+
+    Raises
+    ------
+    InferenceError
+        With alpha = 0 when the classes are completely or quasi-completely separated (no
+        finite maximum-likelihood estimate exists), or when the Hessian is singular (the
+        message names the collinear terms).
+
+    Warns
+    -----
+    SeparationWarning
+        With alpha > 0 on separated classes: the estimate is finite only through the prior.
+    """
+    check_is_fitted(model, "classes_")
+    if not hasattr(model, "_full_params"):
+        raise TypeError(f"infer needs a fitted softreg.SoftmaxRegression, got {type(model)!r}")
+    X = model._validate_X(X, reset=False)
+    X = X.toarray() if sp.issparse(X) else X
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if is_soft_target(y):
+        raise ValueError("infer needs class labels y of shape (n_samples,); soft targets "
+                         "have no likelihood-based standard errors here")
+    classes, codes = encode_labels(y, np.asarray(model.classes_))
+    if len(codes) != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {len(codes)} labels")
+    s = check_weights(sample_weight, X, X.shape[0])
+    if model.class_weight is not None:
+        mass = np.bincount(codes, weights=s, minlength=len(classes))
+        s, _ = apply_class_weights(class_weights(model.class_weight, classes, mass), s,
+                                   codes=codes)
+    K, d = len(classes), X.shape[1]
+    ref = _reference_index(classes, reference)
+    alpha, fit_intercept = float(model.alpha), bool(model.fit_intercept)
+    names = _feature_names(model, d)
+    q = d + fit_intercept  # rows of the parameter table [W; b]
+
+    objective = SoftmaxObjective(X, y=codes, sample_weight=s, alpha=alpha,
+                                 fit_intercept=fit_intercept, n_classes=K)
+    N = objective.weight_sum
+    row_names = names + (["intercept"] if fit_intercept else [])
+
+    # free coordinates of theta = [W; b].ravel() (row j, class k at j*K + k)
+    free = np.ones((q, K), dtype=bool)
+    if alpha == 0:
+        free[:, ref] = False  # contrast parameterisation
+    elif fit_intercept:
+        free[d, ref] = False  # gauge b_ref = 0 along the flat intercept direction
+    free = free.ravel()
+
+    notes: list[str] = []
+    separation = _separation(X, codes, s, ref, K, fit_intercept, row_names)
+    if separation is not None:
+        kind, terms, n_perfect = separation
+        what = (f"{kind} separation: a linear combination of {terms} separates "
+                f"{n_perfect} of {int(np.sum(s > 0))} observations from other classes")
+        if alpha == 0:
+            raise InferenceError(f"{what}, so no finite maximum-likelihood estimate exists. "
+                                 "Refit with alpha > 0 (a proper prior) or drop those "
+                                 "terms.")
+        notes.append(f"{what}; the estimate along that direction comes from the prior")
+        warnings.warn(f"{what}; the MAP estimate is finite only because of the prior "
+                      f"(alpha={alpha:g}) and its Laplace approximation is prior-dominated "
+                      "along that direction", SeparationWarning, stacklevel=2)
+
+    W, b = model._full_params()
+    theta = np.vstack([W, b[None, :]]) if fit_intercept else W.copy()
+    if alpha == 0:
+        theta = theta - theta[:, [ref]]
+    elif fit_intercept:
+        theta[d] -= theta[d, ref]
+    theta = theta.ravel()
+    start = theta.copy()
+
+    theta, H, grad = _polish(objective, theta, free, N, row_names, K)
+    # contrast map C: beta[j, k] = theta[j, k] - theta[j, ref] for k != ref
+    others = [k for k in range(K) if k != ref]
+    C = np.zeros((len(others) * q, q * K))
+    for c, k in enumerate(others):
+        for j in range(q):
+            C[c * q + j, j * K + k] = 1.0
+            C[c * q + j, j * K + ref] -= 1.0
+    Cf = C[:, free]
+    cov_free = _inverse(H)
+    cov = Cf @ cov_free @ Cf.T
+    cov = (cov + cov.T) / 2
+    beta = (C @ theta).reshape(len(others), q).T
+    shift = float(np.max(np.abs(C @ (theta - start)), initial=0.0))
+
+    # rows: intercept first, then the features
+    order = ([d] if fit_intercept else []) + list(range(d))
+    perm = np.concatenate([c * q + np.asarray(order, dtype=int) for c in range(len(others))])
+    loglike = -N * (objective.loss(theta) - 0.5 * alpha * float(
+        np.sum(objective.unpack(theta)[0] ** 2)))
+    return InferenceResult(
+        coef=np.ascontiguousarray(beta[order]), cov=cov[np.ix_(perm, perm)],
+        term_names=[row_names[j] for j in order], classes=[_plain(c) for c in classes],
+        reference=_plain(classes[ref]), alpha=alpha, method="mle" if alpha == 0 else "laplace",
+        n_samples=int(X.shape[0]), n_obs=N, loglike=float(loglike),
+        grad_norm=float(np.max(np.abs(grad), initial=0.0)), param_shift=shift, notes=notes)
+
+
+def _plain(v):
+    """A numpy scalar as the Python scalar (readable in tables, JSON-serialisable)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _reference_index(classes: np.ndarray, reference) -> int:
+    if reference is None:
+        return 0
+    hits = np.flatnonzero(classes == reference)
+    if hits.size != 1:
+        raise ValueError(f"reference={reference!r} is not one of the classes "
+                         f"{classes.tolist()}")
+    return int(hits[0])
+
+
+def _feature_names(model, d: int) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    return [f"x{j + 1}" for j in range(d)]
+
+
+def _hessian(objective: SoftmaxObjective, theta: np.ndarray, free: np.ndarray, N: float):
+    """(F, grad F, Hessian of F) in the free coordinates, F = N * J."""
+    loss, grad, hessp = objective.loss_grad_hessp(theta)
+    idx = np.flatnonzero(free)
+    H = np.empty((idx.size, idx.size))
+    e = np.zeros(theta.size)
+    for c, i in enumerate(idx):
+        e[i] = 1.0
+        H[:, c] = hessp(e)[idx]
+        e[i] = 0.0
+    H = N * (H + H.T) / 2
+    return N * loss, N * grad[idx], H
+
+
+def _check_singular(H: np.ndarray, free: np.ndarray, row_names: list[str], K: int) -> None:
+    """Raise InferenceError naming the terms of a (near) null direction of H."""
+    diag = np.diag(H).copy()
+    idx = np.flatnonzero(free)
+    rows = idx // K
+    zero = np.flatnonzero(diag <= 0)
+    if zero.size:
+        terms = sorted({row_names[r] for r in rows[zero]}, key=row_names.index)
+        raise InferenceError(f"the Hessian is singular: {terms} have no curvature "
+                             "(the column is zero on every weighted row); drop them")
+    D = 1 / np.sqrt(diag)
+    R = H * D[:, None] * D[None, :]
+    vals, vecs = np.linalg.eigh(R)
+    if vals[0] > SINGULAR_RTOL * vals[-1]:
+        return
+    v = np.abs(vecs[:, 0] * D)
+    per_term = np.zeros(len(row_names))
+    np.maximum.at(per_term, rows, v)
+    terms = [row_names[r] for r in np.flatnonzero(per_term > 1e-3 * per_term.max())]
+    raise InferenceError(
+        f"the Hessian is singular (reciprocal condition {vals[0] / vals[-1]:.2g}): the terms "
+        f"{terms} are collinear on the weighted data (a linear combination of them is "
+        "constant), so their coefficients are not identified. Drop one of them, or use "
+        "alpha > 0 (a prior).")
+
+
+def _inverse(H: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite H, via a diagonally scaled Cholesky."""
+    D = 1 / np.sqrt(np.diag(H))
+    R = H * D[:, None] * D[None, :]
+    inv = linalg.cho_solve(linalg.cho_factor(R), np.eye(len(R)))
+    return inv * D[:, None] * D[None, :]
+
+
+def _polish(objective, theta, free, N, row_names, K, max_iter=50):
+    """Exact Newton steps on F = N * J over the free coordinates; returns (theta, H, grad)."""
+    theta = theta.copy()
+    for _ in range(max_iter):
+        F, g, H = _hessian(objective, theta, free, N)
+        _check_singular(H, free, row_names, K)
+        step = linalg.cho_solve(linalg.cho_factor(H), -g)
+        decrement = float(-g @ step)
+        if not np.isfinite(decrement) or decrement <= 1e-24 * max(1.0, abs(F)):
+            break
+        t = 1.0
+        while t > 1e-10:
+            trial = theta.copy()
+            trial[free] += t * step
+            if N * objective.loss(trial) <= F - 1e-4 * t * decrement + 1e-13 * abs(F):
+                break
+            t /= 2
+        else:
+            break  # at the floating-point floor
+        theta = trial
+        if decrement <= 1e-20 * max(1.0, abs(F)):
+            F, g, H = _hessian(objective, theta, free, N)
+            break
+    if not np.all(np.isfinite(H)):
+        raise InferenceError("the Hessian is not finite at the estimate")
+    return theta, H, g
+
+
+def _separation(X, codes, s, ref, K, fit_intercept, row_names):
+    """Detect complete or quasi-complete separation by linear programming.
+
+    A finite maximum-likelihood estimate exists iff no direction beta != 0 (contrasts, with
+    the reference column 0) gives every observation a logit margin
+    x_i (beta_{y_i} - beta_k) >= 0 over every other class k with at least one margin > 0
+    (Albert and Anderson, 1984). We maximise the sum of margins over |beta| <= 1: a positive
+    optimum means quasi-complete separation; complete when also the smallest margin can be
+    made positive. Returns None, or (kind, terms, n_perfect).
+    """
+    keep = s > 0
+    Xt = X[keep]
+    if fit_intercept:
+        Xt = np.column_stack([Xt, np.ones(len(Xt))])
+    scale = np.abs(Xt).max(axis=0)
+    scale[scale == 0] = 1.0
+    Xt = Xt / scale
+    y = codes[keep]
+    n, q = Xt.shape
+    others = [k for k in range(K) if k != ref]
+    block = {k: c for c, k in enumerate(others)}
+    rows, cols, vals = [], [], []
+    r = 0
+    row_of = []
+    for k in range(K):
+        # margins of class y over class k for rows with y != k
+        mask = np.flatnonzero(y != k)
+        m = mask.size
+        ids = r + np.arange(m)
+        for cls in np.unique(y[mask]):
+            sel = np.flatnonzero(y[mask] == cls)
+            if cls != ref:
+                rr = np.repeat(ids[sel], q)
+                rows.append(rr)
+                cols.append(np.tile(block[cls] * q + np.arange(q), sel.size))
+                vals.append(Xt[mask[sel]].ravel())
+        if k != ref:
+            rows.append(np.repeat(ids, q))
+            cols.append(np.tile(block[k] * q + np.arange(q), m))
+            vals.append(-Xt[mask].ravel())
+        row_of.append(mask)
+        r += m
+    nvar = q * len(others)
+    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(r, nvar))
+    tol = 1e-7 * max(1, math.sqrt(n))
+
+    def max_margin_sum(dropped):
+        """max sum of margins with the terms in ``dropped`` fixed at 0 (beta or None)."""
+        bounds = [(0, 0) if j in dropped else (-1, 1) for _ in others for j in range(q)]
+        res = optimize.linprog(-np.asarray(A.sum(axis=0)).ravel(), A_ub=-A,
+                               b_ub=np.zeros(r), bounds=bounds, method="highs")
+        return res.x if res.status == 0 and -res.fun > tol else None
+
+    beta = max_margin_sum(set())
+    if beta is None:
+        return None
+    # name a minimal set of terms: drop each term that the separation does not need
+    dropped: set[int] = set()
+    if q <= 40:
+        for j in list(range(q)):
+            trial = max_margin_sum(dropped | {j})
+            if trial is not None:
+                dropped.add(j)
+                beta = trial
+    # complete separation: maximise t with every margin >= t
+    c2 = np.zeros(nvar + 1)
+    c2[-1] = -1
+    A2 = sp.hstack([-A, np.ones((r, 1))]).tocsr()
+    res2 = optimize.linprog(c2, A_ub=A2, b_ub=np.zeros(r),
+                            bounds=[(-1, 1)] * nvar + [(None, 1)], method="highs")
+    complete = res2.status == 0 and -res2.fun > 1e-7
+    margins = A @ beta
+    weight = np.abs(beta.reshape(len(others), q)).max(axis=0)
+    terms = [row_names[j] for j in np.flatnonzero(weight > 1e-6 * weight.max())]
+    terms = (["intercept"] if "intercept" in terms else []) + \
+        [t for t in terms if t != "intercept"]
+    # observations on the strict side of the separating direction
+    separated = np.zeros(n, dtype=bool)
+    start = 0
+    for mask in row_of:
+        separated[mask[margins[start:start + mask.size] > 1e-9]] = True
+        start += mask.size
+    n_perfect = n if complete else int(separated.sum())
+    return ("complete" if complete else "quasi-complete"), terms, n_perfect
