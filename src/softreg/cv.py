@@ -1,0 +1,298 @@
+"""SoftmaxRegressionCV: choose alpha by cross-validation along a warm-started path.
+
+On every fold the whole grid of alphas is fitted from the largest alpha (the most
+regularised, quickest fit) to the smallest, each fit starting from the previous solution,
+which is close: a few Newton (or L-BFGS) iterations per alpha instead of a fit from zero.
+Each fitted model is scored on the held-out rows with a scikit-learn scorer (sample
+weights, when given, are used in both the fit and the score). The alpha with the best
+mean score is refitted on all data.
+
+Scores are stored in ``scores_`` of shape (n_folds, n_alphas) with alphas in ``alphas_``
+order (decreasing); ties go to the first alpha in that order (the most regularised), which
+is what ``GridSearchCV(param_grid={"alpha": alphas_})`` also chooses.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
+
+from ._objective import SoftmaxObjective
+from ._path import PathState, SecondMoments, exact_newton_fits, newton_exact
+from ._targets import check_weights, encode_labels, is_soft_target
+from .estimator import _SOLVERS, SoftmaxRegression
+from .solvers import CONVERGED, STALLED
+
+__all__ = ["SoftmaxRegressionCV"]
+
+
+def _path_on_fold(base, alphas, X, y, s, train, test, scorer, moments):
+    """Fit ``base`` along ``alphas`` (warm starts) on ``train``; scores and iterations.
+
+    ``moments``: the :class:`~softreg._path.SecondMoments` of all rows, to fit by Newton's
+    method with the exact Hessian (:mod:`softreg._path`); None: the estimator's own solver.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_alphas,)
+    n_iter : ndarray of shape (n_alphas,)
+    n_unconverged : int, path fits that stopped before max |grad J| <= tol
+    """
+    est = clone(base).set_params(warm_start=True)
+    Xtr, ytr, Xte, yte = X[train], y[train], X[test], y[test]
+    str_ = None if s is None else s[train]
+    score_kw = {} if s is None else {"sample_weight": s[test]}
+    scores = np.empty(len(alphas))
+    n_iter = np.empty(len(alphas), dtype=int)
+    n_unconverged = 0
+    exact = moments is not None
+    if exact:
+        # the path runs in float64 (float32 rounding would stop Newton short of tol)
+        objective = est._build_objective(np.asarray(Xtr, dtype=np.float64), ytr, str_)
+        est.n_features_in_ = Xtr.shape[1]
+        moments = moments.subset(train)
+        theta, state = objective.zeros(), PathState()
+    for i, alpha in enumerate(alphas):
+        est.set_params(alpha=alpha)
+        if exact:
+            obj = SoftmaxObjective(objective.X, y=objective.y, Y=objective.Y,
+                                   sample_weight=objective.sw, alpha=alpha,
+                                   fit_intercept=objective.fit_intercept,
+                                   n_classes=objective.n_classes)
+            res = newton_exact(obj, moments, theta, tol=est.tol, max_iter=est.max_iter,
+                               state=state)
+            theta = res.params
+            est._set_params_from(obj, theta, Xtr.dtype)
+            est.n_iter_ = res.n_iter
+            n_unconverged += res.stop_reason != CONVERGED and not (
+                res.stop_reason == STALLED and res.grad_norm <= 1e-7)
+        else:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                est.fit(Xtr, ytr, **({} if str_ is None else {"sample_weight": str_}))
+            n_unconverged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        scores[i] = scorer(est, Xte, yte, **score_kw)
+        n_iter[i] = est.n_iter_
+    return scores, n_iter, n_unconverged
+
+
+class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
+    """Softmax regression with alpha chosen by cross-validation on a warm-started path.
+
+    Parameters
+    ----------
+    alphas : int or array-like of shape (n_alphas,), default=10
+        The grid of L2 penalties (see :class:`SoftmaxRegression`); an int n stands for
+        ``np.logspace(0, -6, n)``. Fitted in decreasing order.
+    cv : int, cross-validation generator or iterable, default=5
+        As in scikit-learn (an int gives ``StratifiedKFold(cv)``).
+    scoring : str, callable or None, default=None
+        A scikit-learn scorer; None uses the estimator's ``score`` (accuracy). Called with
+        ``sample_weight`` of the held-out rows when weights are given.
+    solver : {"auto", "newton", "lbfgs", "gd"}, default="auto"
+        The solver of the path fits. "auto" uses Newton's method with the exact Hessian
+        (:mod:`softreg._path`) on dense data with few parameters ((d+1)K <= 1200 and
+        second moments of n (d+1)(d+2)/2 values <= 256 MiB), and
+        ``SoftmaxRegression(solver="auto")`` otherwise. The refit always uses
+        ``SoftmaxRegression(solver=solver)``.
+    fit_intercept, tol, max_iter, class_weight :
+        As in :class:`SoftmaxRegression`, for every fit of the path and the refit
+        (``tol`` bounds max |gradient of J| in both).
+    n_jobs : int or None, default=None
+        Folds fitted in parallel (joblib).
+    refit : bool, default=True
+        Refit with ``alpha_`` on all data (needed for predict).
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    alphas_ : ndarray of shape (n_alphas,), decreasing
+    scores_ : ndarray of shape (n_folds, n_alphas), the held-out score per fold and alpha
+    mean_scores_, std_scores_ : ndarray of shape (n_alphas,)
+    n_iter_path_ : ndarray of shape (n_folds, n_alphas), solver iterations of each path fit
+    best_index_ : int, the first index of the best mean score
+    alpha_ : float, ``alphas_[best_index_]``
+    estimator_ : SoftmaxRegression refitted with ``alpha_`` on all data (if ``refit``)
+    classes_, coef_, intercept_, n_iter_, n_features_in_, feature_names_in_ :
+        Those of ``estimator_``.
+    """
+
+    _parameter_constraints: dict = {
+        "alphas": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "cv": ["cv_object"],
+        "scoring": [callable, str, None],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions(set(_SOLVERS) - {"sgd"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "n_jobs": [Integral, None],
+        "refit": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, alphas=10, *, cv=5, scoring=None, fit_intercept=True, solver="auto",
+                 tol=1e-8, max_iter=1000, class_weight=None, n_jobs=None, refit=True,
+                 verbose=0):
+        self.alphas = alphas
+        self.cv = cv
+        self.scoring = scoring
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.n_jobs = n_jobs
+        self.refit = refit
+        self.verbose = verbose
+
+    def _base_estimator(self, alpha) -> SoftmaxRegression:
+        return SoftmaxRegression(alpha=alpha, fit_intercept=self.fit_intercept,
+                                 solver=self.solver, tol=self.tol, max_iter=self.max_iter,
+                                 class_weight=self.class_weight, verbose=self.verbose)
+
+    def _alpha_grid(self) -> np.ndarray:
+        if isinstance(self.alphas, Integral):
+            return np.logspace(0, -6, int(self.alphas))
+        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
+        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
+            raise ValueError(f"alphas must be a non-empty list of finite values >= 0, got "
+                             f"{self.alphas!r}")
+        return np.unique(alphas)[::-1]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Score every alpha on every fold, pick ``alpha_`` and refit on all data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), class labels
+        sample_weight : array-like of shape (n_samples,), default=None
+            Used in every fit and every held-out score.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group-aware ``cv`` splitter.
+
+        Returns
+        -------
+        self
+        """
+        X = validate_data(self, X, accept_sparse=("csr", "csc"),
+                          dtype=(np.float64, np.float32), order="C")
+        if y is None:
+            raise ValueError("SoftmaxRegressionCV requires y to be passed, but the target y "
+                             "is None")
+        y = np.asarray(y)
+        if is_soft_target(y):
+            raise ValueError("SoftmaxRegressionCV needs class labels y of shape (n_samples,)"
+                             "; soft targets are not supported for cross-validation")
+        if y.dtype.kind == "f":
+            _assert_all_finite(y, input_name="y")
+        classes, _ = encode_labels(y)
+        y = y.reshape(-1) if y.ndim == 2 else y
+        if len(y) != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)} labels")
+        if len(classes) < 2:
+            raise ValueError("SoftmaxRegressionCV needs samples of at least 2 classes in y; "
+                             f"got only one class: {classes[0]!r}")
+        s = None if sample_weight is None else check_weights(sample_weight, X, X.shape[0])
+        alphas = self._alpha_grid()
+        base = self._base_estimator(alphas[0])
+        scorer = check_scoring(base, scoring=self.scoring)
+        splitter = check_cv(self.cv, y, classifier=True)
+        folds = list(splitter.split(X, y, groups))
+        exact = self.solver == "auto" and exact_newton_fits(
+            X.shape[0], X.shape[1], len(classes), self.fit_intercept, sp.issparse(X))
+        moments = SecondMoments(X, self.fit_intercept) if exact else None
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_path_on_fold)(base, alphas, X, y, s, train, test, scorer, moments)
+            for train, test in folds)
+        n_unconverged = sum(r[2] for r in results)
+        if n_unconverged:
+            warnings.warn(f"{n_unconverged} of {len(folds) * len(alphas)} fits of the path "
+                          f"stopped before max |gradient| <= tol={self.tol:g}; increase "
+                          f"max_iter (now {self.max_iter}) or use larger alphas",
+                          ConvergenceWarning, stacklevel=2)
+        self.alphas_ = alphas
+        self.scores_ = np.array([r[0] for r in results])
+        self.n_iter_path_ = np.array([r[1] for r in results])
+        self.mean_scores_ = self.scores_.mean(axis=0)
+        self.std_scores_ = self.scores_.std(axis=0)
+        if not np.any(np.isfinite(self.mean_scores_)):
+            raise ValueError("every alpha scored NaN on some fold; check the scoring")
+        self.best_index_ = int(np.nanargmax(self.mean_scores_))
+        self.alpha_ = float(alphas[self.best_index_])
+        self.classes_ = classes
+        if self.refit:
+            fit_kw = {} if s is None else {"sample_weight": s}
+            self.estimator_ = self._base_estimator(self.alpha_).fit(X, y, **fit_kw)
+            for name in ("coef_", "intercept_", "n_iter_", "stop_reason_"):
+                setattr(self, name, getattr(self.estimator_, name))
+        return self
+
+    # -- prediction (through the refitted estimator) ------------------------------------------
+    def _inner(self, X):
+        check_is_fitted(self, "estimator_")
+        X = validate_data(self, X, reset=False, accept_sparse=("csr", "csc"),
+                          dtype=(np.float64, np.float32), order="C")
+        return self.estimator_, X
+
+    def decision_function(self, X):
+        """Logits: shape (n_samples, n_classes), or (n_samples,) for two classes."""
+        est, X = self._inner(X)
+        return est.decision_function(X)
+
+    def predict_proba(self, X):
+        """Class probabilities of shape (n_samples, n_classes)."""
+        est, X = self._inner(X)
+        return est.predict_proba(X)
+
+    def predict_log_proba(self, X):
+        """Log class probabilities of shape (n_samples, n_classes)."""
+        est, X = self._inner(X)
+        return est.predict_log_proba(X)
+
+    def predict(self, X):
+        """Most probable class of each row, shape (n_samples,)."""
+        est, X = self._inner(X)
+        return est.predict(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict`` on (X, y)."""
+        return super().score(X, y, sample_weight=sample_weight)
+
+    # -- serialisation -----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The path's results as plain lists and floats (``json.dumps`` works on it).
+
+        Keys: alphas, scores (n_folds x n_alphas), mean_scores, std_scores, n_iter_path,
+        best_index, alpha, scoring (its repr), n_folds.
+        """
+        check_is_fitted(self, "scores_")
+        return {
+            "format": "softreg.cv/1",
+            "alphas": self.alphas_.tolist(),
+            "scores": self.scores_.tolist(),
+            "mean_scores": self.mean_scores_.tolist(),
+            "std_scores": self.std_scores_.tolist(),
+            "n_iter_path": self.n_iter_path_.tolist(),
+            "best_index": int(self.best_index_),
+            "alpha": float(self.alpha_),
+            "scoring": "accuracy" if self.scoring is None else str(self.scoring),
+            "n_folds": int(self.scores_.shape[0]),
+        }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

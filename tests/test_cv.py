@@ -1,0 +1,153 @@
+"""SoftmaxRegressionCV against a brute-force GridSearchCV, and scikit-learn's checks."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.datasets import load_iris, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from softreg import SoftmaxRegression, SoftmaxRegressionCV
+from softreg._objective import SoftmaxObjective
+from softreg._path import SecondMoments, newton_exact
+
+ALPHAS = np.logspace(-1, -5, 6)
+
+
+def _data(seed=0, n=240, K=3):
+    X, y = make_classification(n_samples=n, n_features=5, n_informative=3, n_redundant=0,
+                               n_classes=K, n_clusters_per_class=1, class_sep=0.6,
+                               random_state=seed)
+    return X, y
+
+
+def _grid(cv, scoring, X, y, sample_weight=None, solver="auto", tol=1e-8):
+    """Brute force: GridSearchCV over SoftmaxRegression with the same grid order."""
+    est = SoftmaxRegression(tol=tol, solver=solver)
+    scorer = get_scorer(scoring) if scoring is not None else None
+    if sample_weight is None:
+        search = GridSearchCV(est, {"alpha": list(ALPHAS)}, cv=cv, scoring=scorer)
+        return search.fit(X, y)
+    with sklearn.config_context(enable_metadata_routing=True):
+        est.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+        if scorer is not None:
+            scorer = scorer.set_score_request(sample_weight=True)
+        search = GridSearchCV(est, {"alpha": list(ALPHAS)}, cv=cv, scoring=scorer)
+        return search.fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("scoring, weighted, solver, tol", [
+    ("neg_log_loss", False, "auto", 1e-8),
+    ("neg_log_loss", True, "auto", 1e-8),
+    (None, False, "auto", 1e-8),
+    (None, True, "auto", 1e-8),
+    ("neg_log_loss", True, "lbfgs", 1e-6),
+])
+def test_same_choice_and_scores_as_grid_search(scoring, weighted, solver, tol):
+    X, y = _data(1)
+    s = np.random.default_rng(0).uniform(0.2, 3, size=len(y)) if weighted else None
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    model = SoftmaxRegressionCV(alphas=ALPHAS, cv=cv, scoring=scoring, tol=tol,
+                                solver=solver).fit(X, y, sample_weight=s)
+    search = _grid(cv, scoring, X, y, s, solver=solver, tol=tol)
+    np.testing.assert_array_equal(model.alphas_, ALPHAS)
+    grid_scores = np.array([search.cv_results_[f"split{i}_test_score"] for i in range(4)])
+    rtol = 100 * tol
+    np.testing.assert_allclose(model.scores_, grid_scores, rtol=rtol, atol=rtol)
+    assert model.alpha_ == search.best_params_["alpha"]
+    np.testing.assert_allclose(model.mean_scores_, search.cv_results_["mean_test_score"],
+                               rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(model.std_scores_, search.cv_results_["std_test_score"],
+                               rtol=1e-3, atol=rtol)
+    # the refit is the grid's best estimator
+    np.testing.assert_allclose(model.predict_proba(X), search.predict_proba(X), atol=1e-5)
+
+
+def test_weights_change_the_scores():
+    X, y = _data(2)
+    s = np.where(y == 0, 5.0, 0.5)
+    cv = KFold(3, shuffle=True, random_state=1)
+    plain = SoftmaxRegressionCV(alphas=ALPHAS, cv=cv, scoring="neg_log_loss").fit(X, y)
+    weighted = SoftmaxRegressionCV(alphas=ALPHAS, cv=cv, scoring="neg_log_loss").fit(
+        X, y, sample_weight=s)
+    assert not np.allclose(plain.scores_, weighted.scores_)
+    # integer weights are repeated rows in the fit (same folds by construction here:
+    # every fold's training set repeats rows, so compare one fold's path fit directly)
+    est = SoftmaxRegression(alpha=1e-3, tol=1e-10)
+    a = est.fit(X, y, sample_weight=np.full(len(y), 2.0)).coef_
+    b = SoftmaxRegression(alpha=1e-3, tol=1e-10).fit(X, y).coef_
+    np.testing.assert_allclose(a, b, atol=1e-8)
+
+
+@pytest.mark.parametrize("K", [2, 4])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_exact_newton_path_matches_the_estimator(K, fit_intercept):
+    X, y = _data(3, n=200, K=K)
+    s = np.random.default_rng(1).uniform(0.5, 2, size=len(y))
+    moments = SecondMoments(X, fit_intercept)
+    theta = None
+    for alpha in [1.0, 1e-2, 1e-4]:
+        obj = SoftmaxObjective(X, y=y, sample_weight=s, alpha=alpha,
+                               fit_intercept=fit_intercept, n_classes=K)
+        theta = obj.zeros() if theta is None else theta
+        res = newton_exact(obj, moments, theta, tol=1e-10)
+        theta = res.params
+        assert res.stop_reason == "converged"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ref = SoftmaxRegression(alpha=alpha, fit_intercept=fit_intercept,
+                                    tol=1e-8).fit(X, y, sample_weight=s)
+        probe = SoftmaxRegression(alpha=alpha, fit_intercept=fit_intercept)
+        probe.classes_, probe.n_features_in_ = ref.classes_, X.shape[1]
+        probe._set_params_from(obj, theta, X.dtype)
+        np.testing.assert_allclose(probe.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+
+
+def test_exact_hessian_equals_hessian_vector_products():
+    X, y = _data(4, n=50, K=3)
+    obj = SoftmaxObjective(X, y=y, alpha=0.3, n_classes=3)
+    theta = np.random.default_rng(0).normal(size=obj.n_params)
+    _, _, hessp = obj.loss_grad_hessp(theta)
+    P = obj._forward(theta)[2]
+    H = SecondMoments(X, True).hessian(P, obj.sw, obj.alpha, X.shape[1])
+    eye = np.eye(obj.n_params)
+    np.testing.assert_allclose(H, np.column_stack([hessp(e) for e in eye]), atol=1e-12)
+
+
+def test_attributes_and_serialisation():
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegressionCV(alphas=4, cv=3).fit(X, y)
+    assert model.scores_.shape == (3, 4)
+    assert np.all(np.diff(model.alphas_) < 0)
+    assert model.alpha_ == model.alphas_[model.best_index_]
+    assert model.coef_.shape == (3, 4)
+    assert model.score(X, y) > 0.9
+    data = json.loads(json.dumps(model.to_dict()))
+    assert data["alpha"] == model.alpha_ and data["scoring"] == "accuracy"
+    assert np.array(data["scores"]).shape == (3, 4)
+
+
+def test_ties_go_to_the_largest_alpha():
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]] * 4)
+    y = np.array([0, 0, 0, 1, 1, 1] * 4)
+    model = SoftmaxRegressionCV(alphas=[1e-3, 1e-2, 1e-1], cv=3).fit(X, y)
+    assert np.all(model.mean_scores_ == 1.0)
+    assert model.alpha_ == 1e-1
+
+
+def test_bad_input_is_named():
+    X, y = _data(5)
+    with pytest.raises(ValueError, match="alphas must be"):
+        SoftmaxRegressionCV(alphas=[-1.0]).fit(X, y)
+    with pytest.raises(ValueError, match="soft targets"):
+        SoftmaxRegressionCV().fit(X, np.eye(3)[y])
+
+
+@parametrize_with_checks([SoftmaxRegressionCV(alphas=[1e-2, 1e-4], cv=3)])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
