@@ -5,10 +5,9 @@ exact Hessian converges in two or three iterations from a warm start. The Hessia
 
     H[(j, k), (l, m)] = sum_i sw_i x_ij x_il (p_ik [k = m] - p_ik p_im)  (+ alpha on W)
 
-is built from the second moments Q_i = upper triangle of x_i x_i^T, computed once per
-data set (they do not depend on the parameters): H = Q^T C with C_i = sw_i (diag(p_i) -
-p_i p_i^T) over the K (K + 1) / 2 class pairs: one (n, q(q+1)/2) x (n, K(K+1)/2) product
-per iteration instead of a conjugate-gradient loop of Hessian-vector products.
+is built with two level-3 BLAS products per block of rows (see :class:`ExactHessian`),
+and only when the last Newton step made slow progress: a handful of Hessians per fold
+instead of a conjugate-gradient loop of Hessian-vector products per iteration.
 
 The flat directions: J does not change along U = {(v 1_K^T, c 1_K)} without a penalty,
 and along the intercept shift (0, 1_K) with one. H maps U and its orthogonal complement
@@ -27,62 +26,70 @@ from ._objective import SoftmaxObjective
 from .solvers import CONVERGED, MAX_ITER, STALLED, SolverResult
 from .solvers._common import max_abs
 
-#: the exact path is used when q (q + 1) / 2 * n float64 values fit in this many bytes
-MOMENT_BYTES = 256 * 2 ** 20
-#: ... and the Hessian has at most this many rows
-MAX_PARAMS = 1200
+#: the exact path is used up to this many parameters (d + 1) * K: beyond it a Hessian
+#: costs n ((d+1)K)^2 / 2 and a Cholesky ((d+1)K)^3 / 3 flops, more than the ~2 n (d+1)K
+#: of the dozens of gradients that L-BFGS or Newton-CG spend instead
+MAX_PARAMS = 400
+#: rebuild the Hessian after a step that shrank max |grad| by less than this factor
+REFRESH_RATIO = 0.1
+#: rows per block when the Hessian is accumulated (bounds the (rows, (d+1)K) buffers)
+BLOCK_ELEMENTS = 2 ** 22
 
 
 def exact_newton_fits(n_samples: int, n_features: int, n_classes: int, fit_intercept: bool,
                       sparse: bool) -> bool:
-    """Whether :class:`SecondMoments` and a dense (d+1)K Hessian are affordable here."""
-    q = n_features + fit_intercept
-    return (not sparse and q * (q + 1) // 2 * n_samples * 8 <= MOMENT_BYTES
-            and q * n_classes <= MAX_PARAMS)
+    """Whether Newton with the exact (d+1)K Hessian is the cheaper way on this problem."""
+    return not sparse and (n_features + fit_intercept) * n_classes <= MAX_PARAMS
 
 
-class SecondMoments:
-    """Q of shape (n, q(q+1)/2): products x_ij x_il (j <= l) of the rows of [X, 1]."""
+class ExactHessian:
+    """Builds the Hessian of J on the rows of [X, 1] (float64 copy of shape (n, q))."""
 
     def __init__(self, X: np.ndarray, fit_intercept: bool):
         Xt = np.asarray(X, dtype=np.float64)
         if fit_intercept:
             Xt = np.column_stack([Xt, np.ones(len(Xt))])
+        self.Xt = np.ascontiguousarray(Xt)
         self.q = Xt.shape[1]
-        self.rows, self.cols = np.triu_indices(self.q)
-        self.Q = Xt[:, self.rows] * Xt[:, self.cols]
 
-    def subset(self, rows: np.ndarray) -> SecondMoments:
-        """The moments of the rows ``rows`` only (a fold's training set)."""
-        new = object.__new__(SecondMoments)
-        new.q, new.rows, new.cols = self.q, self.rows, self.cols
-        new.Q = self.Q[rows]
+    def subset(self, rows: np.ndarray) -> ExactHessian:
+        """The same on the rows ``rows`` only (a fold's training set)."""
+        new = object.__new__(ExactHessian)
+        new.Xt, new.q = self.Xt[rows], self.q
         return new
 
     def hessian(self, P: np.ndarray, sw: np.ndarray, alpha: float, n_features: int
                 ) -> np.ndarray:
         """Hessian of J of shape (qK, qK) in the layout theta[j * K + k] (alpha on W).
 
+        H = sum_i sw_i (diag(p_i) - p_i p_i^T) kron x_i x_i^T, accumulated over blocks of
+        rows as A - B with A the class-diagonal blocks X^T diag(sw p_k) X and
+        B = Y^T Y, Y_i = sqrt(sw_i) (x_i kron p_i): two level-3 BLAS products per block.
+
         P : ndarray of shape (n, K), probabilities; sw : ndarray of shape (n,), weights
         normalised to sum 1.
         """
         n, K = P.shape
         q = self.q
-        kk, mm = np.triu_indices(K)
         P = np.asarray(P, dtype=np.float64)
-        C = -(P[:, kk] * P[:, mm])
-        diag = kk == mm
-        C[:, diag] += P
-        C *= np.asarray(sw, dtype=np.float64)[:, None]
-        M = self.Q.T @ C  # (q(q+1)/2, K(K+1)/2)
-        H4 = np.zeros((q, K, q, K))
-        for c, (k, m) in enumerate(zip(kk, mm, strict=True)):
-            S = np.zeros((q, q))
-            S[self.rows, self.cols] = M[:, c]
-            S[self.cols, self.rows] = M[:, c]
-            H4[:, k, :, m] = S
-            H4[:, m, :, k] = S
+        sw = np.asarray(sw, dtype=np.float64)
+        B = np.zeros((q * K, q * K))
+        A = np.zeros((q, q * K))
+        step = max(1, BLOCK_ELEMENTS // (q * K))
+        for start in range(0, n, step):
+            Xb = self.Xt[start:start + step]
+            Pb, sb = P[start:start + step], sw[start:start + step]
+            Z = (Xb[:, :, None] * (sb[:, None] * Pb)[:, None, :]).reshape(len(Xb), q * K)
+            A += Xb.T @ Z
+            Y = (Xb[:, :, None] * (np.sqrt(sb)[:, None] * Pb)[:, None, :]).reshape(
+                len(Xb), q * K)
+            B += Y.T @ Y
+        H4 = -B.reshape(q, K, q, K)
+        A3 = A.reshape(q, q, K)
+        for k in range(K):
+            H4[:, k, :, k] += A3[:, :, k]
         H = H4.reshape(q * K, q * K)
+        H = (H + H.T) / 2
         if alpha:
             idx = np.arange(n_features * K)
             H[idx, idx] += alpha
@@ -102,7 +109,7 @@ class PathState:
         self.H_data = None  # Hessian of the data term (no penalty), shape (qK, qK)
 
 
-def newton_exact(objective: SoftmaxObjective, moments: SecondMoments, theta0: np.ndarray, *,
+def newton_exact(objective: SoftmaxObjective, builder: ExactHessian, theta0: np.ndarray, *,
                  tol: float = 1e-8, max_iter: int = 100, state: PathState | None = None
                  ) -> SolverResult:
     """Minimise ``objective`` by Newton's method with the exact Hessian and a line search.
@@ -113,7 +120,7 @@ def newton_exact(objective: SoftmaxObjective, moments: SecondMoments, theta0: np
     nearby point still gives fast linear convergence, and the gradient is always exact).
     ``state`` carries that Hessian from one alpha of a path to the next.
     """
-    q, K, d = moments.q, objective.n_classes, objective.n_features
+    q, K, d = builder.q, objective.n_classes, objective.n_features
     state = state or PathState()
     theta = centre(np.asarray(theta0, dtype=np.float64), q, K)
     U = np.kron(np.eye(q), np.ones((K, K)) / K)  # projector onto the flat directions
@@ -131,7 +138,7 @@ def newton_exact(objective: SoftmaxObjective, moments: SecondMoments, theta0: np
         if refresh or factor is None:
             if refresh:
                 _, _, P = objective._forward(theta)  # cached by loss_grad: no extra pass
-                state.H_data = moments.hessian(P, objective.sw, 0.0, d)
+                state.H_data = builder.hessian(P, objective.sw, 0.0, d)
             A = state.H_data.copy()
             A[on_W, on_W] += objective.alpha
             A += max(float(np.mean(np.diag(A))), 1e-12) * U
@@ -166,7 +173,7 @@ def newton_exact(objective: SoftmaxObjective, moments: SecondMoments, theta0: np
             break
         theta = trial
         loss, grad = objective.loss_grad(theta)
-        refresh = t < 1.0 or max_abs(grad) > 0.1 * gmax
+        refresh = t < 1.0 or max_abs(grad) > REFRESH_RATIO * gmax
         curve.append(loss)
     else:
         if max_abs(grad) <= tol:

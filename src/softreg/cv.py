@@ -28,7 +28,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from ._objective import SoftmaxObjective
-from ._path import PathState, SecondMoments, exact_newton_fits, newton_exact
+from ._path import ExactHessian, PathState, exact_newton_fits, newton_exact
 from ._targets import check_weights, encode_labels, is_soft_target
 from .estimator import _SOLVERS, SoftmaxRegression
 from .solvers import CONVERGED, STALLED
@@ -36,10 +36,10 @@ from .solvers import CONVERGED, STALLED
 __all__ = ["SoftmaxRegressionCV"]
 
 
-def _path_on_fold(base, alphas, X, y, s, train, test, scorer, moments):
+def _path_on_fold(base, alphas, X, y, s, train, test, scorer, builder):
     """Fit ``base`` along ``alphas`` (warm starts) on ``train``; scores and iterations.
 
-    ``moments``: the :class:`~softreg._path.SecondMoments` of all rows, to fit by Newton's
+    ``builder``: the :class:`~softreg._path.ExactHessian` of all rows, to fit by Newton's
     method with the exact Hessian (:mod:`softreg._path`); None: the estimator's own solver.
 
     Returns
@@ -55,12 +55,12 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, moments):
     scores = np.empty(len(alphas))
     n_iter = np.empty(len(alphas), dtype=int)
     n_unconverged = 0
-    exact = moments is not None
+    exact = builder is not None
     if exact:
         # the path runs in float64 (float32 rounding would stop Newton short of tol)
         objective = est._build_objective(np.asarray(Xtr, dtype=np.float64), ytr, str_)
         est.n_features_in_ = Xtr.shape[1]
-        moments = moments.subset(train)
+        builder = builder.subset(train)
         theta, state = objective.zeros(), PathState()
     for i, alpha in enumerate(alphas):
         est.set_params(alpha=alpha)
@@ -69,7 +69,7 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, moments):
                                    sample_weight=objective.sw, alpha=alpha,
                                    fit_intercept=objective.fit_intercept,
                                    n_classes=objective.n_classes)
-            res = newton_exact(obj, moments, theta, tol=est.tol, max_iter=est.max_iter,
+            res = newton_exact(obj, builder, theta, tol=est.tol, max_iter=est.max_iter,
                                state=state)
             theta = res.params
             est._set_params_from(obj, theta, Xtr.dtype)
@@ -101,8 +101,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         ``sample_weight`` of the held-out rows when weights are given.
     solver : {"auto", "newton", "lbfgs", "gd"}, default="auto"
         The solver of the path fits. "auto" uses Newton's method with the exact Hessian
-        (:mod:`softreg._path`) on dense data with few parameters ((d+1)K <= 1200 and
-        second moments of n (d+1)(d+2)/2 values <= 256 MiB), and
+        (:mod:`softreg._path`) on dense data with few parameters ((d+1)K <= 400), and
         ``SoftmaxRegression(solver="auto")`` otherwise. The refit always uses
         ``SoftmaxRegression(solver=solver)``.
     fit_intercept, tol, max_iter, class_weight :
@@ -213,9 +212,9 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         folds = list(splitter.split(X, y, groups))
         exact = self.solver == "auto" and exact_newton_fits(
             X.shape[0], X.shape[1], len(classes), self.fit_intercept, sp.issparse(X))
-        moments = SecondMoments(X, self.fit_intercept) if exact else None
+        builder = ExactHessian(X, self.fit_intercept) if exact else None
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_path_on_fold)(base, alphas, X, y, s, train, test, scorer, moments)
+            delayed(_path_on_fold)(base, alphas, X, y, s, train, test, scorer, builder)
             for train, test in folds)
         n_unconverged = sum(r[2] for r in results)
         if n_unconverged:
@@ -235,6 +234,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         if self.refit:
             fit_kw = {} if s is None else {"sample_weight": s}
+            # a cold start, as GridSearchCV's refit: the solution must not depend on the
+            # folds (a warm start from their mean would move it within tol)
             self.estimator_ = self._base_estimator(self.alpha_).fit(X, y, **fit_kw)
             for name in ("coef_", "intercept_", "n_iter_", "stop_reason_"):
                 setattr(self, name, getattr(self.estimator_, name))
