@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import blas
 
 from ._objective import SoftmaxObjective
 from .solvers import CONVERGED, MAX_ITER, STALLED, SolverResult
@@ -31,7 +32,7 @@ from .solvers._common import max_abs
 #: of the dozens of gradients that L-BFGS or Newton-CG spend instead
 MAX_PARAMS = 400
 #: rebuild the Hessian after a step that shrank max |grad| by less than this factor
-REFRESH_RATIO = 0.1
+REFRESH_RATIO = 0.3
 #: rows per block when the Hessian is accumulated (bounds the (rows, (d+1)K) buffers)
 BLOCK_ELEMENTS = 2 ** 22
 
@@ -63,8 +64,10 @@ class ExactHessian:
         """Hessian of J of shape (qK, qK) in the layout theta[j * K + k] (alpha on W).
 
         H = sum_i sw_i (diag(p_i) - p_i p_i^T) kron x_i x_i^T, accumulated over blocks of
-        rows as A - B with A the class-diagonal blocks X^T diag(sw p_k) X and
-        B = Y^T Y, Y_i = sqrt(sw_i) (x_i kron p_i): two level-3 BLAS products per block.
+        rows in the class-major layout (k * q + j) as blockdiag(A_k) - B with
+        Xs = sqrt(sw) * X, Y = [Xs * p_1, ..., Xs * p_K] (n, qK),
+        B = Y^T Y (one symmetric rank-k update) and [A_1 ... A_K] = Xs^T Y (one product);
+        then permuted to the parameter layout.
 
         P : ndarray of shape (n, K), probabilities; sw : ndarray of shape (n,), weights
         normalised to sum 1.
@@ -72,24 +75,24 @@ class ExactHessian:
         n, K = P.shape
         q = self.q
         P = np.asarray(P, dtype=np.float64)
-        sw = np.asarray(sw, dtype=np.float64)
+        root = np.sqrt(np.asarray(sw, dtype=np.float64))
         B = np.zeros((q * K, q * K))
         A = np.zeros((q, q * K))
         step = max(1, BLOCK_ELEMENTS // (q * K))
         for start in range(0, n, step):
-            Xb = self.Xt[start:start + step]
-            Pb, sb = P[start:start + step], sw[start:start + step]
-            Z = (Xb[:, :, None] * (sb[:, None] * Pb)[:, None, :]).reshape(len(Xb), q * K)
-            A += Xb.T @ Z
-            Y = (Xb[:, :, None] * (np.sqrt(sb)[:, None] * Pb)[:, None, :]).reshape(
-                len(Xb), q * K)
-            B += Y.T @ Y
-        H4 = -B.reshape(q, K, q, K)
-        A3 = A.reshape(q, q, K)
+            Xs = self.Xt[start:start + step] * root[start:start + step, None]
+            Pb = P[start:start + step]
+            Y = np.empty((len(Xs), q * K), order="F")
+            for k in range(K):
+                np.multiply(Xs, Pb[:, k:k + 1], out=Y[:, k * q:(k + 1) * q])
+            B = blas.dsyrk(1.0, Y, beta=1.0, c=B, trans=1, lower=0, overwrite_c=1)
+            A += Xs.T @ Y
+        B = np.triu(B) + np.triu(B, 1).T
+        H = -B
         for k in range(K):
-            H4[:, k, :, k] += A3[:, :, k]
-        H = H4.reshape(q * K, q * K)
-        H = (H + H.T) / 2
+            H[k * q:(k + 1) * q, k * q:(k + 1) * q] += A[:, k * q:(k + 1) * q]
+        perm = (np.arange(K)[None, :] * q + np.arange(q)[:, None]).ravel()  # j*K+k -> k*q+j
+        H = H[np.ix_(perm, perm)]
         if alpha:
             idx = np.arange(n_features * K)
             H[idx, idx] += alpha
