@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from softreg import SoftmaxRegression
+from softreg import SoftmaxRegression, SoftmaxRegressionCV
 from softreg._objective import SoftmaxObjective
 from softreg.inference import InferenceError, InferenceResult, SeparationWarning, infer
 
@@ -231,6 +231,17 @@ def test_result_serialises_to_json():
     pd.testing.assert_frame_equal(back.pvalues, result.pvalues)
     assert back.summary() == result.summary()
     assert list(result.params.columns) == ["b", "c"]
+
+
+def test_cross_validated_model_uses_its_refit():
+    X, y = _generated(10, 200, 2, 3)
+    X = pd.DataFrame(X, columns=["u", "v"])
+    cv_model = SoftmaxRegressionCV(alphas=[1e-2, 1e-3], cv=3).fit(X, y)
+    direct = infer(SoftmaxRegression(alpha=cv_model.alpha_).fit(X, y), X, y)
+    result = infer(cv_model, X, y)
+    assert list(result.params.index) == ["intercept", "u", "v"]
+    np.testing.assert_allclose(result.bse.to_numpy(), direct.bse.to_numpy(), rtol=1e-6)
+    assert result.alpha == cv_model.alpha_
 
 
 def test_bad_input_is_named():

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg, optimize, stats
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._objective import SoftmaxObjective
 from ._targets import (
@@ -128,7 +128,7 @@ class InferenceResult:
         return np.sqrt(np.clip(var, 0, None))
 
     def _frame(self, values):
-        import pandas as pd
+        pd = _pandas()
 
         return pd.DataFrame(values, index=list(self.term_names), columns=self.columns)
 
@@ -155,7 +155,7 @@ class InferenceResult:
 
     def cov_params(self):
         """pandas.DataFrame of shape (p, p) indexed by (class, term), class-major."""
-        import pandas as pd
+        pd = _pandas()
 
         index = pd.MultiIndex.from_product([self.columns, self.term_names],
                                            names=["class", "term"])
@@ -168,7 +168,7 @@ class InferenceResult:
         -------
         pandas.DataFrame of shape (p, 2), indexed by (class, term), columns lower, upper.
         """
-        import pandas as pd
+        pd = _pandas()
 
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
@@ -255,7 +255,8 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
 
     Parameters
     ----------
-    model : fitted SoftmaxRegression (its alpha, fit_intercept and class_weight are used)
+    model : fitted SoftmaxRegression (its alpha, fit_intercept and class_weight are used),
+        or SoftmaxRegressionCV (its refitted ``estimator_``, with ``alpha_``)
     X : {array-like, sparse matrix} of shape (n_samples, n_features), the data it was fitted on
     y : array-like of shape (n_samples,), class labels
     sample_weight : array-like of shape (n_samples,), default=None
@@ -282,9 +283,15 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
         With alpha > 0 on separated classes: the estimate is finite only through the prior.
     """
     check_is_fitted(model, "classes_")
+    outer = model
+    if hasattr(model, "alphas_"):  # SoftmaxRegressionCV: its refitted estimator
+        check_is_fitted(model, "estimator_")
+        model = model.estimator_
     if not hasattr(model, "_full_params"):
-        raise TypeError(f"infer needs a fitted softreg.SoftmaxRegression, got {type(model)!r}")
-    X = model._validate_X(X, reset=False)
+        raise TypeError("infer needs a fitted softreg.SoftmaxRegression or "
+                        f"SoftmaxRegressionCV, got {type(model)!r}")
+    X = validate_data(outer, X, reset=False, accept_sparse=("csr", "csc"),
+                      dtype=(np.float64, np.float32))
     X = X.toarray() if sp.issparse(X) else X
     X = np.ascontiguousarray(X, dtype=np.float64)
     if is_soft_target(y):
@@ -301,7 +308,7 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     K, d = len(classes), X.shape[1]
     ref = _reference_index(classes, reference)
     alpha, fit_intercept = float(model.alpha), bool(model.fit_intercept)
-    names = _feature_names(model, d)
+    names = _feature_names(outer, d)
     q = d + fit_intercept  # rows of the parameter table [W; b]
 
     objective = SoftmaxObjective(X, y=codes, sample_weight=s, alpha=alpha,
@@ -367,6 +374,16 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
         reference=_plain(classes[ref]), alpha=alpha, method="mle" if alpha == 0 else "laplace",
         n_samples=int(X.shape[0]), n_obs=N, loglike=float(loglike),
         grad_norm=float(np.max(np.abs(grad), initial=0.0)), param_shift=shift, notes=notes)
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError as error:  # pragma: no cover - pandas is in the test extra
+        raise ImportError("the tables of softreg.infer are pandas DataFrames: "
+                          "pip install 'softreg[stats]' (or pandas); the arrays are in "
+                          "result.coef, result.cov and result.to_dict()") from error
+    return pandas
 
 
 def _plain(v):
