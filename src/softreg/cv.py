@@ -10,6 +10,17 @@ mean score is refitted on all data.
 Scores are stored in ``scores_`` of shape (n_folds, n_alphas) with alphas in ``alphas_``
 order (decreasing); ties go to the first alpha in that order (the most regularised), which
 is what ``GridSearchCV(param_grid={"alpha": alphas_})`` also chooses.
+
+alpha versus scikit-learn's C: J = mean CE + alpha/2 ||W||^2 is scikit-learn's objective
+with C = 1 / (alpha * sum of training weights), so a fixed alpha is a different C on folds
+of different sizes and on the refit. The refit keeps ``alpha_`` (as a GridSearchCV over
+``SoftmaxRegression(alpha)`` does); LogisticRegressionCV keeps ``C_``, which on all data is
+a smaller alpha = alpha_ * n_train / n.
+
+Path solver: with ``solver="auto"`` on dense data with (d+1)K <= 400 parameters the path
+is fitted by Newton's method with the exact Hessian (:mod:`softreg._path`), a few
+iterations per alpha; otherwise by ``SoftmaxRegression(solver=...)`` with warm starts.
+Both stop at max |grad J| <= tol, the stopping rule of every softreg fit.
 """
 
 from __future__ import annotations
