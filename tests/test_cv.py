@@ -69,6 +69,19 @@ def test_same_choice_and_scores_as_grid_search(scoring, weighted, solver, tol):
                                atol=max(1e-5, 1e3 * tol))
 
 
+def test_class_weight_same_as_grid_search():
+    X, y = _data(6, n=180)
+    y[:40] = 0  # unbalanced
+    cv = KFold(3, shuffle=True, random_state=2)
+    model = SoftmaxRegressionCV(alphas=ALPHAS, cv=cv, scoring="neg_log_loss",
+                                class_weight="balanced").fit(X, y)
+    search = GridSearchCV(SoftmaxRegression(class_weight="balanced"),
+                          {"alpha": list(ALPHAS)}, cv=cv, scoring="neg_log_loss").fit(X, y)
+    grid_scores = np.array([search.cv_results_[f"split{i}_test_score"] for i in range(3)])
+    np.testing.assert_allclose(model.scores_, grid_scores, rtol=1e-6, atol=1e-6)
+    assert model.alpha_ == search.best_params_["alpha"]
+
+
 def test_weights_change_the_scores():
     X, y = _data(2)
     s = np.where(y == 0, 5.0, 0.5)
