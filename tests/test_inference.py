@@ -271,3 +271,12 @@ def test_bad_input_is_named():
     with pytest.raises(TypeError, match="SoftmaxRegression"):
         from sklearn.linear_model import LogisticRegression
         infer(LogisticRegression().fit(X, y), X, y)
+
+
+def test_separation_check_can_be_skipped_on_large_problems(monkeypatch):
+    import softreg.inference as inference
+
+    monkeypatch.setattr(inference, "SEPARATION_MAX_NNZ", 0)
+    X, y = _generated(12, 100, 2, 3)
+    result = infer(SoftmaxRegression(alpha=0).fit(X, y), X, y)
+    assert "separation check" in result.summary()

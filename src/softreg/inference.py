@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg, optimize, stats
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._objective import SoftmaxObjective
@@ -79,6 +80,8 @@ __all__ = ["InferenceError", "InferenceResult", "SeparationWarning", "infer"]
 
 #: relative eigenvalue below which the (scaled) Hessian counts as singular
 SINGULAR_RTOL = 1e-10
+#: the separation LP is skipped above this many constraint-matrix entries
+SEPARATION_MAX_NNZ = 20_000_000
 
 
 class InferenceError(ValueError):
@@ -326,6 +329,9 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
 
     notes: list[str] = []
     separation = _separation(X, codes, s, ref, K, fit_intercept, row_names)
+    if separation == "skipped":
+        notes.append("the separation check (a linear program) was skipped: too large")
+        separation = None
     if separation is not None:
         kind, terms, n_perfect = separation
         what = (f"{kind} separation: a linear combination of {terms} separates "
@@ -349,6 +355,11 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     start = theta.copy()
 
     theta, H, grad = _polish(objective, theta, free, N, row_names, K)
+    if np.max(np.abs(grad), initial=0.0) > 1e-6 * N:
+        warnings.warn(f"the estimate did not converge (max |gradient of J| = "
+                      f"{np.max(np.abs(grad)) / N:.3g}): the standard errors are unreliable",
+                      ConvergenceWarning, stacklevel=2)
+        notes.append("the estimate did not converge; standard errors are unreliable")
     # contrast map C: beta[j, k] = theta[j, k] - theta[j, ref] for k != ref
     others = [k for k in range(K) if k != ref]
     C = np.zeros((len(others) * q, q * K))
@@ -457,15 +468,18 @@ def _inverse(H: np.ndarray) -> np.ndarray:
 
 
 def _polish(objective, theta, free, N, row_names, K, max_iter=50):
-    """Exact Newton steps on F = N * J over the free coordinates; returns (theta, H, grad)."""
+    """Exact Newton steps on F = N * J over the free coordinates; returns (theta, H, grad).
+
+    H and grad are those at the returned theta.
+    """
     theta = theta.copy()
     for _ in range(max_iter):
         F, g, H = _hessian(objective, theta, free, N)
         _check_singular(H, free, row_names, K)
         step = linalg.cho_solve(linalg.cho_factor(H), -g)
         decrement = float(-g @ step)
-        if not np.isfinite(decrement) or decrement <= 1e-24 * max(1.0, abs(F)):
-            break
+        if not np.isfinite(decrement) or decrement <= 1e-20 * max(1.0, abs(F)):
+            break  # converged
         t = 1.0
         while t > 1e-10:
             trial = theta.copy()
@@ -474,11 +488,11 @@ def _polish(objective, theta, free, N, row_names, K, max_iter=50):
                 break
             t /= 2
         else:
-            break  # at the floating-point floor
+            break  # no decrease left: at the floating-point floor
         theta = trial
-        if decrement <= 1e-20 * max(1.0, abs(F)):
-            F, g, H = _hessian(objective, theta, free, N)
-            break
+    else:
+        F, g, H = _hessian(objective, theta, free, N)
+        _check_singular(H, free, row_names, K)
     if not np.all(np.isfinite(H)):
         raise InferenceError("the Hessian is not finite at the estimate")
     return theta, H, g
@@ -492,9 +506,14 @@ def _separation(X, codes, s, ref, K, fit_intercept, row_names):
     x_i (beta_{y_i} - beta_k) >= 0 over every other class k with at least one margin > 0
     (Albert and Anderson, 1984). We maximise the sum of margins over |beta| <= 1: a positive
     optimum means quasi-complete separation; complete when also the smallest margin can be
-    made positive. Returns None, or (kind, terms, n_perfect).
+    made positive. Returns None, "skipped" (too large), or (kind, terms, n_separated).
+    The terms are a minimal separating set (terms dropped one at a time while the
+    separation persists) when there are at most 40 terms and 50,000 constraints.
     """
     keep = s > 0
+    n_rows, q_all = int(keep.sum()) * (K - 1), X.shape[1] + fit_intercept
+    if n_rows * 2 * q_all > SEPARATION_MAX_NNZ:
+        return "skipped"
     Xt = X[keep]
     if fit_intercept:
         Xt = np.column_stack([Xt, np.ones(len(Xt))])
@@ -543,7 +562,7 @@ def _separation(X, codes, s, ref, K, fit_intercept, row_names):
         return None
     # name a minimal set of terms: drop each term that the separation does not need
     dropped: set[int] = set()
-    if q <= 40:
+    if q <= 40 and r <= 50_000:
         for j in list(range(q)):
             trial = max_margin_sum(dropped | {j})
             if trial is not None:
