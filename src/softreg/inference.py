@@ -339,7 +339,7 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     if separation is not None:
         kind, terms, n_perfect = separation
         what = (f"{kind} separation: a linear combination of {terms} separates "
-                f"{n_perfect} of {int(np.sum(s > 0))} observations from other classes")
+                f"{n_perfect} of {int(np.sum(s > 0))} observations from at least one other class")
         if alpha == 0:
             raise InferenceError(f"{what}, so no finite maximum-likelihood estimate exists. "
                                  "Refit with alpha > 0 (a proper prior) or drop those "
