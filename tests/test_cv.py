@@ -165,3 +165,15 @@ def test_bad_input_is_named():
 @parametrize_with_checks([SoftmaxRegressionCV(alphas=[1e-2, 1e-4], cv=3)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_parallel_and_sparse_paths_agree_with_the_exact_path():
+    import scipy.sparse as sp
+
+    X, y = _data(7, n=300)
+    dense = SoftmaxRegressionCV(alphas=4, cv=3).fit(X, y)
+    parallel = SoftmaxRegressionCV(alphas=4, cv=3, n_jobs=2).fit(X, y)
+    sparse = SoftmaxRegressionCV(alphas=4, cv=3).fit(sp.csr_matrix(X), y)  # estimator path
+    np.testing.assert_array_equal(parallel.scores_, dense.scores_)
+    np.testing.assert_allclose(sparse.scores_, dense.scores_, atol=1e-6)
+    assert sparse.alpha_ == dense.alpha_
