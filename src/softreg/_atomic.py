@@ -32,6 +32,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> It
         raise FileNotFoundError(f"folder {str(folder)!r} does not exist (writing {str(path)!r})")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, _mode(path, 0o666))
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
             fh.flush()
@@ -56,6 +57,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
         raise FileNotFoundError(f"folder {str(parent)!r} does not exist (writing {str(path)!r})")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
+        os.chmod(tmp, _mode(path, 0o777))
         yield tmp
         old = None
         if path.exists():
@@ -68,6 +70,16 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _mode(path: Path, default: int) -> int:
+    """The permissions of an existing ``path``, else ``default`` less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return default & ~umask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import struct
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -217,6 +216,14 @@ def load(path: str | os.PathLike):
     return _build(header, arrays, path)
 
 
+def _load_bytes(data: bytes, name: str = "<bytes>"):
+    """:func:`load` from bytes in memory (for tests and tools)."""
+    import io
+
+    header, arrays, _ = _read_stream(io.BytesIO(data), len(data), name)
+    return _build(header, arrays, name)
+
+
 def read_header(path: str | os.PathLike) -> dict:
     """The verified model header of a model file (a dict of plain JSON data).
 
@@ -234,19 +241,7 @@ def _fail(path, message: str) -> ModelFileError:
 def _read(path) -> tuple[dict, dict[str, np.ndarray], dict]:
     try:
         with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size < 8:
-                raise _fail(path, f"the file has only {size} bytes")
-            (n,) = struct.unpack("<Q", fh.read(8))
-            if n < 2 or n > MAX_HEADER_BYTES or n > size - 8:
-                raise _fail(path, f"the header length {n} does not fit the file of {size} "
-                                  "bytes (truncated, or not a model file)")
-            text = fh.read(n)
-            n_data = size - 8 - n
-            if n_data > MAX_DATA_BYTES:
-                raise _fail(path, f"the array data of {n_data} bytes is larger than "
-                                  f"{MAX_DATA_BYTES}")
-            data = fh.read(n_data)
+            return _read_stream(fh, os.fstat(fh.fileno()).st_size, path)
     except FileNotFoundError:
         raise ModelFileError(f"{os.fspath(path)}: no such model file") from None
     except IsADirectoryError:
@@ -254,6 +249,21 @@ def _read(path) -> tuple[dict, dict[str, np.ndarray], dict]:
     except OSError as e:
         raise ModelFileError(f"{os.fspath(path)}: cannot read the model file: "
                              f"{e.strerror or e}") from None
+
+
+def _read_stream(fh, size: int, path) -> tuple[dict, dict[str, np.ndarray], dict]:
+    """Read and verify a model file from the binary stream ``fh`` of ``size`` bytes."""
+    if size < 8:
+        raise _fail(path, f"the file has only {size} bytes")
+    (n,) = struct.unpack("<Q", fh.read(8))
+    if n < 2 or n > MAX_HEADER_BYTES or n > size - 8:
+        raise _fail(path, f"the header length {n} does not fit the file of {size} "
+                          "bytes (truncated, or not a model file)")
+    text = fh.read(n)
+    n_data = size - 8 - n
+    if n_data > MAX_DATA_BYTES:
+        raise _fail(path, f"the array data of {n_data} bytes is larger than {MAX_DATA_BYTES}")
+    data = fh.read(n_data)
     if len(text) != n or len(data) != n_data:
         raise _fail(path, "the file changed while being read")
     if not text.startswith(b"{"):
