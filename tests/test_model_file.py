@@ -90,8 +90,7 @@ def test_checked_in_file_of_current_version_loads():
     assert model.predict(Xn).tolist() == expected["predict"]
     np.testing.assert_allclose(model.predict_proba(Xn), expected["predict_proba"], rtol=1e-12)
     assert list(model.classes_) == ["cat", "dog", "emu"]
-    assert mf.read_header(DATA / "model_v1_0.softreg")["format_version"] == "%d.%d" % \
-        mf.FORMAT_VERSION
+    assert mf.read_header(DATA / "model_v1_0.softreg")["format_version"] == mf.FORMAT_VERSION_STRING
 
 
 def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
@@ -181,7 +180,7 @@ def test_pickles_and_other_formats_are_rejected_without_running_code(tmp_path, m
         "empty": b"",
         "zeros": b"\0" * 64,
     }
-    for name, data in candidates.items():
+    for data in candidates.values():
         with pytest.raises(ModelFileError, match="not a valid softreg model file"):
             load_bytes(data, tmp_path)
     assert not (tmp_path / "pwned").exists()

@@ -37,6 +37,7 @@ from ._atomic import atomic_write
 FORMAT_NAME = "softreg-model"
 #: (major, minor): a reader accepts any minor of its own major; a new major is refused
 FORMAT_VERSION = (1, 0)
+FORMAT_VERSION_STRING = f"{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}"
 #: largest header accepted (bytes); safetensors itself caps headers at 100 MB
 MAX_HEADER_BYTES = 100_000_000
 #: largest array data accepted (bytes)
@@ -106,7 +107,7 @@ def _encode(header: dict, arrays: dict[str, np.ndarray]) -> bytes:
         chunks.append(raw)
         offset += len(raw)
     data = b"".join(chunks)
-    meta = {"format": FORMAT_NAME, "format_version": "%d.%d" % FORMAT_VERSION,
+    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION_STRING,
             "softreg.header": _dumps(header)}
     meta["softreg.sha256"] = _digest(meta, tensors, data)
     text = _dumps({"__metadata__": meta, **tensors}).encode("ascii")
