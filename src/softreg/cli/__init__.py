@@ -82,6 +82,9 @@ def _describe(e: BaseException) -> str:
         return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
     if isinstance(e, MemoryError):
         return "out of memory"
+    if isinstance(e, ImportError):
+        return (f"{e} (the command line needs optional packages: "
+                "pip install 'softreg[cli]', and 'softreg[onnx]' for export)")
     return str(e) or type(e).__name__
 
 
