@@ -86,7 +86,7 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
     if os.path.isdir(path):
         raise CLIError(f"{path}: is a folder, not a data file")
     if kind == "libsvm":
-        if target is not None and need_target:
+        if target is not None:
             raise UsageError("LibSVM files carry the label first on each line: drop --target")
         return _load_libsvm(path, max_features, n_features)
     if need_target and target is None:
@@ -312,6 +312,9 @@ def _load_libsvm(path: str, max_features: int, n_features: int | None) -> Datase
     try:
         X, y = load_svmlight_file(path, zero_based=False, dtype=np.float64)
     except (ValueError, RuntimeError, OverflowError) as e:
+        where = _find_bad_libsvm_index(path, n_features or max_features)
+        if where:
+            raise CLIError(f"{path}: {where}") from None
         raise CLIError(f"{path}: cannot parse the LibSVM file (1-based feature indices "
                        f"expected): {_first_line(e)}") from None
     X = sp.csr_matrix(X)
@@ -321,7 +324,7 @@ def _load_libsvm(path: str, max_features: int, n_features: int | None) -> Datase
         row = int(np.searchsorted(X.indptr, int(np.argmax(X.indices)), side="right"))
         what = (f"the model's {n_features} features" if n_features is not None
                 else f"--max-features={max_features}")
-        raise CLIError(f"{path}: feature index {width} (row {row}) exceeds {what}")
+        raise CLIError(f"{path}: feature index {width} (line {row}) exceeds {what}")
     if not np.all(np.isfinite(X.data)):
         i = int(np.flatnonzero(~np.isfinite(X.data))[0])
         row = int(np.searchsorted(X.indptr, i, side="right"))
@@ -334,3 +337,23 @@ def _load_libsvm(path: str, max_features: int, n_features: int | None) -> Datase
         X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
     labels = y.astype(np.int64) if np.all(y == np.round(y)) else y
     return Dataset(X, labels, None, path, "libsvm")
+
+
+def _find_bad_libsvm_index(path: str, limit: int) -> str | None:
+    """Describe the first feature index that is not an integer in [1, limit] (slow path)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            for token in line.split("#", 1)[0].split()[1:]:
+                key, sep, _ = token.partition(":")
+                if not sep or key == "qid":
+                    continue
+                try:
+                    index = int(key)
+                except ValueError:
+                    return f"line {line_no}: feature index {key!r} is not a whole number"
+                if index < 1:
+                    return f"line {line_no}: feature index {index} (indices start at 1)"
+                if index > limit:
+                    return (f"line {line_no}: feature index {index} exceeds "
+                            f"the limit of {limit} features (--max-features)")
+    return None

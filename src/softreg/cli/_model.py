@@ -27,7 +27,7 @@ def model_input(model, path: str, *, target: str | None = None, need_target: boo
     names = getattr(model, "feature_names_in_", None)
     kind = _data.data_kind(path)
     if kind == "libsvm":
-        ds = _data.load(path, need_target=need_target, progress=progress,
+        ds = _data.load(path, target=target, need_target=need_target, progress=progress,
                         n_features=model.n_features_in_)
         return ds.X, ds
     if names is None:
