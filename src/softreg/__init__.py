@@ -1,12 +1,12 @@
 """softreg: softmax (multinomial logistic) regression, correct by construction."""
 
-from ._onnx_export import to_onnx
+from ._onnx_export import register_onnx_converter, to_onnx
 from ._special import log_softmax, logsumexp, softmax
 from .estimator import SoftmaxRegression
 from .model_file import ModelFileError, load, save
 from .solvers import DivergenceError
 
 __all__ = ["DivergenceError", "SoftmaxRegression", "log_softmax", "logsumexp", "softmax"]
-__all__ += ["ModelFileError", "load", "save", "to_onnx"]
+__all__ += ["ModelFileError", "load", "register_onnx_converter", "save", "to_onnx"]
 __version__ = "0.1.0"
 
