@@ -6,7 +6,11 @@ import matplotlib.image
 import numpy as np
 import pytest
 from sklearn.metrics import (
-    accuracy_score, confusion_matrix, f1_score, log_loss, precision_recall_fscore_support,
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_recall_fscore_support,
 )
 
 from softreg.report import classification_metrics, write_report

@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{prog}: warning: {_one_line(str(w.message))}", file=sys.stderr)
     except SystemExit as e:  # --help and --version
         return e.code if isinstance(e.code, int) else 0
+    except BrokenPipeError:  # e.g. `softreg predict ... | head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+import numpy as np
+
 
 class CLIError(Exception):
     """An expected failure: reported as one line on stderr, exit status ``code``."""
@@ -116,21 +118,33 @@ class ProgressLine:
             self.stream.flush()
 
 
-def fit_progress(args, max_iter: int):
-    """(callback, close) showing iteration, loss and gradient norm while a model fits."""
+def fit_progress(args, max_iter: int, tol: float = 0.0):
+    """(callback, close) showing iteration, loss and gradient norm while a model fits.
+
+    The bar shows the larger of two fractions: iterations used of ``max_iter``, and the
+    way the gradient norm has come from its first value down to ``tol`` on a log scale.
+    """
     if not show_progress(args):
         return None, lambda: None
-    line = ProgressLine("fit", total=max_iter, delay=0.0 if args.progress else 0.5)
-    state = {}
+    line = ProgressLine("fit", total=1.0, delay=0.0 if args.progress else 0.5)
+    state: dict = {}
+
+    def fraction(info) -> float:
+        done = info.iteration / max_iter
+        g0 = state.setdefault("g0", info.grad_norm)
+        g = info.grad_norm
+        if tol > 0 and np.isfinite(g0) and np.isfinite(g) and g0 > tol and g > 0:
+            done = max(done, np.log(g0 / g) / np.log(g0 / tol))
+        return min(done, 1.0)
 
     def callback(info):
         state["info"] = info
-        line.update(info.iteration, _info_text(info))
+        line.update(fraction(info), _info_text(info))
 
     def close():
         info = state.get("info")
         if info is not None:
-            line.close(info.iteration, _info_text(info))
+            line.close(fraction(info), _info_text(info))
         else:
             line.close()
 
@@ -138,7 +152,10 @@ def fit_progress(args, max_iter: int):
 
 
 def _info_text(info) -> str:
-    return f"iter {info.iteration}  loss {info.loss:.6g}  |grad| {info.grad_norm:.2e}"
+    text = f"iter {info.iteration}  loss {info.loss:.8g}"
+    if np.isfinite(info.grad_norm):  # lbfgs and sgd do not report it
+        text += f"  |grad| {info.grad_norm:.2e}"
+    return text
 
 
 def format_table(rows: list[list], header: list[str]) -> str:

@@ -99,7 +99,7 @@ def run(args) -> int:
         import pandas as pd
 
         X = pd.DataFrame(X, columns=ds.feature_names)
-    callback, close = fit_progress(args, args.max_iter)
+    callback, close = fit_progress(args, args.max_iter, args.tol)
     model = build_model(args, callback)
     try:
         model.fit(X, ds.y)
