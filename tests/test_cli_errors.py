@@ -236,3 +236,31 @@ def test_progress_only_on_a_terminal_or_when_asked(monkeypatch):
     line.close(10, "iter 10")
     assert stream.getvalue() == ("\rfit [############............]  50% iter 5\x1b[K"
                                  "\rfit [########################] 100% iter 10\x1b[K\n")
+
+
+def test_csv_index_column_weights_and_parquet_duplicates(capsys, tmp_path):
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(50, 2)), columns=["a", "b"])
+    frame["w"] = rng.uniform(0, 3, size=50)
+    frame["y"] = np.where(frame["a"] - frame["b"] + rng.normal(size=50) > 0, 1, 0)
+    frame.to_csv(tmp_path / "indexed.csv")  # pandas writes its index as an unnamed column
+    code, out, err = run(capsys, "fit", tmp_path / "indexed.csv", "-t", "y", "--sample-weight",
+                         "w", "-o", tmp_path / "m.softreg", "--json")
+    assert code == 0 and "without a name" in err
+    model = softreg.load(tmp_path / "m.softreg")
+    ref = softreg.SoftmaxRegression().fit(frame[["a", "b"]], frame["y"],
+                                          sample_weight=frame["w"])
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-9)
+    assert json.loads(out)["training_accuracy"] == pytest.approx(
+        ref.score(frame[["a", "b"]], frame["y"], sample_weight=frame["w"]))
+    frame.assign(w=-frame["w"]).to_csv(tmp_path / "neg.csv", index=False)
+    fails(capsys, 1, "fit", tmp_path / "neg.csv", "-t", "y", "--sample-weight", "w", "-o",
+          tmp_path / "n.softreg", match="column 'w', row 1: a negative sample weight")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_arrays([pa.array([1.0, 2.0]), pa.array(["u", "v"]),
+                                  pa.array(["u", "v"])], names=["x", "y", "y"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    fails(capsys, 1, "fit", tmp_path / "dup.parquet", "-t", "y", "-o", tmp_path / "d.softreg",
+          match="'y' appears twice (columns 2 and 3)")

@@ -42,6 +42,7 @@ class Dataset:
     path: str
     kind: str  # "csv" | "parquet" | "libsvm"
     ignored: list[str] = field(default_factory=list)
+    sample_weight: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -62,7 +63,8 @@ def data_kind(path: str) -> str:
 
 def load(path: str, *, target: str | None = None, need_target: bool = False,
          features: list[str] | None = None, ignore: tuple = (), progress: bool = False,
-         max_features: int = DEFAULT_MAX_FEATURES, n_features: int | None = None) -> Dataset:
+         max_features: int = DEFAULT_MAX_FEATURES, n_features: int | None = None,
+         weight: str | None = None) -> Dataset:
     """Read a data file.
 
     Parameters
@@ -79,6 +81,8 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
         Largest LibSVM feature index accepted.
     n_features : int, optional
         Width of a LibSVM matrix (the model's); a larger index is an error.
+    weight : str, optional
+        Column of non-negative sample weights (tables only).
     """
     kind = data_kind(path)
     if not os.path.exists(path):
@@ -88,6 +92,8 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
     if kind == "libsvm":
         if target is not None:
             raise UsageError("LibSVM files carry the label first on each line: drop --target")
+        if weight is not None:
+            raise UsageError("LibSVM files have no weight column: drop --sample-weight")
         return _load_libsvm(path, max_features, n_features)
     if need_target and target is None:
         raise UsageError(f"--target COLUMN is needed to read the labels of {path}")
@@ -101,12 +107,18 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
             raise CLIError(f"{path}: no column named {target!r} for --target; the columns "
                            f"are {_names(columns)}")
         target = None
-    drop = set(ignore) | ({target} if target else set())
+    if weight is not None and weight not in columns:
+        raise CLIError(f"{path}: no column named {weight!r} for --sample-weight")
+    if weight is not None and weight == target:
+        raise UsageError("--sample-weight and --target name the same column")
+    drop = set(ignore) | ({target} if target else set()) | ({weight} if weight else set())
     missing = [c for c in ignore if c not in columns]
     if missing:
         raise CLIError(f"{path}: --ignore names columns that do not exist: {_names(missing)}")
     if features is None:
-        features = [c for c in columns if c not in drop]
+        # a column without a name (how pandas writes an index to CSV) cannot be matched
+        # by name later, so it is never a feature
+        features = [c for c in columns if c not in drop and c.strip() != ""]
     else:
         absent = [c for c in features if c not in columns]
         if absent:
@@ -117,8 +129,14 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
     for j, name in enumerate(features):
         X[:, j] = _numeric_column(raw[name], name, path, kind)
     y = None if target is None else _labels(raw[target], target, path, kind)
-    ignored = [c for c in columns if c not in features and c != target]
-    return Dataset(X, y, list(features), path, kind, ignored)
+    s = None
+    if weight is not None:
+        s = _numeric_column(raw[weight], weight, path, kind)
+        if np.any(s < 0):
+            i = int(np.flatnonzero(s < 0)[0])
+            raise CLIError(f"{path}: column {weight!r}, row {i + 1}: a negative sample weight")
+    ignored = [c for c in columns if c not in features and c not in (target, weight)]
+    return Dataset(X, y, list(features), path, kind, ignored, s)
 
 
 def _names(names, limit: int = 12) -> str:
@@ -129,6 +147,8 @@ def _names(names, limit: int = 12) -> str:
 def _check_unique(columns: list[str], path: str) -> None:
     seen: dict[str, int] = {}
     for i, c in enumerate(columns):
+        if c.strip() == "":
+            continue
         if c in seen:
             raise CLIError(f"{path}: the column name {c!r} appears twice (columns "
                            f"{seen[c] + 1} and {i + 1}); names must be unique")
@@ -173,9 +193,10 @@ def _read_csv(path: str, progress: bool):
     if not chunks:
         return header, {c: np.array([], dtype=object) for c in header}
     frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-    if list(frame.columns) != header:
-        raise CLIError(f"{path}: the header line could not be read consistently")
-    return header, {c: frame[c].to_numpy(dtype=object) for c in header}
+    if frame.shape[1] != len(header):
+        raise CLIError(f"{path}: the header line has {len(header)} names but the rows have "
+                       f"{frame.shape[1]} fields")
+    return header, {c: frame.iloc[:, i].to_numpy(dtype=object) for i, c in enumerate(header)}
 
 
 def _first_line(e: Exception) -> str:
@@ -189,11 +210,11 @@ def _read_parquet(path: str):
     import pyarrow.parquet as pq
 
     try:
+        _check_unique(list(pq.read_schema(path).names), path)
         table = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as e:
         raise CLIError(f"{path}: cannot read the Parquet file: {_first_line(e)}") from None
     names = list(table.column_names)
-    _check_unique(names, path)
     meta = table.schema.pandas_metadata or {}
     index_cols = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
     columns = [c for c in names if c not in index_cols]

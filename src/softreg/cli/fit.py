@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -24,6 +25,8 @@ def add_parser(sub, parents) -> None:
                    help="feature columns (default: every column but the target)")
     g.add_argument("--ignore", type=column_list, default=[], metavar="A,B,...",
                    help="columns that are not features (ids, dates, ...)")
+    g.add_argument("--sample-weight", metavar="COL",
+                   help="column of non-negative sample weights (tables)")
     g.add_argument("--max-features", type=positive_int, default=_data.DEFAULT_MAX_FEATURES,
                    metavar="N", help="largest LibSVM feature index accepted (default %(default)s)")
     m = p.add_argument_group("model")
@@ -85,7 +88,11 @@ def run(args) -> int:
         raise CLIError(f"the target {args.target!r} is also listed in --features")
     ds = _data.load(args.data, target=args.target, need_target=True, features=args.features,
                     ignore=tuple(args.ignore), progress=show_progress(args),
-                    max_features=args.max_features)
+                    max_features=args.max_features, weight=args.sample_weight)
+    unnamed = [i + 1 for i, c in enumerate(ds.ignored) if not c.strip()]
+    if unnamed:
+        print(f"note: {len(unnamed)} column(s) without a name (a written index?) are not "
+              "features", file=sys.stderr)
     classes = np.unique(ds.y)
     if len(classes) < 2:
         raise CLIError(f"{args.data}: the labels hold a single class ({classes[0]!r}); "
@@ -102,7 +109,7 @@ def run(args) -> int:
     callback, close = fit_progress(args, args.max_iter, args.tol)
     model = build_model(args, callback)
     try:
-        model.fit(X, ds.y)
+        model.fit(X, ds.y, sample_weight=ds.sample_weight)
     finally:
         close()
     model.callback = None
@@ -115,7 +122,7 @@ def run(args) -> int:
                      "n_samples": int(ds.n_samples)}}
     save(model, args.output, extra=extra)
     Xraw = ds.X if ds.feature_names is None else _frame(ds)
-    accuracy = float(model.score(Xraw, ds.y))
+    accuracy = float(model.score(Xraw, ds.y, sample_weight=ds.sample_weight))
     solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
     summary = {
         "model": args.output, "data": args.data, "n_samples": int(ds.n_samples),
