@@ -22,11 +22,7 @@ from . import solvers
 from ._objective import SoftmaxObjective
 from ._special import log_softmax, softmax
 from ._targets import (
-    apply_class_weights,
-    check_soft_targets,
-    check_weights,
-    class_weights,
-    encode_labels,
+    apply_class_weights, check_soft_targets, check_weights, class_weights, encode_labels,
     is_soft_target,
 )
 

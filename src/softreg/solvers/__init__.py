@@ -5,12 +5,7 @@ A solver needs from the objective: ``loss``, ``loss_grad`` (all), ``loss_grad_he
 """
 
 from ._common import (
-    CONVERGED,
-    MAX_ITER,
-    STALLED,
-    DivergenceError,
-    IterationInfo,
-    SolverResult,
+    CONVERGED, MAX_ITER, STALLED, DivergenceError, IterationInfo, SolverResult,
     check_finite_step,
 )
 from .gd import gradient_descent

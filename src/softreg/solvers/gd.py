@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import (
-    CONVERGED,
-    MAX_ITER,
-    STALLED,
-    Callback,
-    IterationInfo,
-    SolverResult,
-    check_finite_step,
-    max_abs,
+    CONVERGED, MAX_ITER, STALLED, Callback, IterationInfo, SolverResult,
+    check_finite_step, max_abs,
 )
 
 

@@ -8,13 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import (
-    CONVERGED,
-    MAX_ITER,
-    STALLED,
-    Callback,
-    IterationInfo,
-    SolverResult,
-    max_abs,
+    CONVERGED, MAX_ITER, STALLED, Callback, IterationInfo, SolverResult, max_abs,
 )
 
 

@@ -15,13 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._common import (
-    CONVERGED,
-    MAX_ITER,
-    Callback,
-    IterationInfo,
-    SolverResult,
-    check_finite_step,
-    max_abs,
+    CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, check_finite_step, max_abs,
 )
 
 
