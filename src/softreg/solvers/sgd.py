@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._common import (
-    CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, check_finite_step, max_abs,
+    CONVERGED,
+    MAX_ITER,
+    Callback,
+    IterationInfo,
+    SolverResult,
+    check_finite_step,
+    max_abs,
 )
 
 
@@ -50,8 +56,6 @@ def sgd_epoch(objective, theta: np.ndarray, state: SGDState, *, batch_size: int,
     n_steps = 0
     for start in range(0, n, batch_size):
         rows = np.sort(order[start:start + batch_size])
-        if not np.any(objective.sw[rows] > 0):
-            continue
         batch = objective.minibatch(rows)
         _, grad = batch.loss_grad(theta)
         theta -= state.step_size(objective.alpha) * grad
