@@ -48,12 +48,8 @@ _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
 _TENSORS = ("coef", "intercept", "loss_curve")
 _STOP_REASONS = ("converged", "max_iter", "stalled")
 _INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
-_PARAM_TYPES: dict[str, tuple] = {
-    "alpha": (float, int), "fit_intercept": (bool,), "solver": (str,),
-    "learning_rate": (float, int, str), "batch_size": (int,), "max_iter": (int,),
-    "tol": (float, int), "class_weight": (type(None), str, list), "warm_start": (bool,),
-    "random_state": (type(None), int), "verbose": (int, bool),
-}
+#: JSON types a saved hyper-parameter may have (lists: class_weight pairs only)
+_JSON_SCALARS = (type(None), bool, int, float, str)
 
 
 class ModelFileError(ValueError):
@@ -452,15 +448,20 @@ def _classes_from_json(spec: Any, need) -> np.ndarray:
 
 
 def _params_from_json(params: Any, classes: np.ndarray, need) -> dict:
+    from .estimator import SoftmaxRegression
+
     need(isinstance(params, dict), "the header has no params object")
-    unknown = sorted(set(params) - set(_PARAM_TYPES))
-    need(not unknown, f"unknown hyper-parameters {unknown}")
+    known = set(SoftmaxRegression().get_params()) - {"callback"}
+    unknown = sorted(set(params) - known)
+    need(not unknown, f"unknown hyper-parameters {unknown} (written by a newer softreg?)")
     out = {}
     for key, value in params.items():
-        need(isinstance(value, _PARAM_TYPES[key]), f"hyper-parameter {key}={value!r}")
         if key == "class_weight" and isinstance(value, list):
-            need(all(isinstance(p, list) and len(p) == 2 and isinstance(p[1], float | int)
+            need(all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], _JSON_SCALARS)
+                     and isinstance(p[1], float | int) and not isinstance(p[1], bool)
                      for p in value), "class_weight must be a list of [label, weight] pairs")
             value = {k: float(w) for k, w in value}
+        else:
+            need(isinstance(value, _JSON_SCALARS), f"hyper-parameter {key}={value!r}")
         out[key] = value
     return out

@@ -56,7 +56,7 @@ def run(args) -> int:
     features = [c for c in frame.columns if c != "label"]
     Xtr = train[features].to_numpy(dtype=np.float64)
     mean, scale = standardizer(Xtr)
-    callback, close = fit_progress(args, 1000, 1e-8)
+    callback, close = fit_progress(args, 1000, 1e-10)
     model = SoftmaxRegression(alpha=args.alpha, callback=callback)
     try:
         model.fit(pd.DataFrame((Xtr - mean) / scale, columns=features), train["label"].to_numpy())

@@ -34,8 +34,9 @@ def add_parser(sub, parents) -> None:
                    help="L2 penalty on the weights (default %(default)s)")
     m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd"), default="auto")
     m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N")
-    m.add_argument("--tol", type=non_negative_float, default=1e-8,
-                   help="stop when max |gradient| <= TOL (default %(default)s)")
+    m.add_argument("--tol", type=non_negative_float, default=None,
+                   help="stop when max |gradient| <= TOL (sgd: relative improvement; "
+                   "default: the estimator's)")
     m.add_argument("--learning-rate", type=positive_float, default=None, metavar="RATE",
                    help="step of gd/sgd (default: automatic)")
     m.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
@@ -106,7 +107,8 @@ def run(args) -> int:
         import pandas as pd
 
         X = pd.DataFrame(X, columns=ds.feature_names)
-    callback, close = fit_progress(args, args.max_iter, args.tol)
+    callback, close = fit_progress(args, args.max_iter,
+                                   1e-10 if args.tol is None else args.tol)
     model = build_model(args, callback)
     try:
         model.fit(X, ds.y, sample_weight=ds.sample_weight)
