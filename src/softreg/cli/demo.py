@@ -43,7 +43,7 @@ def run(args) -> int:
     from ..estimator import SoftmaxRegression
     from ..model_file import read_header, save
     from .evaluate import evaluate, metrics_text, write_report_folder
-    from .fit import fold_standardization, standardizer
+    from .fit import fold_standardization, scale_info, standardizer
 
     out = Path(args.out)
     _check_out(out)
@@ -69,7 +69,7 @@ def run(args) -> int:
         test.to_csv(tmp / "test.csv", index=False)
         save(model, tmp / "model.softreg", extra={"cli": {
             "data": "train.csv", "target": "label", "standardized": True,
-            "n_samples": len(train), "demo": args.dataset}})
+            "n_samples": len(train), "demo": args.dataset, **scale_info(scale)}})
         header = read_header(tmp / "model.softreg")
         metrics = evaluate(model, test[features], test["label"].to_numpy(), "test.csv")
         write_report_folder(str(tmp / "report"), metrics, model, header,

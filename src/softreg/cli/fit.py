@@ -75,6 +75,17 @@ def standardizer(X) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
+#: feature scales are recorded in the model header up to this many features
+MAX_RECORDED_SCALES = 10_000
+
+
+def scale_info(scale: np.ndarray) -> dict:
+    """The training features' scales, for ``softreg inspect`` (omitted when very wide)."""
+    if scale.size > MAX_RECORDED_SCALES:
+        return {}
+    return {"feature_scale": [float(v) for v in scale]}
+
+
 def fold_standardization(model, mean: np.ndarray, scale: np.ndarray) -> None:
     """Turn a model of (X - mean) / scale into the same model of X (in place)."""
     coef = model.coef_ / scale
@@ -122,6 +133,8 @@ def run(args) -> int:
     extra = {"cli": {"data": os.path.basename(args.data), "target": args.target,
                      "standardized": bool(args.standardize),
                      "n_samples": int(ds.n_samples)}}
+    if args.standardize:
+        extra["cli"] |= scale_info(scale)
     save(model, args.output, extra=extra)
     Xraw = ds.X if ds.feature_names is None else _frame(ds)
     accuracy = float(model.score(Xraw, ds.y, sample_weight=ds.sample_weight))

@@ -22,9 +22,14 @@ def add_parser(sub, parents) -> None:
     p.set_defaults(run=run)
 
 
-def largest_coefficients(model, top: int) -> list[dict]:
-    """The ``top`` coefficients of largest magnitude, as (class, feature, value)."""
-    coef = np.asarray(model.coef_)
+def largest_coefficients(model, top: int, scale=None) -> list[dict]:
+    """The ``top`` largest coefficients as (class, feature, coef[, coef_per_sd]).
+
+    With the training features' standard deviations ``scale``, they are ranked by
+    ``coef * scale`` (the change in the logit for one standard deviation of the feature),
+    which compares features measured in different units; else by ``|coef|``.
+    """
+    coef = np.asarray(model.coef_, dtype=np.float64)
     names = getattr(model, "feature_names_in_", None)
     feats = [str(n) for n in names] if names is not None else \
         [f"x{j + 1}" for j in range(coef.shape[1])]
@@ -32,9 +37,15 @@ def largest_coefficients(model, top: int) -> list[dict]:
         rows = [f"{model.classes_[1]} vs {model.classes_[0]}"]
     else:
         rows = [str(c) for c in model.classes_]
-    flat = np.argsort(-np.abs(coef), axis=None, kind="stable")[:top]
-    return [{"class": rows[i], "feature": feats[j], "coef": float(coef[i, j])}
-            for i, j in zip(*np.unravel_index(flat, coef.shape), strict=True)]
+    effect = coef if scale is None else coef * np.asarray(scale, dtype=np.float64)
+    flat = np.argsort(-np.abs(effect), axis=None, kind="stable")[:top]
+    out = []
+    for i, j in zip(*np.unravel_index(flat, coef.shape), strict=True):
+        row = {"class": rows[i], "feature": feats[j], "coef": float(coef[i, j])}
+        if scale is not None:
+            row["coef_per_sd"] = float(effect[i, j])
+        out.append(row)
+    return out
 
 
 def describe(model, header: dict, path: str, top: int) -> dict:
@@ -50,9 +61,16 @@ def describe(model, header: dict, path: str, top: int) -> dict:
         "fit": header["fit"] | {"final_loss": model.loss_curve_[-1] if model.loss_curve_
                                 else None},
         "intercept": np.asarray(model.intercept_).tolist(),
-        "largest_coefficients": largest_coefficients(model, top),
+        "largest_coefficients": largest_coefficients(model, top, _scale(model, header)),
         "extra": header.get("extra", {}),
     }
+
+
+def _scale(model, header: dict):
+    scale = header.get("extra", {}).get("cli", {}).get("feature_scale")
+    if isinstance(scale, list) and len(scale) == model.n_features_in_:
+        return scale
+    return None
 
 
 def run(args) -> int:
@@ -75,10 +93,18 @@ def run(args) -> int:
     print("params       " + ", ".join(f"{k}={v}" for k, v in sorted(p.items())))
     loss = "" if fit["final_loss"] is None else f", final objective {fit['final_loss']:.6g}"
     print(f"fit          {fit['n_iter']} iterations, {fit['stop_reason']}{loss}")
+    top = info["largest_coefficients"]
+    per_sd = bool(top) and "coef_per_sd" in top[0]
     if info["extra"].get("cli", {}).get("standardized"):
-        print("note         fitted on standardised features; coefficients are per raw unit")
+        print("note         fitted on standardised features; coef is per raw unit of the "
+              "feature" + (", coef_per_sd per standard deviation" if per_sd else ""))
     print()
-    print(f"largest coefficients (of {np.size(model.coef_)}):")
-    rows = [[r["class"], r["feature"], r["coef"]] for r in info["largest_coefficients"]]
-    print(format_table(rows, ["class", "feature", "coef"]))
+    print(f"largest coefficients (of {np.size(model.coef_)})"
+          + (", by |coef_per_sd|:" if per_sd else ":"))
+    if per_sd:
+        rows = [[r["class"], r["feature"], r["coef"], r["coef_per_sd"]] for r in top]
+        print(format_table(rows, ["class", "feature", "coef", "coef_per_sd"]))
+    else:
+        rows = [[r["class"], r["feature"], r["coef"]] for r in top]
+        print(format_table(rows, ["class", "feature", "coef"]))
     return 0

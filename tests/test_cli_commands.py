@@ -1,0 +1,46 @@
+"""Behaviour of individual subcommands, checked in-process through ``softreg.cli.main``."""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+import softreg
+from softreg.cli import main
+
+
+def test_inspect_ranks_standardized_coefficients_per_sd(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    # "grams" has a huge scale and a tiny per-unit coefficient but the largest effect
+    frame = pd.DataFrame({"grams": rng.normal(0, 1000, 200), "metres": rng.normal(0, 1, 200)})
+    logit = frame["grams"] / 500 + 0.3 * frame["metres"]
+    frame["y"] = np.where(logit + rng.logistic(size=200) > 0, "heavy", "light")
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert main(["fit", str(tmp_path / "d.csv"), "-t", "y", "--standardize",
+                 "-o", str(tmp_path / "m.softreg")]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "m.softreg"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    top = info["largest_coefficients"]
+    assert top[0]["feature"] == "grams" and top[0]["class"] == "light vs heavy"
+    model = softreg.load(tmp_path / "m.softreg")
+    sd = frame[["grams", "metres"]].std(ddof=0).to_numpy()
+    np.testing.assert_allclose([r["coef_per_sd"] for r in top],
+                               [model.coef_[0, 0] * sd[0], model.coef_[0, 1] * sd[1]])
+    assert abs(top[0]["coef"]) < abs(top[1]["coef"])  # raw units would rank them the other way
+    assert info["extra"]["cli"]["standardized"] is True
+
+
+def test_standardize_fits_the_same_model_as_scaling_by_hand(capsys, tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 3)) * [1, 50, 0.01] + [3, -100, 0]
+    y = np.argmax(X / [1, 50, 0.01] @ rng.normal(size=(3, 3)) + rng.gumbel(size=(120, 3)), 1)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert main(["fit", str(tmp_path / "d.csv"), "-t", "y", "--standardize", "--alpha", "0.01",
+                 "-o", str(tmp_path / "m.softreg")]) == 0
+    model = softreg.load(tmp_path / "m.softreg")
+    Z = (X - X.mean(0)) / X.std(0)
+    ref = softreg.SoftmaxRegression(alpha=0.01).fit(Z, y)
+    np.testing.assert_allclose(model.predict_proba(frame[["a", "b", "c"]]), ref.predict_proba(Z),
+                               rtol=1e-8, atol=1e-12)
