@@ -44,3 +44,28 @@ def test_standardize_fits_the_same_model_as_scaling_by_hand(capsys, tmp_path):
     ref = softreg.SoftmaxRegression(alpha=0.01).fit(Z, y)
     np.testing.assert_allclose(model.predict_proba(frame[["a", "b", "c"]]), ref.predict_proba(Z),
                                rtol=1e-8, atol=1e-12)
+
+
+def test_chunked_csv_load_with_progress(capsys, tmp_path, monkeypatch):
+    from softreg.cli import _data
+
+    monkeypatch.setattr(_data, "CSV_CHUNK_ROWS", 7)
+    monkeypatch.setattr(_data, "PROGRESS_BYTES", 0)
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(rng.normal(size=(50, 2)), columns=["a", "b"])
+    frame["y"] = np.where(frame["a"] > 0, "p", "n")
+    frame.loc[37, "b"] = np.nan
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert main(["fit", str(tmp_path / "d.csv"), "-t", "y", "-o", str(tmp_path / "m"),
+                 "--progress"]) == 1
+    err = capsys.readouterr().err
+    assert "\rload d.csv [" in err and "column 'b', row 38 (line 39): a missing value" in err
+    frame.loc[37, "b"] = 0.5
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert main(["fit", str(tmp_path / "d.csv"), "-t", "y", "-o", str(tmp_path / "m.softreg"),
+                 "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "100%" in err and "\rfit [" in err
+    ref = softreg.SoftmaxRegression().fit(frame[["a", "b"]], frame["y"])
+    np.testing.assert_allclose(softreg.load(tmp_path / "m.softreg").coef_, ref.coef_,
+                               rtol=1e-9)

@@ -208,6 +208,7 @@ def test_malformed_outer_headers(small_model_bytes, tmp_path):
         "header length 0": struct.pack("<Q", 0) + text + data,
         "trailing bytes": small_model_bytes + b"\0" * 8,
         "not utf-8": raw_file(b'{"\xff\xfe": 1}'),
+        "deep nesting": raw_file(b'{"__metadata__":' + b"[" * 200_000 + b"]" * 200_000 + b"}"),
     }
     for name, blob in cases.items():
         with pytest.raises(ModelFileError):
@@ -263,6 +264,7 @@ def test_duplicate_key_and_nan_inside_the_model_header(tmp_path):
         ('{"estimator":"SoftmaxRegression","estimator":"SoftmaxRegression"}', "duplicate key"),
         ('{"estimator":NaN}', "NaN is not allowed"),
         ('{"alpha":Infinity}', "Infinity is not allowed"),
+        ('{"x":' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     ]:
         blob = _reencode_meta(good, {"softreg.header": bad_json})
         with pytest.raises(ModelFileError, match=match):

@@ -267,6 +267,8 @@ def _read_stream(fh, size: int, path) -> tuple[dict, dict[str, np.ndarray], dict
         raise _fail(path, "the header is not a JSON object (not a safetensors file)")
     try:
         top = _strict_json(text.decode("utf-8").rstrip(" "))
+    except RecursionError:
+        raise _fail(path, "malformed header: nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as e:
         raise _fail(path, f"malformed header: {e}") from None
     if not isinstance(top, dict) or not isinstance(top.get("__metadata__"), dict):
@@ -291,6 +293,8 @@ def _read_stream(fh, size: int, path) -> tuple[dict, dict[str, np.ndarray], dict
         raise _fail(path, "checksum mismatch: the file is damaged or was altered")
     try:
         header = _strict_json(meta.get("softreg.header", ""))
+    except RecursionError:
+        raise _fail(path, "malformed model header: nested too deeply") from None
     except ValueError as e:
         raise _fail(path, f"malformed model header: {e}") from None
     if not isinstance(header, dict):

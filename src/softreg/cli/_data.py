@@ -25,6 +25,8 @@ LIBSVM_SUFFIXES = (".svm", ".libsvm", ".svmlight")
 DEFAULT_MAX_FEATURES = 1_000_000
 #: files larger than this show a progress line when progress is on
 PROGRESS_BYTES = 5_000_000
+#: CSV rows parsed per chunk (the progress line advances per chunk)
+CSV_CHUNK_ROWS = 200_000
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _NAN_WORDS = {"nan", "-nan", "+nan"}
@@ -94,6 +96,8 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
             raise UsageError("LibSVM files carry the label first on each line: drop --target")
         if weight is not None:
             raise UsageError("LibSVM files have no weight column: drop --sample-weight")
+        if features is not None or ignore:
+            raise UsageError("LibSVM files have no column names: drop --features/--ignore")
         return _load_libsvm(path, max_features, n_features)
     if need_target and target is None:
         raise UsageError(f"--target COLUMN is needed to read the labels of {path}")
@@ -180,7 +184,7 @@ def _read_csv(path: str, progress: bool):
     try:
         with open(path, "rb") as fh:
             reader = pd.read_csv(fh, sep=sep, dtype=str, keep_default_na=False,
-                                 na_filter=False, chunksize=200_000, encoding="utf-8-sig")
+                                 na_filter=False, chunksize=CSV_CHUNK_ROWS, encoding="utf-8-sig")
             for chunk in reader:
                 chunks.append(chunk)
                 if bar:
