@@ -29,6 +29,10 @@ def test_inspect_ranks_standardized_coefficients_per_sd(capsys, tmp_path):
                                [model.coef_[0, 0] * sd[0], model.coef_[0, 1] * sd[1]])
     assert abs(top[0]["coef"]) < abs(top[1]["coef"])  # raw units would rank them the other way
     assert info["extra"]["cli"]["standardized"] is True
+    assert main(["inspect", str(tmp_path / "m.softreg"), "--top", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "classes      2 (str): heavy, light" in text and "features     2: grams, metres" in text
+    assert "by |coef_per_sd|" in text and "light vs heavy  grams" in text
 
 
 def test_standardize_fits_the_same_model_as_scaling_by_hand(capsys, tmp_path):

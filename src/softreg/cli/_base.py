@@ -159,16 +159,17 @@ def _info_text(info) -> str:
 
 
 def format_table(rows: list[list], header: list[str]) -> str:
-    """Plain-text table with right-aligned numbers."""
+    """Plain-text table: text columns left-aligned, number columns right-aligned."""
+    numeric = [bool(rows) and all(isinstance(r[i], int | float) and not isinstance(r[i], bool)
+                                  for r in rows) for i in range(len(header))]
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(header)]
-    out = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in
-                     enumerate(zip(header, widths, strict=True)))]
-    for r in cells:
-        out.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                             enumerate(zip(r, widths, strict=True))))
-    return "\n".join(out)
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+
+    return "\n".join([line(header)] + [line(r) for r in cells])
 
 
 def _cell(v) -> str:
