@@ -73,3 +73,32 @@ def test_chunked_csv_load_with_progress(capsys, tmp_path, monkeypatch):
     ref = softreg.SoftmaxRegression().fit(frame[["a", "b"]], frame["y"])
     np.testing.assert_allclose(softreg.load(tmp_path / "m.softreg").coef_, ref.coef_,
                                rtol=1e-9)
+
+
+def test_predict_to_parquet_and_bool_labels(capsys, tmp_path):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(40, 2)), columns=["a", "b"])
+    frame["ok"] = frame["a"] + 0.5 * rng.normal(size=40) > 0
+    frame.to_parquet(tmp_path / "d.parquet")
+    assert main(["fit", str(tmp_path / "d.parquet"), "-t", "ok", "-o",
+                 str(tmp_path / "m.softreg")]) == 0
+    assert main(["predict", str(tmp_path / "m.softreg"), str(tmp_path / "d.parquet"),
+                 "--proba", "-o", str(tmp_path / "p.parquet")]) == 0
+    model = softreg.load(tmp_path / "m.softreg")
+    assert model.classes_.dtype == bool
+    out = pd.read_parquet(tmp_path / "p.parquet")
+    assert list(out.columns) == ["label", "proba_False", "proba_True"]
+    assert out["label"].tolist() == model.predict(frame[["a", "b"]]).tolist()
+    np.testing.assert_allclose(out[["proba_False", "proba_True"]],
+                               model.predict_proba(frame[["a", "b"]]))
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m.softreg"), str(tmp_path / "d.parquet"),
+                 "-t", "ok", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert metrics["accuracy"] == model.score(frame[["a", "b"]], frame["ok"])
+    assert [r["class"] for r in metrics["per_class"]] == [False, True]
+    frame.assign(ok=frame["ok"].map({True: "True", False: "False"})).to_csv(
+        tmp_path / "d.csv", index=False)
+    assert main(["evaluate", str(tmp_path / "m.softreg"), str(tmp_path / "d.csv"),
+                 "-t", "ok", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"] == metrics

@@ -314,6 +314,12 @@ def match_labels(y: np.ndarray, classes: np.ndarray, path: str) -> np.ndarray:
     """y converted to the type of the model's classes; unknown labels are an error."""
     if classes.dtype.kind in "OUS":
         y = np.array([str(v) for v in y], dtype=object)
+    elif classes.dtype == bool and y.dtype != bool:
+        words = {"true": True, "false": False, "1": True, "0": False}
+        bad = [v for v in y.tolist() if str(v).lower() not in words]
+        if bad:
+            raise CLIError(f"{path}: the model's classes are True/False; got label {bad[0]!r}")
+        y = np.array([words[str(v).lower()] for v in y.tolist()], dtype=bool)
     elif y.dtype == object:
         try:
             y = np.array([int(v) if classes.dtype.kind in "iu" else float(v) for v in y])
