@@ -37,6 +37,9 @@ NEWTON_MAX_PARAMS = 500
 GRADIENT_TOL = 1e-10
 SGD_TOL = 1e-4
 
+#: partial_fit's step decays on the scale of this many minibatches (or the first chunk)
+STREAM_HORIZON_BATCHES = 100
+
 _SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd")
 
 
@@ -271,11 +274,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if not self.fit_intercept:
             theta = theta[: objective.n_features * objective.n_classes]
         if first:
-            self._sgd_state = solvers.initial_state(objective, self.learning_rate)
+            # a stream's length is unknown: decay over at least 100 minibatches
+            horizon = max(objective.n_samples, STREAM_HORIZON_BATCHES * self.batch_size)
+            self._sgd_state = solvers.initial_state(objective, self.learning_rate,
+                                                    horizon=horizon)
             self._sgd_rng = np.random.default_rng(self.random_state)
-        _, theta = solvers.sgd_epoch(objective, theta, self._sgd_state,
-                                     batch_size=self.batch_size, rng=self._sgd_rng)
-        loss = objective.loss(theta)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
+            _, theta = solvers.sgd_epoch(objective, theta, self._sgd_state,
+                                         batch_size=self.batch_size, rng=self._sgd_rng)
+            loss = objective.loss(theta)
         solvers.check_finite_step(loss, theta, 1, "use a smaller learning_rate")
         self._set_params_from(objective, theta, X.dtype)
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1 if not first else 1
