@@ -186,6 +186,15 @@ def test_partial_fit_streams_to_a_good_model(iris):
         model.partial_fit(X[:5], np.full(5, 9))
 
 
+def test_partial_fit_after_fit_continues_from_the_fit(iris):
+    X, y = iris
+    model = SoftmaxRegression(alpha=1e-2, solver="newton").fit(X, y)
+    before = model.predict_proba(X)
+    model.partial_fit(X, y)
+    assert model.n_iter_ >= 2
+    assert np.abs(model.predict_proba(X) - before).max() < 0.05  # a few small steps away
+
+
 def test_huge_inputs_give_finite_probabilities(iris):
     X, y = iris
     model = SoftmaxRegression().fit(X, y)
