@@ -37,6 +37,9 @@ NEWTON_MAX_PARAMS = 500
 GRADIENT_TOL = 1e-10
 SGD_TOL = 1e-4
 
+#: partial_fit's step decays on the scale of this many minibatches (or the first chunk)
+STREAM_HORIZON_BATCHES = 100
+
 _SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd")
 
 
@@ -253,7 +256,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        first = not hasattr(self, "_sgd_state")
+        first = not hasattr(self, "coef_")  # after fit, partial_fit continues from its model
         if first:
             self._validate_params()
             if self.class_weight == "balanced":
@@ -268,18 +271,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         known = classes if first else self.classes_
         objective = self._build_objective(X, y, sample_weight, classes=known)
         theta = objective.zeros() if first else objective.pack(*self._full_params())
-        if not self.fit_intercept:
-            theta = theta[: objective.n_features * objective.n_classes]
-        if first:
-            self._sgd_state = solvers.initial_state(objective, self.learning_rate)
+        if first or not hasattr(self, "_sgd_state"):
+            # a stream's length is unknown: decay over at least 100 minibatches
+            horizon = max(objective.n_samples, STREAM_HORIZON_BATCHES * self.batch_size)
+            self._sgd_state = solvers.initial_state(objective, self.learning_rate,
+                                                    horizon=horizon)
             self._sgd_rng = np.random.default_rng(self.random_state)
-        _, theta = solvers.sgd_epoch(objective, theta, self._sgd_state,
-                                     batch_size=self.batch_size, rng=self._sgd_rng)
-        loss = objective.loss(theta)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
+            _, theta = solvers.sgd_epoch(objective, theta, self._sgd_state,
+                                         batch_size=self.batch_size, rng=self._sgd_rng)
+            loss = objective.loss(theta)
         solvers.check_finite_step(loss, theta, 1, "use a smaller learning_rate")
         self._set_params_from(objective, theta, X.dtype)
-        self.n_iter_ = getattr(self, "n_iter_", 0) + 1 if not first else 1
-        self.loss_curve_ = (getattr(self, "loss_curve_", []) if not first else []) + [loss]
+        self.n_iter_ = 1 if first else self.n_iter_ + 1
+        self.loss_curve_ = ([] if first else list(self.loss_curve_)) + [loss]
         self.stop_reason_ = solvers.MAX_ITER
         return self
 

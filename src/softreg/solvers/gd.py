@@ -45,7 +45,8 @@ def gradient_descent(objective, theta0: np.ndarray, *, learning_rate="auto", tol
             break
         if fixed:
             theta = theta - step * grad
-            loss, grad = objective.loss_grad(theta)
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
+                loss, grad = objective.loss_grad(theta)
             check_finite_step(loss, theta, it, f"learning_rate={step:g} is too large for "
                               f"this data; the safe step here is about "
                               f"{1.0 / objective.smoothness_bound():.3g}, or use "
