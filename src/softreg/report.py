@@ -212,8 +212,14 @@ def plot_loss_curve(loss_curve, path, *, solver: str | None = None) -> None:
 
 
 # -- the report folder ------------------------------------------------------------------------
-PLOTS = {"confusion_matrix.png": "Confusion matrix", "calibration.png": "Calibration",
-         "loss_curve.png": "Training loss"}
+PLOTS = {
+    "confusion_matrix.png": "Confusion matrix: rows are the true classes, columns the "
+                            "predicted ones; the colour is the share of each true class.",
+    "calibration.png": "Calibration: for rows predicted with a given confidence, how often the "
+                       "prediction was right; a calibrated model follows the diagonal.",
+    "loss_curve.png": "Training loss: the objective per iteration, and its distance to the "
+                      "final value on a log scale.",
+}
 
 
 def write_report(folder, metrics: dict, classes, *, loss_curve=(), model_info: dict | None = None,
@@ -249,8 +255,9 @@ def _html(metrics: dict, info: dict, title: str) -> str:
         f"<tr><td>{e(str(r['class']))}</td><td>{r['precision']:.3f}</td>"
         f"<td>{r['recall']:.3f}</td><td>{r['f1']:.3f}</td><td>{r['support']}</td></tr>"
         for r in metrics["per_class"])
-    figures = "".join(f'<figure><img src="{name}" alt="{e(cap)}"><figcaption>{e(cap)}'
-                      f"</figcaption></figure>" for name, cap in PLOTS.items())
+    figures = "".join(f'<figure><img src="{name}" alt="{e(cap.split(":")[0])}">'
+                      f"<figcaption>{e(cap)}</figcaption></figure>"
+                      for name, cap in PLOTS.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>
@@ -258,7 +265,8 @@ body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: right; }}
 th {{ background: #f3f3f3; text-align: left; }}
-figure {{ display: inline-block; margin: 1em; vertical-align: top; }}
+figure {{ display: inline-block; margin: 1em; vertical-align: top; max-width: 640px; }}
+figcaption {{ color: #555; font-size: 0.9em; }}
 img {{ max-width: 640px; border: 1px solid #ddd; }}
 </style></head><body>
 <h1>{e(title)}</h1>
