@@ -226,9 +226,14 @@ def read_header(path: str | os.PathLike) -> dict:
 
     The file's format version is added under the key ``"format_version"``.
     """
+    return load_with_header(path)[1]
+
+
+def load_with_header(path: str | os.PathLike):
+    """(model, header) from one verified read: :func:`load` and :func:`read_header`."""
     header, arrays, meta = _read(path)
-    _build(header, arrays, path)
-    return {**header, "format_version": meta["format_version"]}
+    model = _build(header, arrays, path)
+    return model, {**header, "format_version": meta["format_version"]}
 
 
 def _fail(path, message: str) -> ModelFileError:

@@ -14,7 +14,7 @@ from ._base import CLIError
 
 def load_model(path: str):
     """(model, header) from a model file; a bad file raises ModelFileError."""
-    return model_file.load(path), model_file.read_header(path)
+    return model_file.load_with_header(path)
 
 
 def model_input(model, path: str, *, target: str | None = None, need_target: bool = False,
