@@ -39,10 +39,13 @@ class SoftmaxObjective:
     alpha : float, L2 penalty on W (never on b)
     fit_intercept : bool
     n_classes : int, K (needed with ``y``)
+    weight_sum : float or None
+        Divide the weights by this instead of their own sum (a minibatch uses the full data
+        set's, so that its gradient is an unbiased estimate of the full one).
     """
 
     def __init__(self, X, *, y=None, Y=None, sample_weight=None, alpha=0.0,
-                 fit_intercept=True, n_classes=None):
+                 fit_intercept=True, n_classes=None, weight_sum=None):
         if (y is None) == (Y is None):
             raise TypeError("pass exactly one of y (int codes) or Y (soft targets)")
         self.X = X
@@ -58,7 +61,7 @@ class SoftmaxObjective:
             self.Y = None
             self.n_classes = int(n_classes)
         s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        self.weight_sum = float(s.sum())
+        self.weight_sum = float(s.sum()) if weight_sum is None else float(weight_sum)
         #: normalised weights s / sum(s), shape (n,), in X's dtype
         self.sw = (s / self.weight_sum).astype(self.dtype)
         self.alpha = float(alpha)
@@ -165,14 +168,18 @@ class SoftmaxObjective:
         return loss, grad, hessp
 
     def minibatch(self, rows: np.ndarray) -> SoftmaxObjective:
-        """The same objective on the rows ``rows`` only (weights renormalised on them)."""
-        s = self.sw[rows].astype(np.float64)
+        """The objective's unbiased estimate from the rows ``rows`` (shape (m,)).
+
+        Its data term is (n / m) * sum over the rows of sw_i CE_i, whose expectation over
+        uniformly drawn rows is the full data term, however uneven the weights.
+        """
+        s = self.sw[rows].astype(np.float64) * (self.n_samples / len(rows))
         return SoftmaxObjective(
             self.X[rows],
             y=None if self.y is None else self.y[rows],
             Y=None if self.Y is None else self.Y[rows],
             sample_weight=s, alpha=self.alpha, fit_intercept=self.fit_intercept,
-            n_classes=self.n_classes,
+            n_classes=self.n_classes, weight_sum=1.0,
         )
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import column_or_1d
+from sklearn.utils import assert_all_finite, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight
 
 
 def is_soft_target(y) -> bool:
     """True for a 2-D target with more than one column (a matrix of class probabilities)."""
-    return getattr(y, "ndim", np.ndim(y)) == 2 and np.shape(y)[1] > 1
+    shape = getattr(y, "shape", None)
+    if shape is None:
+        shape = np.asarray(y).shape
+    return len(shape) == 2 and shape[1] > 1
 
 
 def encode_labels(y, classes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -19,6 +22,8 @@ def encode_labels(y, classes: np.ndarray | None = None) -> tuple[np.ndarray, np.
     With ``classes`` given, labels outside it raise a ValueError naming them.
     """
     y = column_or_1d(y, warn=True)
+    if y.dtype.kind == "f":
+        assert_all_finite(y, input_name="y")
     check_classification_targets(y)
     if classes is None:
         classes, codes = np.unique(y, return_inverse=True)

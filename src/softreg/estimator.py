@@ -22,12 +22,23 @@ from . import solvers
 from ._objective import SoftmaxObjective
 from ._special import log_softmax, softmax
 from ._targets import (
-    apply_class_weights, check_soft_targets, check_weights, class_weights, encode_labels,
+    apply_class_weights,
+    check_soft_targets,
+    check_weights,
+    class_weights,
+    encode_labels,
     is_soft_target,
 )
 
 #: "auto" uses Newton-CG up to this many parameters (d+1)*K, L-BFGS above
 NEWTON_MAX_PARAMS = 500
+
+#: default tolerances: max |grad J| for the batch solvers, relative improvement for sgd
+GRADIENT_TOL = 1e-10
+SGD_TOL = 1e-4
+
+#: partial_fit's step decays on the scale of this many minibatches (or the first chunk)
+STREAM_HORIZON_BATCHES = 100
 
 _SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd")
 
@@ -55,9 +66,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Minibatch size of "sgd" and ``partial_fit``.
     max_iter : int, default=1000
         Iterations (epochs for "sgd").
-    tol : float, default=1e-8
-        Stop when max |gradient of J| <= tol ("sgd": when the objective improves by less
-        than tol relative for 5 epochs).
+    tol : float or None, default=None
+        Stop when max |gradient of J| <= tol; None means 1e-10, tight enough that the
+        fitted probabilities agree with the exact optimum to about 1e-7. For "sgd", stop
+        when 5 epochs in a row improve the objective by less than tol relative (None: 1e-4).
+    n_iter_no_change : int, default=5
+        "sgd" stops after this many epochs in a row without an improvement of tol.
     class_weight : dict, "balanced" or None, default=None
     warm_start : bool, default=False
         Start from the previous ``coef_`` and ``intercept_`` instead of zeros.
@@ -88,7 +102,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -97,8 +112,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, alpha=1e-4, *, fit_intercept=True, solver="auto", learning_rate="auto",
-                 batch_size=64, max_iter=1000, tol=1e-8, class_weight=None, warm_start=False,
-                 random_state=None, verbose=0, callback=None):
+                 batch_size=64, max_iter=1000, tol=None, n_iter_no_change=5,
+                 class_weight=None, warm_start=False, random_state=None, verbose=0,
+                 callback=None):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.solver = solver
@@ -106,6 +122,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.class_weight = class_weight
         self.warm_start = warm_start
         self.random_state = random_state
@@ -127,20 +144,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             found, Y = check_soft_targets(y, None if classes is None else len(classes),
                                           dtype=X.dtype)
             classes_ = found if classes is None else np.asarray(classes)
-            codes, mass_basis = None, Y
+            codes = None
         else:
             classes_, codes = encode_labels(y, classes)
-            Y, mass_basis = None, None
+            Y = None
         if len(classes_) < 2:
             raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
                              f"got only one class: {classes_[0]!r}")
         s = check_weights(sample_weight, X, n)
+        weighted = np.bincount(codes, weights=s, minlength=len(classes_)) if Y is None \
+            else s @ Y
+        if np.count_nonzero(weighted > 0) < 2 and classes is None:
+            raise ValueError("SoftmaxRegression needs at least 2 classes with positive sample "
+                             f"weight; only class {classes_[np.argmax(weighted)]!r} has any")
         if self.class_weight is not None:
-            if mass_basis is None:
-                mass = np.bincount(codes, weights=s, minlength=len(classes_))
-            else:
-                mass = s @ mass_basis
-            cw = class_weights(self.class_weight, classes_, mass)
+            cw = class_weights(self.class_weight, classes_, weighted)
             s, Yw = apply_class_weights(cw, s, codes=codes, Y=Y)
             Y = Yw if Y is not None else None
             if not np.any(s > 0):
@@ -176,6 +194,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return self.solver
         return "newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs"
 
+    def _tol(self, solver: str) -> float:
+        if self.tol is not None:
+            return float(self.tol)
+        return SGD_TOL if solver == "sgd" else GRADIENT_TOL
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
@@ -195,7 +218,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         objective = self._build_objective(X, y, sample_weight)
         theta0 = self._initial_params(objective)
         solver = self.resolved_solver(objective.n_params)
-        common = dict(tol=self.tol, max_iter=self.max_iter, callback=self._callback())
+        common = dict(tol=self._tol(solver), max_iter=self.max_iter, callback=self._callback())
         if solver == "lbfgs":
             result = solvers.lbfgs(objective, theta0, **common)
         elif solver == "newton":
@@ -204,9 +227,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             result = solvers.gradient_descent(objective, theta0,
                                               learning_rate=self.learning_rate, **common)
         else:
+            self._sgd_rng = np.random.default_rng(self.random_state)
             result, self._sgd_state = solvers.sgd(
                 objective, theta0, learning_rate=self.learning_rate,
-                batch_size=self.batch_size, random_state=self.random_state, **common)
+                batch_size=self.batch_size, n_iter_no_change=self.n_iter_no_change,
+                random_state=self._sgd_rng, **common)
         self._set_params_from(objective, result.params, X.dtype)
         self.n_iter_ = result.n_iter
         self.loss_curve_ = list(result.loss_curve)
@@ -231,7 +256,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        first = not hasattr(self, "_sgd_state")
+        first = not hasattr(self, "coef_")  # after fit, partial_fit continues from its model
         if first:
             self._validate_params()
             if self.class_weight == "balanced":
@@ -246,18 +271,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         known = classes if first else self.classes_
         objective = self._build_objective(X, y, sample_weight, classes=known)
         theta = objective.zeros() if first else objective.pack(*self._full_params())
-        if not self.fit_intercept:
-            theta = theta[: objective.n_features * objective.n_classes]
-        if first:
-            self._sgd_state = solvers.initial_state(objective, self.learning_rate)
+        if first or not hasattr(self, "_sgd_state"):
+            # a stream's length is unknown: decay over at least 100 minibatches
+            horizon = max(objective.n_samples, STREAM_HORIZON_BATCHES * self.batch_size)
+            self._sgd_state = solvers.initial_state(objective, self.learning_rate,
+                                                    horizon=horizon)
             self._sgd_rng = np.random.default_rng(self.random_state)
-        _, theta = solvers.sgd_epoch(objective, theta, self._sgd_state,
-                                     batch_size=self.batch_size, rng=self._sgd_rng)
-        loss = objective.loss(theta)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
+            _, theta = solvers.sgd_epoch(objective, theta, self._sgd_state,
+                                         batch_size=self.batch_size, rng=self._sgd_rng)
+            loss = objective.loss(theta)
         solvers.check_finite_step(loss, theta, 1, "use a smaller learning_rate")
         self._set_params_from(objective, theta, X.dtype)
-        self.n_iter_ = getattr(self, "n_iter_", 0) + 1 if not first else 1
-        self.loss_curve_ = (getattr(self, "loss_curve_", []) if not first else []) + [loss]
+        self.n_iter_ = 1 if first else self.n_iter_ + 1
+        self.loss_curve_ = ([] if first else list(self.loss_curve_)) + [loss]
         self.stop_reason_ = solvers.MAX_ITER
         return self
 
@@ -292,7 +319,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         what = (f"reached max_iter={self.max_iter}" if result.stop_reason == solvers.MAX_ITER
                 else "stalled (no step decreased the objective)")
         advice = [f"increase max_iter (now {self.max_iter})"] \
-            if result.stop_reason == solvers.MAX_ITER else []
+            if result.stop_reason == solvers.MAX_ITER else \
+            ["raise tol: the objective cannot decrease further in floating point"]
         if solver in ("gd", "sgd"):
             advice.append("use solver='newton' or 'lbfgs', which need far fewer iterations")
         scale = _feature_scale_spread(X)
@@ -303,7 +331,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             advice.append("with alpha=0 separable classes have no finite optimum: set alpha > 0")
         warnings.warn(
             f"SoftmaxRegression(solver={solver!r}) {what} before converging: "
-            f"max |gradient| = {result.grad_norm:.3g} > tol = {self.tol:g}. "
+            f"max |gradient| = {result.grad_norm:.3g} > tol = {self._tol(solver):g}. "
             f"Try: {'; '.join(advice)}.", ConvergenceWarning, stacklevel=3)
 
     # -- prediction -------------------------------------------------------------------------------

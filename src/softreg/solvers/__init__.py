@@ -5,7 +5,12 @@ A solver needs from the objective: ``loss``, ``loss_grad`` (all), ``loss_grad_he
 """
 
 from ._common import (
-    CONVERGED, MAX_ITER, STALLED, DivergenceError, IterationInfo, SolverResult,
+    CONVERGED,
+    MAX_ITER,
+    STALLED,
+    DivergenceError,
+    IterationInfo,
+    SolverResult,
     check_finite_step,
 )
 from .gd import gradient_descent
@@ -15,5 +20,6 @@ from .sgd import SGDState, initial_state, sgd, sgd_epoch
 
 __all__ = [
     "CONVERGED", "MAX_ITER", "STALLED", "DivergenceError", "IterationInfo", "SGDState",
-    "SolverResult", "check_finite_step", "gradient_descent", "initial_state", "lbfgs", "newton_cg", "sgd", "sgd_epoch",
+    "SolverResult", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
+    "newton_cg", "sgd", "sgd_epoch",
 ]

@@ -57,3 +57,29 @@ def check_finite_step(loss: float, theta: np.ndarray, iteration: int, hint: str)
 
 def max_abs(g: np.ndarray) -> float:
     return float(np.max(np.abs(g), initial=0.0))
+
+
+def backtracking_line_search(objective, theta: np.ndarray, loss: float, grad: np.ndarray,
+                             direction: np.ndarray, slope: float, step: float = 1.0,
+                             min_step: float = 1e-12) -> float | None:
+    """Armijo backtracking: the first of step, step/2, ... with a sufficient decrease.
+
+    ``slope`` is grad . direction (< 0). Near the optimum the objective changes by less
+    than its rounding error, so a trial whose value equals the current one within a few
+    ulps is accepted when it reduces the gradient norm instead (the gradient stays
+    informative after the value no longer is). Returns None when no step works.
+    """
+    noise = 16 * np.finfo(float).eps * max(1.0, abs(loss))
+    gnorm = float(np.linalg.norm(grad))
+    t = step
+    while t >= min_step * step:
+        trial = theta + t * direction
+        trial_loss = objective.loss(trial)
+        if np.isfinite(trial_loss):
+            if trial_loss <= loss + 1e-4 * t * slope and trial_loss < loss:
+                return t
+            if abs(trial_loss - loss) <= noise and \
+                    np.linalg.norm(objective.loss_grad(trial)[1]) < gnorm:
+                return t
+        t *= 0.5
+    return None

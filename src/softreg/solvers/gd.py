@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import (
-    CONVERGED, MAX_ITER, STALLED, Callback, IterationInfo, SolverResult,
-    check_finite_step, max_abs,
+    CONVERGED,
+    MAX_ITER,
+    STALLED,
+    Callback,
+    IterationInfo,
+    SolverResult,
+    backtracking_line_search,
+    check_finite_step,
+    max_abs,
 )
 
 
@@ -17,8 +24,9 @@ def gradient_descent(objective, theta0: np.ndarray, *, learning_rate="auto", tol
     With a float ``learning_rate`` eta every iteration is exactly
     ``theta <- theta - eta * grad J(theta)`` (so W <- W - eta (grad mean-CE + alpha W) and
     b <- b - eta grad mean-CE). With ``"auto"`` the step starts at 1/L for the smoothness
-    bound L and is chosen by Armijo backtracking each iteration (grown by 2 after an
-    accepted step, halved until the objective decreases enough).
+    bound L; each iteration then tries the Barzilai-Borwein step (s.s / s.r for the last
+    change s of theta and r of the gradient) and halves it until the objective decreases
+    enough (Armijo backtracking).
 
     Stops when max |grad| <= tol. A fixed step that makes the objective non-finite raises
     :class:`DivergenceError`.
@@ -29,6 +37,7 @@ def gradient_descent(objective, theta0: np.ndarray, *, learning_rate="auto", tol
     fixed = not isinstance(learning_rate, str)
     step = float(learning_rate) if fixed else 1.0 / objective.smoothness_bound()
     reason, message = MAX_ITER, ""
+    prev_theta = prev_grad = None
     it = 0
     for it in range(1, max_iter + 1):
         if max_abs(grad) <= tol:
@@ -36,28 +45,26 @@ def gradient_descent(objective, theta0: np.ndarray, *, learning_rate="auto", tol
             break
         if fixed:
             theta = theta - step * grad
-            loss, grad = objective.loss_grad(theta)
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
+                loss, grad = objective.loss_grad(theta)
             check_finite_step(loss, theta, it, f"learning_rate={step:g} is too large for "
                               f"this data; the safe step here is about "
                               f"{1.0 / objective.smoothness_bound():.3g}, or use "
                               "learning_rate='auto'")
         else:
             g2 = float(np.dot(grad, grad))
-            step *= 2.0
-            while True:
-                trial = theta - step * grad
-                trial_loss = objective.loss(trial)
-                if np.isfinite(trial_loss) and trial_loss <= loss - 0.5 * step * g2:
-                    break
-                step *= 0.5
-                if step * np.sqrt(g2) <= 1e-14 * (1.0 + np.linalg.norm(theta)):
-                    trial = None
-                    break
-            if trial is None:
+            if prev_theta is not None:
+                s_, r_ = theta - prev_theta, grad - prev_grad
+                sr = float(np.dot(s_, r_))
+                step = float(np.dot(s_, s_)) / sr if sr > 0 else 2.0 * step
+            prev_theta, prev_grad = theta, grad
+            t = backtracking_line_search(objective, theta, loss, grad, -grad, -g2, step=step)
+            if t is None:
                 reason, message = STALLED, "no step along the gradient decreased the objective"
                 it -= 1
                 break
-            theta = trial
+            step = t
+            theta = theta - t * grad
             loss, grad = objective.loss_grad(theta)
         curve.append(loss)
         if callback is not None:

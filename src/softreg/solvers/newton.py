@@ -8,7 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import (
-    CONVERGED, MAX_ITER, STALLED, Callback, IterationInfo, SolverResult, max_abs,
+    CONVERGED,
+    MAX_ITER,
+    STALLED,
+    Callback,
+    IterationInfo,
+    SolverResult,
+    backtracking_line_search,
+    max_abs,
 )
 
 
@@ -62,15 +69,8 @@ def newton_cg(objective, theta0: np.ndarray, *, tol=1e-6, max_iter=100, max_cg=N
         slope = float(grad @ p)
         if slope >= 0:  # not a descent direction (numerical trouble): fall back to -grad
             p, slope = -grad, -gnorm2 ** 2
-        t = 1.0
-        while True:
-            trial_loss = objective.loss(theta + t * p)
-            if np.isfinite(trial_loss) and trial_loss <= loss + 1e-4 * t * slope:
-                break
-            t *= 0.5
-            if t < 1e-12:
-                break
-        if t < 1e-12:
+        t = backtracking_line_search(objective, theta, loss, grad, p, slope)
+        if t is None:
             reason, message = STALLED, "the line search found no decrease along the Newton step"
             it -= 1
             break
@@ -83,3 +83,4 @@ def newton_cg(objective, theta0: np.ndarray, *, tol=1e-6, max_iter=100, max_cg=N
         if max_abs(grad) <= tol:
             reason = CONVERGED
     return SolverResult(theta, it, reason, loss, max_abs(grad), curve, message)
+

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._common import (
-    CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, check_finite_step, max_abs,
+    CONVERGED,
+    MAX_ITER,
+    Callback,
+    IterationInfo,
+    SolverResult,
+    check_finite_step,
+    max_abs,
 )
 
 
@@ -33,11 +39,15 @@ class SGDState:
         return min(eta, 1.0 / (alpha * (self.steps + 1))) if alpha > 0 else eta
 
 
-def initial_state(objective, learning_rate) -> SGDState:
-    """eta0 = learning_rate, or 1/L (the per-sample smoothness bound) for "auto"."""
+def initial_state(objective, learning_rate, *, horizon: int | None = None) -> SGDState:
+    """eta0 = learning_rate, or 1/L (the smoothness bound) for "auto".
+
+    The step halves after 3 * horizon samples: horizon is the data set's size for a fit
+    (one epoch), or an estimate of a stream's useful length for partial_fit.
+    """
     eta0 = 1.0 / objective.smoothness_bound() if isinstance(learning_rate, str) \
         else float(learning_rate)
-    return SGDState(eta0=eta0, t0=max(1, objective.n_samples))
+    return SGDState(eta0=eta0, t0=max(1, horizon or objective.n_samples))
 
 
 def sgd_epoch(objective, theta: np.ndarray, state: SGDState, *, batch_size: int,
@@ -50,8 +60,6 @@ def sgd_epoch(objective, theta: np.ndarray, state: SGDState, *, batch_size: int,
     n_steps = 0
     for start in range(0, n, batch_size):
         rows = np.sort(order[start:start + batch_size])
-        if not np.any(objective.sw[rows] > 0):
-            continue
         batch = objective.minibatch(rows)
         _, grad = batch.loss_grad(theta)
         theta -= state.step_size(objective.alpha) * grad
@@ -79,8 +87,9 @@ def sgd(objective, theta0: np.ndarray, *, learning_rate="auto", batch_size=32, t
     curve: list[float] = []
     stale, reason, epoch = 0, MAX_ITER, 0
     for epoch in range(1, max_iter + 1):
-        theta, model = sgd_epoch(objective, theta, state, batch_size=batch_size, rng=rng)
-        loss = objective.loss(model)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
+            theta, model = sgd_epoch(objective, theta, state, batch_size=batch_size, rng=rng)
+            loss = objective.loss(model)
         check_finite_step(loss, model, epoch, f"the step eta0={state.eta0:g} is too large; "
                           "use a smaller learning_rate or learning_rate='auto'")
         curve.append(loss)

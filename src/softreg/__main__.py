@@ -1,0 +1,8 @@
+"""``python -m softreg``: the same as the ``softreg`` console script."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""``softreg evaluate MODEL DATA --target COL [--report DIR]``: metrics and a report."""
+
+from __future__ import annotations
+
+import os
+
+from ._base import emit_json, format_table, json_option, show_progress
+from ._model import load_model, model_input, predict_log_proba
+
+
+def add_parser(sub, parents) -> None:
+    p = sub.add_parser("evaluate", parents=parents, help="score a model on labelled data",
+                       description="Accuracy, log-loss and per-class precision/recall/F1 of "
+                       "MODEL on DATA; with --report, a folder with metrics.json, plots and "
+                       "an HTML page.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-t", "--target", metavar="COL",
+                   help="label column (tables; LibSVM files carry their labels)")
+    p.add_argument("--report", metavar="DIR", help="write a report folder")
+    json_option(p)
+    p.set_defaults(run=run)
+
+
+def evaluate(model, X, y, path: str) -> dict:
+    from ..report import classification_metrics
+    from ._data import match_labels
+
+    y = match_labels(y, model.classes_, path)
+    return classification_metrics(y, predict_log_proba(model, X), model.classes_)
+
+
+def model_summary(model, header: dict) -> dict:
+    cli = header.get("extra", {}).get("cli", {})
+    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    info = {"classes": len(model.classes_), "features": int(model.n_features_in_),
+            "alpha": model.alpha, "solver": solver, "iterations": model.n_iter_,
+            "stop_reason": model.stop_reason_}
+    if cli.get("data"):
+        info["trained on"] = cli["data"]
+    return info
+
+
+def write_report_folder(folder: str, metrics: dict, model, header: dict, title: str) -> None:
+    from .._atomic import atomic_folder
+    from ..report import report_folder_ok, write_report
+
+    report_folder_ok(folder)
+    with atomic_folder(folder) as tmp:
+        write_report(tmp, metrics, model.classes_, loss_curve=model.loss_curve_,
+                     model_info=model_summary(model, header), title=title)
+
+
+def run(args) -> int:
+    if args.report:
+        from ..report import report_folder_ok
+
+        report_folder_ok(args.report)  # fail before the work
+    model, header = load_model(args.model)
+    X, ds = model_input(model, args.data, target=args.target, need_target=True,
+                        progress=show_progress(args), quiet=args.json)
+    metrics = evaluate(model, X, ds.y, args.data)
+    if args.report:
+        write_report_folder(args.report, metrics, model, header,
+                            title=f"softreg: {os.path.basename(args.model)} on "
+                                  f"{os.path.basename(args.data)}")
+    if args.json:
+        emit_json({"metrics": metrics, "report": args.report})
+    else:
+        print(metrics_text(metrics))
+        if args.report:
+            print(f"report: {os.path.join(args.report, 'index.html')}")
+    return 0
+
+
+def metrics_text(m: dict) -> str:
+    lines = [f"samples   {m['n_samples']}", f"accuracy  {m['accuracy']:.4f}",
+             f"log-loss  {m['log_loss']:.4f}", f"macro F1  {m['macro_f1']:.4f}", ""]
+    rows = [[str(r["class"]), r["precision"], r["recall"], r["f1"], r["support"]]
+            for r in m["per_class"]]
+    lines.append(format_table(rows, ["class", "precision", "recall", "f1", "support"]))
+    return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""``softreg fit DATA --target COL -o MODEL``: train a model and save it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from . import _data
+from ._base import CLIError, emit_json, fit_progress, json_option, show_progress
+from ._types import column_list, non_negative_float, positive_float, positive_int
+
+
+def add_parser(sub, parents) -> None:
+    p = sub.add_parser("fit", parents=parents, help="train a model on a data file",
+                       description="Train a softmax regression model on DATA (CSV, Parquet "
+                       "or LibSVM, by extension) and save it to a model file.")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-t", "--target", metavar="COL",
+                   help="label column (tables; LibSVM files carry their labels)")
+    p.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write")
+    g = p.add_argument_group("columns")
+    g.add_argument("--features", type=column_list, metavar="A,B,...",
+                   help="feature columns (default: every column but the target)")
+    g.add_argument("--ignore", type=column_list, default=[], metavar="A,B,...",
+                   help="columns that are not features (ids, dates, ...)")
+    g.add_argument("--sample-weight", metavar="COL",
+                   help="column of non-negative sample weights (tables)")
+    g.add_argument("--max-features", type=positive_int, default=_data.DEFAULT_MAX_FEATURES,
+                   metavar="N", help="largest LibSVM feature index accepted (default %(default)s)")
+    m = p.add_argument_group("model")
+    m.add_argument("--alpha", type=non_negative_float, default=1e-4,
+                   help="L2 penalty on the weights (default %(default)s)")
+    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd"), default="auto")
+    m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N")
+    m.add_argument("--tol", type=non_negative_float, default=None,
+                   help="stop when max |gradient| <= TOL (sgd: relative improvement; "
+                   "default: the estimator's)")
+    m.add_argument("--learning-rate", type=positive_float, default=None, metavar="RATE",
+                   help="step of gd/sgd (default: automatic)")
+    m.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
+    m.add_argument("--class-weight", choices=("balanced",), default=None)
+    m.add_argument("--no-intercept", action="store_true", help="fit without intercepts")
+    m.add_argument("--random-state", type=int, default=None, metavar="SEED")
+    m.add_argument("--standardize", action="store_true",
+                   help="fit on standardised features (scaled only for LibSVM) and store the "
+                   "equivalent model for the raw features")
+    json_option(p)
+    p.set_defaults(run=run)
+
+
+def build_model(args, callback):
+    from ..estimator import SoftmaxRegression
+
+    return SoftmaxRegression(
+        alpha=args.alpha, solver=args.solver, max_iter=args.max_iter, tol=args.tol,
+        learning_rate="auto" if args.learning_rate is None else args.learning_rate,
+        batch_size=args.batch_size, class_weight=args.class_weight,
+        fit_intercept=not args.no_intercept, random_state=args.random_state,
+        callback=callback)
+
+
+def standardizer(X) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale) of the columns of X; mean 0 for sparse X, scale 1 for constants."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        mean = np.zeros(X.shape[1])
+        scale = np.sqrt(np.asarray(X.multiply(X).mean(axis=0)).ravel())
+    else:
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+    scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
+    return mean, scale
+
+
+#: feature scales are recorded in the model header up to this many features
+MAX_RECORDED_SCALES = 10_000
+
+
+def scale_info(scale: np.ndarray) -> dict:
+    """The training features' scales, for ``softreg inspect`` (omitted when very wide)."""
+    if scale.size > MAX_RECORDED_SCALES:
+        return {}
+    return {"feature_scale": [float(v) for v in scale]}
+
+
+def fold_standardization(model, mean: np.ndarray, scale: np.ndarray) -> None:
+    """Turn a model of (X - mean) / scale into the same model of X (in place)."""
+    coef = model.coef_ / scale
+    model.intercept_ = model.intercept_ - coef @ mean
+    model.coef_ = coef
+
+
+def run(args) -> int:
+    import scipy.sparse as sp
+
+    if args.features is not None and args.target in args.features:
+        raise CLIError(f"the target {args.target!r} is also listed in --features")
+    ds = _data.load(args.data, target=args.target, need_target=True, features=args.features,
+                    ignore=tuple(args.ignore), progress=show_progress(args),
+                    max_features=args.max_features, weight=args.sample_weight)
+    unnamed = [i + 1 for i, c in enumerate(ds.ignored) if not c.strip()]
+    if unnamed:
+        print(f"note: {len(unnamed)} column(s) without a name (a written index?) are not "
+              "features", file=sys.stderr)
+    classes = np.unique(ds.y)
+    if len(classes) < 2:
+        raise CLIError(f"{args.data}: the labels hold a single class ({classes[0]!r}); "
+                       "a classifier needs at least 2")
+    X = ds.X
+    mean = scale = None
+    if args.standardize:
+        mean, scale = standardizer(X)
+        X = X @ sp.diags(1 / scale) if sp.issparse(X) else (X - mean) / scale
+    if ds.feature_names is not None:
+        import pandas as pd
+
+        X = pd.DataFrame(X, columns=ds.feature_names)
+    callback, close = fit_progress(args, args.max_iter,
+                                   1e-10 if args.tol is None else args.tol)
+    model = build_model(args, callback)
+    try:
+        model.fit(X, ds.y, sample_weight=ds.sample_weight)
+    finally:
+        close()
+    model.callback = None
+    if args.standardize:
+        fold_standardization(model, mean, scale)
+    from ..model_file import save
+
+    extra = {"cli": {"data": os.path.basename(args.data), "target": args.target,
+                     "standardized": bool(args.standardize),
+                     "n_samples": int(ds.n_samples)}}
+    if args.standardize:
+        extra["cli"] |= scale_info(scale)
+    save(model, args.output, extra=extra)
+    Xraw = ds.X if ds.feature_names is None else _frame(ds)
+    accuracy = float(model.score(Xraw, ds.y, sample_weight=ds.sample_weight))
+    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    summary = {
+        "model": args.output, "data": args.data, "n_samples": int(ds.n_samples),
+        "n_features": int(model.n_features_in_), "classes": model.classes_.tolist(),
+        "solver": solver, "n_iter": int(model.n_iter_), "stop_reason": model.stop_reason_,
+        "final_loss": float(model.loss_curve_[-1]) if model.loss_curve_ else None,
+        "training_accuracy": accuracy,
+    }
+    if args.json:
+        emit_json(summary)
+    else:
+        print(f"trained on {summary['n_samples']} rows x {summary['n_features']} features, "
+              f"{len(model.classes_)} classes: {_short(model.classes_)}")
+        print(f"solver {solver}: {model.n_iter_} iterations, {model.stop_reason_}, "
+              f"final objective {summary['final_loss']:.6g}")
+        print(f"training accuracy {accuracy:.4f}")
+        print(f"saved {args.output}")
+    return 0
+
+
+def _frame(ds):
+    import pandas as pd
+
+    return pd.DataFrame(ds.X, columns=ds.feature_names)
+
+
+def _short(classes, limit: int = 10) -> str:
+    shown = ", ".join(str(c) for c in classes[:limit])
+    return shown + (", ..." if len(classes) > limit else "")

@@ -1,0 +1,68 @@
+"""``softreg predict MODEL DATA [-o OUT.csv] [--proba]``: labels (and probabilities)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ._base import UsageError, emit_json, json_option, show_progress
+from ._model import load_model, model_input, predict_log_proba
+
+
+def add_parser(sub, parents) -> None:
+    p = sub.add_parser("predict", parents=parents, help="predict the labels of a data file",
+                       description="Predict a label for every row of DATA. Columns are "
+                       "matched to the model's features by name; others are ignored.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="write a .csv or .parquet file instead of CSV on stdout")
+    p.add_argument("--proba", action="store_true",
+                   help="add one column of probabilities per class, proba_<class>")
+    json_option(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    out = args.output
+    if out is not None and not out.lower().endswith((".csv", ".parquet")):
+        raise UsageError(f"--output {out!r}: use a .csv or .parquet file name")
+    model, _ = load_model(args.model)
+    X, ds = model_input(model, args.data, progress=show_progress(args))
+    log_proba = predict_log_proba(model, X)
+    labels = model.classes_[np.argmax(log_proba, axis=1)]
+    proba = np.exp(log_proba)
+    if out is None and args.json:
+        doc = {"classes": model.classes_.tolist(), "labels": labels.tolist()}
+        if args.proba:
+            doc["probabilities"] = proba.tolist()
+        emit_json(doc)
+        return 0
+    frame = table(labels, proba if args.proba else None, model.classes_)
+    if out is None:
+        frame.to_csv(sys.stdout, index=False)
+        return 0
+    from .._atomic import atomic_write
+
+    with atomic_write(out, "wb") as fh:
+        if out.lower().endswith(".parquet"):
+            frame.to_parquet(fh, index=False)
+        else:
+            frame.to_csv(fh, index=False)
+    if args.json:
+        emit_json({"output": out, "n_samples": int(ds.n_samples)})
+    else:
+        print(f"wrote {ds.n_samples} predictions to {out}", file=sys.stderr)
+    return 0
+
+
+def table(labels, proba, classes):
+    """DataFrame with a ``label`` column and, with proba, ``proba_<class>`` columns."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"label": labels})
+    if proba is not None:
+        for k, c in enumerate(classes):
+            frame[f"proba_{c}"] = proba[:, k]
+    return frame

@@ -1,0 +1,90 @@
+"""The objective: value by hand, gradient and Hessian products by finite differences."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import special
+
+from softreg._objective import SoftmaxObjective
+
+
+def make_problem(soft=False, weights=False, sparse=False, intercept=True, alpha=0.3,
+                 dtype=np.float64, seed=0, n=40, d=5, K=4):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    if sparse:
+        X[rng.random(size=X.shape) < 0.6] = 0.0
+        X = sp.csr_matrix(X)
+    X = X.astype(dtype)
+    y = rng.integers(0, K, size=n)
+    Y = rng.dirichlet(np.ones(K), size=n) if soft else None
+    s = rng.uniform(0.1, 3.0, size=n) if weights else None
+    obj = SoftmaxObjective(X, y=None if soft else y, Y=Y, sample_weight=s, alpha=alpha,
+                           fit_intercept=intercept, n_classes=K)
+    return obj, X, (np.eye(K)[y] if Y is None else Y), (np.ones(n) if s is None else s)
+
+
+def reference_loss(theta, X, Y, s, alpha, intercept, K):
+    """J written directly from the formula with scipy's logsumexp."""
+    X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=float)
+    d = X.shape[1]
+    W = theta[: d * K].reshape(d, K)
+    b = theta[d * K:] if intercept else np.zeros(K)
+    Z = X @ W + b
+    ce = special.logsumexp(Z, axis=1) - np.sum(Y * Z, axis=1)
+    return np.sum(s * ce) / np.sum(s) + 0.5 * alpha * np.sum(W * W)
+
+
+CASES = [dict(soft=soft, weights=w, sparse=spm, intercept=i)
+         for soft in (False, True) for w in (False, True) for spm in (False, True)
+         for i in (True, False)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(k for k, v in c.items() if v)
+                         or "plain")
+def test_value_gradient_and_hessian_product(case):
+    obj, X, Y, s = make_problem(**case)
+    rng = np.random.default_rng(1)
+    theta = rng.normal(scale=0.5, size=obj.n_params)
+    K = obj.n_classes
+    loss, grad = obj.loss_grad(theta)
+    np.testing.assert_allclose(loss, reference_loss(theta, X, Y, s, obj.alpha,
+                                                    obj.fit_intercept, K), rtol=1e-12)
+    # central finite differences of the value give the gradient
+    h = 1e-6
+    fd = np.array([(obj.loss(theta + h * e) - obj.loss(theta - h * e)) / (2 * h)
+                   for e in np.eye(obj.n_params)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+    # finite differences of the gradient give the Hessian-vector product
+    v = rng.normal(size=obj.n_params)
+    hv = obj.hessp(theta, v)
+    fd_hv = (obj.loss_grad(theta + h * v)[1] - obj.loss_grad(theta - h * v)[1]) / (2 * h)
+    np.testing.assert_allclose(hv, fd_hv, rtol=1e-5, atol=1e-7)
+
+
+def test_float32_stays_float32_and_agrees():
+    obj64, X, Y, s = make_problem(weights=True)
+    obj32 = SoftmaxObjective(X.astype(np.float32), y=Y.argmax(1), sample_weight=s,
+                             alpha=obj64.alpha, n_classes=obj64.n_classes)
+    theta = np.random.default_rng(2).normal(size=obj64.n_params)
+    assert obj32.logits(theta).dtype == np.float32
+    l64, g64 = obj64.loss_grad(theta)
+    l32, g32 = obj32.loss_grad(theta)
+    np.testing.assert_allclose(l32, l64, rtol=1e-6)
+    np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-6)
+
+
+def test_minibatch_gradient_is_unbiased():
+    """Averaging the minibatch gradients over a partition of the rows gives the full one."""
+    obj, *_ = make_problem(weights=True, n=40)
+    theta = np.random.default_rng(3).normal(size=obj.n_params)
+    parts = np.array_split(np.arange(40), 4)
+    mean = np.mean([obj.minibatch(rows).loss_grad(theta)[1] for rows in parts], axis=0)
+    np.testing.assert_allclose(mean, obj.loss_grad(theta)[1], rtol=1e-12)
+
+
+def test_smoothness_bound_bounds_the_hessian():
+    obj, *_ = make_problem(weights=True)
+    theta = np.random.default_rng(4).normal(size=obj.n_params)
+    H = np.column_stack([obj.hessp(theta, e) for e in np.eye(obj.n_params)])
+    assert np.linalg.eigvalsh((H + H.T) / 2).max() <= obj.smoothness_bound() * (1 + 1e-12)
