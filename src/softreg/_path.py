@@ -25,7 +25,7 @@ from scipy.linalg import blas
 
 from ._objective import SoftmaxObjective
 from .solvers import CONVERGED, MAX_ITER, STALLED, SolverResult
-from .solvers._common import max_abs
+from .solvers._common import backtracking_line_search, max_abs
 
 #: the exact path is used up to this many parameters (d + 1) * K: beyond it a Hessian
 #: costs n ((d+1)K)^2 / 2 and a Cholesky ((d+1)K)^3 / 3 flops, more than the ~2 n (d+1)K
@@ -155,26 +155,15 @@ def newton_exact(objective: SoftmaxObjective, builder: ExactHessian, theta0: np.
         slope = float(grad @ step)
         if not slope < 0:
             step, slope = -grad, -float(grad @ grad)
-        t, noise = 1.0, 16 * np.finfo(np.float64).eps * max(1.0, abs(loss))
-        while True:
-            trial = theta + t * step
-            trial_loss = objective.loss(trial)
-            if np.isfinite(trial_loss) and trial_loss <= loss + 1e-4 * t * slope:
-                break
-            if abs(trial_loss - loss) <= noise and \
-                    max_abs(objective.loss_grad(trial)[1]) < gmax:
-                break  # at the rounding floor of J: accept a step that shrinks the gradient
-            t *= 0.5
-            if t < 1e-12:
-                break
-        if t < 1e-12 or max_abs(t * step) <= 1e-15 * (1.0 + max_abs(theta)):
+        t = backtracking_line_search(objective, theta, loss, grad, step, slope)
+        if t is None or max_abs(t * step) <= 1e-15 * (1.0 + max_abs(theta)):
             if not refresh:  # a stale Hessian: rebuild it and try again
                 refresh, factor = True, None
                 continue
             reason, message = STALLED, "the line search found no decrease along the Newton step"
             it -= 1
             break
-        theta = trial
+        theta = theta + t * step
         loss, grad = objective.loss_grad(theta)
         refresh = t < 1.0 or max_abs(grad) > REFRESH_RATIO * gmax
         curve.append(loss)
