@@ -102,3 +102,45 @@ def test_predict_to_parquet_and_bool_labels(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path / "m.softreg"), str(tmp_path / "d.csv"),
                  "-t", "ok", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"] == metrics
+
+
+def test_fit_cv_chooses_the_alpha_of_softmaxregressioncv_and_inspect_shows_it(capsys, tmp_path):
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 3))
+    y = np.argmax(X @ rng.normal(size=(3, 3)) + rng.gumbel(size=(150, 3)), axis=1)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    alphas = [1e-3, 1e-2, 1e-1, 1.0]
+    assert main(["fit", str(tmp_path / "d.csv"), "-t", "y", "--cv", "3", "--alphas",
+                 ",".join(map(str, alphas)), "--scoring", "neg_log_loss", "--infer",
+                 "--json", "-o", str(tmp_path / "m.softreg")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ref = softreg.SoftmaxRegressionCV(alphas=alphas, cv=KFold(3), scoring="neg_log_loss")
+    ref.fit(frame[["a", "b", "c"]], y)
+    assert out["cv"]["alpha"] == ref.alpha_ and out["cv"]["n_folds"] == 3
+    model = softreg.load(tmp_path / "m.softreg")
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    # the stored inference equals softreg.infer on the same data
+    expected = softreg.infer(ref.estimator_, frame[["a", "b", "c"]], y)
+    assert main(["inspect", str(tmp_path / "m.softreg")]) == 0
+    text = capsys.readouterr().out
+    assert "alpha chosen by 3-fold cross-validation (neg_log_loss)" in text
+    assert expected.summary() in text
+    assert main(["inspect", str(tmp_path / "m.softreg"), "--json"]) == 0
+    stored = json.loads(capsys.readouterr().out)["extra"]["inference"]
+    restored = softreg.inference.InferenceResult.from_dict(stored)
+    np.testing.assert_allclose(restored.bse.to_numpy(), expected.bse.to_numpy(), rtol=1e-6)
+
+
+def test_fit_cv_usage_errors(capsys, tmp_path):
+    pd.DataFrame({"a": [0.0, 1, 2, 3], "y": [0, 1, 0, 1]}).to_csv(tmp_path / "d.csv",
+                                                                   index=False)
+    base = ["fit", str(tmp_path / "d.csv"), "-t", "y", "-o", str(tmp_path / "m.softreg")]
+    assert main(base + ["--cv", "3", "--alpha", "1"]) == 2
+    assert main(base + ["--alphas", "1,2"]) == 2
+    assert main(base + ["--cv", "2", "--scoring", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "--alpha and --cv exclude each other" in err and "--alphas and --scoring need --cv" in err
+    assert not (tmp_path / "m.softreg").exists()

@@ -248,6 +248,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             # a cold start, as GridSearchCV's refit: the solution must not depend on the
             # folds (a warm start from their mean would move it within tol)
             self.estimator_ = self._base_estimator(self.alpha_).fit(X, y, **fit_kw)
+            if hasattr(self, "feature_names_in_"):  # X was validated to an array above
+                self.estimator_.feature_names_in_ = self.feature_names_in_
             for name in ("coef_", "intercept_", "n_iter_", "stop_reason_"):
                 setattr(self, name, getattr(self.estimator_, name))
         return self

@@ -8,7 +8,9 @@ import sys
 import numpy as np
 
 from . import _data
-from ._base import CLIError, emit_json, fit_progress, json_option, show_progress
+from ._base import (
+    CLIError, UsageError, emit_json, fit_progress, json_option, show_progress,
+)
 from ._types import column_list, non_negative_float, positive_float, positive_int
 
 
@@ -30,8 +32,8 @@ def add_parser(sub, parents) -> None:
     g.add_argument("--max-features", type=positive_int, default=_data.DEFAULT_MAX_FEATURES,
                    metavar="N", help="largest LibSVM feature index accepted (default %(default)s)")
     m = p.add_argument_group("model")
-    m.add_argument("--alpha", type=non_negative_float, default=1e-4,
-                   help="L2 penalty on the weights (default %(default)s)")
+    m.add_argument("--alpha", type=non_negative_float, default=None,
+                   help="L2 penalty on the weights (default 1e-4)")
     m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd"), default="auto")
     m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N")
     m.add_argument("--tol", type=non_negative_float, default=None,
@@ -46,15 +48,34 @@ def add_parser(sub, parents) -> None:
     m.add_argument("--standardize", action="store_true",
                    help="fit on standardised features (scaled only for LibSVM) and store the "
                    "equivalent model for the raw features")
+    c = p.add_argument_group("choosing alpha by cross-validation, and inference")
+    c.add_argument("--cv", type=positive_int, default=None, metavar="K",
+                   help="choose alpha by K-fold cross-validation over --alphas, then refit "
+                   "on all rows")
+    c.add_argument("--alphas", type=float_list, default=None, metavar="A,B,...",
+                   help="the alphas --cv tries (default: 10 from 1e-6 to 1, log-spaced)")
+    c.add_argument("--scoring", default=None, metavar="NAME",
+                   help="scikit-learn scorer name for --cv (default: accuracy), e.g. "
+                   "neg_log_loss")
+    c.add_argument("--infer", action="store_true",
+                   help="compute standard errors, z and p-values of the contrasts against the "
+                   "first class and store them in the model file (softreg inspect shows them)")
     json_option(p)
     p.set_defaults(run=run)
+
+
+def float_list(text: str) -> list[float]:
+    values = [non_negative_float(v) for v in column_list(text)]
+    if not values:
+        raise ValueError("empty list")
+    return values
 
 
 def build_model(args, callback):
     from ..estimator import SoftmaxRegression
 
     return SoftmaxRegression(
-        alpha=args.alpha, solver=args.solver, max_iter=args.max_iter, tol=args.tol,
+        alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, solver=args.solver, max_iter=args.max_iter, tol=args.tol,
         learning_rate="auto" if args.learning_rate is None else args.learning_rate,
         batch_size=args.batch_size, class_weight=args.class_weight,
         fit_intercept=not args.no_intercept, random_state=args.random_state,
@@ -74,6 +95,8 @@ def standardizer(X) -> tuple[np.ndarray, np.ndarray]:
     scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
     return mean, scale
 
+
+DEFAULT_ALPHA = 1e-4
 
 #: feature scales are recorded in the model header up to this many features
 MAX_RECORDED_SCALES = 10_000
@@ -98,6 +121,12 @@ def run(args) -> int:
 
     if args.features is not None and args.target in args.features:
         raise CLIError(f"the target {args.target!r} is also listed in --features")
+    if args.cv is not None and args.alpha is not None:
+        raise UsageError("--alpha and --cv exclude each other: --cv chooses alpha from --alphas")
+    if args.cv is None and (args.alphas is not None or args.scoring is not None):
+        raise UsageError("--alphas and --scoring need --cv K")
+    if args.cv is not None and args.cv < 2:
+        raise UsageError("--cv needs at least 2 folds")
     ds = _data.load(args.data, target=args.target, need_target=True, features=args.features,
                     ignore=tuple(args.ignore), progress=show_progress(args),
                     max_features=args.max_features, weight=args.sample_weight)
@@ -118,21 +147,26 @@ def run(args) -> int:
         import pandas as pd
 
         X = pd.DataFrame(X, columns=ds.feature_names)
-    callback, close = fit_progress(args, args.max_iter,
-                                   1e-10 if args.tol is None else args.tol)
-    model = build_model(args, callback)
-    try:
-        model.fit(X, ds.y, sample_weight=ds.sample_weight)
-    finally:
-        close()
-    model.callback = None
+    extra = {"cli": {"data": os.path.basename(args.data), "target": args.target,
+                     "standardized": bool(args.standardize),
+                     "n_samples": int(ds.n_samples)}}
+    if args.cv is not None:
+        model = cross_validate(args, X, ds, extra)
+    else:
+        callback, close = fit_progress(args, args.max_iter,
+                                       1e-10 if args.tol is None else args.tol)
+        model = build_model(args, callback)
+        try:
+            model.fit(X, ds.y, sample_weight=ds.sample_weight)
+        finally:
+            close()
+        model.callback = None
+    if args.infer:
+        extra["inference"] = inference(model, X, ds, standardized=args.standardize)
     if args.standardize:
         fold_standardization(model, mean, scale)
     from ..model_file import save
 
-    extra = {"cli": {"data": os.path.basename(args.data), "target": args.target,
-                     "standardized": bool(args.standardize),
-                     "n_samples": int(ds.n_samples)}}
     if args.standardize:
         extra["cli"] |= scale_info(scale)
     save(model, args.output, extra=extra)
@@ -146,9 +180,18 @@ def run(args) -> int:
         "final_loss": float(model.loss_curve_[-1]) if model.loss_curve_ else None,
         "training_accuracy": accuracy,
     }
+    if "cv" in extra:
+        summary["cv"] = {"alpha": extra["cv"]["alpha"], "n_folds": extra["cv"]["n_folds"],
+                         "scoring": extra["cv"]["scoring"],
+                         "best_mean_score": extra["cv"]["mean_scores"][
+                             extra["cv"]["best_index"]]}
     if args.json:
         emit_json(summary)
     else:
+        if "cv" in summary:
+            cv = summary["cv"]
+            print(f"{cv['n_folds']}-fold cross-validation chose alpha={cv['alpha']:.3g} "
+                  f"(mean {cv['scoring']} {cv['best_mean_score']:.4f})")
         print(f"trained on {summary['n_samples']} rows x {summary['n_features']} features, "
               f"{len(model.classes_)} classes: {_short(model.classes_)}")
         print(f"solver {solver}: {model.n_iter_} iterations, {model.stop_reason_}, "
@@ -167,3 +210,32 @@ def _frame(ds):
 def _short(classes, limit: int = 10) -> str:
     shown = ", ".join(str(c) for c in classes[:limit])
     return shown + (", ..." if len(classes) > limit else "")
+
+
+def cross_validate(args, X, ds, extra: dict):
+    """Choose alpha by ``SoftmaxRegressionCV``; returns its refitted model, records the path."""
+    from ..cv import SoftmaxRegressionCV
+
+    search = SoftmaxRegressionCV(
+        alphas=10 if args.alphas is None else args.alphas, cv=args.cv, scoring=args.scoring,
+        fit_intercept=not args.no_intercept, solver=args.solver, max_iter=args.max_iter,
+        class_weight=args.class_weight, **({} if args.tol is None else {"tol": args.tol}))
+    try:
+        search.fit(X, ds.y, sample_weight=ds.sample_weight)
+    except ValueError as exc:
+        if "scor" in str(exc).lower():
+            raise UsageError(f"--scoring {args.scoring!r}: {exc}") from exc
+        raise
+    extra["cv"] = search.to_dict()
+    return search.estimator_
+
+
+def inference(model, X, ds, *, standardized: bool) -> dict:
+    """``softreg.infer`` on the training data, as a JSON-ready dict for the model file."""
+    from ..inference import infer
+
+    result = infer(model, X, ds.y, sample_weight=ds.sample_weight).to_dict()
+    if standardized:
+        result["notes"] = list(result.get("notes", [])) + [
+            "computed on standardised features: contrasts are per standard deviation"]
+    return result

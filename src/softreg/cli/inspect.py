@@ -107,4 +107,17 @@ def run(args) -> int:
     else:
         rows = [[r["class"], r["feature"], r["coef"]] for r in top]
         print(format_table(rows, ["class", "feature", "coef"]))
+    cv = info["extra"].get("cv")
+    if isinstance(cv, dict) and "alphas" in cv:
+        print()
+        print(f"alpha chosen by {cv['n_folds']}-fold cross-validation ({cv['scoring']}):")
+        rows = [["*" if i == cv["best_index"] else "", a, m, sd]
+                for i, (a, m, sd) in enumerate(zip(cv["alphas"], cv["mean_scores"],
+                                                   cv["std_scores"], strict=True))]
+        print(format_table(rows, ["", "alpha", "mean score", "std"]))
+    if "inference" in info["extra"]:
+        from ..inference import InferenceResult
+
+        print()
+        print(InferenceResult.from_dict(info["extra"]["inference"]).summary())
     return 0
