@@ -142,5 +142,6 @@ def test_fit_cv_usage_errors(capsys, tmp_path):
     assert main(base + ["--alphas", "1,2"]) == 2
     assert main(base + ["--cv", "2", "--scoring", "bogus"]) == 2
     err = capsys.readouterr().err
-    assert "--alpha and --cv exclude each other" in err and "--alphas and --scoring need --cv" in err
+    assert "--alpha and --cv exclude each other" in err
+    assert "--alphas and --scoring need --cv" in err
     assert not (tmp_path / "m.softreg").exists()

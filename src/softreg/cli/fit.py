@@ -8,9 +8,7 @@ import sys
 import numpy as np
 
 from . import _data
-from ._base import (
-    CLIError, UsageError, emit_json, fit_progress, json_option, show_progress,
-)
+from ._base import CLIError, UsageError, emit_json, fit_progress, json_option, show_progress
 from ._types import column_list, non_negative_float, positive_float, positive_int
 
 
@@ -75,7 +73,8 @@ def build_model(args, callback):
     from ..estimator import SoftmaxRegression
 
     return SoftmaxRegression(
-        alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, solver=args.solver, max_iter=args.max_iter, tol=args.tol,
+        alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, solver=args.solver,
+        max_iter=args.max_iter, tol=args.tol,
         learning_rate="auto" if args.learning_rate is None else args.learning_rate,
         batch_size=args.batch_size, class_weight=args.class_weight,
         fit_intercept=not args.no_intercept, random_state=args.random_state,
