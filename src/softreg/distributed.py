@@ -79,6 +79,7 @@ class _Spec:
     weight_sum: float  # global sum of the (class-weighted) sample weights
     fit_intercept: bool
     dtype: np.dtype
+    layout: tuple | None  # (X columns, y columns, weight column) when a partition is one frame
 
 
 def _as_float_matrix(X, index: int) -> np.ndarray:
@@ -92,11 +93,22 @@ def _as_float_matrix(X, index: int) -> np.ndarray:
     return np.ascontiguousarray(X)
 
 
+def _split(X, y, s, layout):
+    """(X, y, s) of one partition; with a layout, X is one frame holding all three."""
+    if layout is None:
+        return X, y, s
+    xcols, ycols, scol = layout
+    frame = X
+    y = frame[ycols[0]] if len(ycols) == 1 else frame[list(ycols)]
+    return frame[list(xcols)], y, (frame[scol] if scol is not None else None)
+
+
 def _weights(s, n: int) -> np.ndarray:
     return np.ones(n) if s is None else np.asarray(s, dtype=np.float64).reshape(-1)
 
 
-def _scan(X, y, s, index: int, soft: bool, n_classes: int | None, n_features: int | None):
+def _scan(X, y, s, layout, index: int, soft: bool, n_classes: int | None,
+          n_features: int | None):
     """Validate partition ``index`` and summarise it for the client.
 
     Returns a dict with n, d, dtype, column sums and sums of squares (for the feature-scale
@@ -104,6 +116,7 @@ def _scan(X, y, s, index: int, soft: bool, n_classes: int | None, n_features: in
     weighted squared row norms sum s ||x||^2.
     """
     _limit_blas()
+    X, y, s = _split(X, y, s, layout)
     X = _as_float_matrix(X, index)
     n, d = X.shape
     if n_features is not None and d != n_features:
@@ -150,6 +163,7 @@ def _scan(X, y, s, index: int, soft: bool, n_classes: int | None, n_features: in
 
 def _block_objective(X, y, s, spec: _Spec) -> tuple[SoftmaxObjective | None, float]:
     """The in-memory objective (alpha = 0) on one partition and its share S_p / S."""
+    X, y, s = _split(X, y, s, spec.layout)
     X = _as_float_matrix(X, -1).astype(spec.dtype, copy=False)
     n = X.shape[0]
     s = _weights(s, n)
@@ -223,6 +237,8 @@ class DaskData:
     Attributes
     ----------
     X, y, s : lists of Delayed of equal length (s may be None: unit weights)
+    layout : None, or (X columns, y columns, weight column or None) when each X partition
+        is one frame that holds the targets and weights too (y and s are then None)
     soft : whether y holds soft targets (n, K)
     n_classes_soft : K for soft targets, else None
     soft_columns : a soft-target dataframe's column names (the classes), else None
@@ -237,6 +253,13 @@ class DaskData:
     soft_columns: np.ndarray | None
     feature_names: np.ndarray | None
     n_features: int
+    layout: tuple | None = None
+
+    def parts(self):
+        """(X, y, s) Delayed triples, one per partition (None where absent)."""
+        none = [None] * len(self.X)
+        return list(zip(self.X, self.y if self.y is not None else none,
+                        self.s if self.s is not None else none, strict=True))
 
 
 def _is_frame(obj) -> bool:
@@ -317,16 +340,47 @@ def as_dask_data(X, y, sample_weight=None) -> DaskData:
                         "is a Dask collection")
     if y is None:
         raise ValueError("SoftmaxRegression requires y to be passed, but the target y is None")
-    Xp, row_chunks, names, d = _x_partitions(X)
     soft = getattr(y, "ndim", np.ndim(y)) == 2 and (
         len(y.columns) > 1 if _is_frame(y) else y.shape[1] > 1)
-    yp = _aligned(y, "y", len(Xp), row_chunks, two_d_ok=True)
-    sp_ = _aligned(sample_weight, "sample_weight", len(Xp), row_chunks, two_d_ok=False)
     K = columns = None
     if soft:
         K = len(y.columns) if _is_frame(y) else int(y.shape[1])
         columns = np.asarray(y.columns) if _is_frame(y) else None
+    if _is_frame(X) and _is_frame(y) and (sample_weight is None or _is_frame(sample_weight)):
+        return _frame_data(X, y, sample_weight, soft, K, columns)
+    Xp, row_chunks, names, d = _x_partitions(X)
+    yp = _aligned(y, "y", len(Xp), row_chunks, two_d_ok=True)
+    sp_ = _aligned(sample_weight, "sample_weight", len(Xp), row_chunks, two_d_ok=False)
     return DaskData(Xp, yp, sp_, soft, K, columns, names, d)
+
+
+def _frame_data(X, y, sample_weight, soft, K, columns) -> DaskData:
+    """X, y and weights from dask dataframes as one frame per partition.
+
+    Joining them first lets Dask align the partitions (the column projections of one
+    Parquet data set may be partitioned differently) and gives each task one input.
+    """
+    _, _, names, d = _x_partitions(X)
+    if getattr(y, "ndim", 1) == 1:
+        ycols = ["__softreg_y0"]
+        extra = {ycols[0]: y}
+    else:
+        ycols = [f"__softreg_y{i}" for i in range(len(y.columns))]
+        extra = dict(zip(ycols, [y[c] for c in y.columns], strict=True))
+    scol = None
+    if sample_weight is not None:
+        scol = "__softreg_sample_weight"
+        extra[scol] = sample_weight
+    xcols = list(X.columns)
+    try:
+        combined = X.assign(**extra)
+    except Exception as e:
+        raise ValueError(f"cannot align the partitions of y or sample_weight with X ({e}): "
+                         "take them from one dask dataframe, or give them the same "
+                         "partitions") from e
+    parts = list(combined.to_delayed())
+    return DaskData(parts, None, None, soft, K, columns, names, d,
+                    layout=(tuple(xcols), tuple(ycols), scol))
 
 
 # -- the objective ------------------------------------------------------------------------------
@@ -383,10 +437,9 @@ class DaskObjective:
 
         self.data = data
         scan = delayed(_scan, pure=True)
-        s_parts = data.s if data.s is not None else [None] * len(data.X)
         summaries = _compute(
-            [scan(X, y, s, i, data.soft, data.n_classes_soft, data.n_features)
-             for i, (X, y, s) in enumerate(zip(data.X, data.y, s_parts, strict=True))],
+            [scan(X, y, s, data.layout, i, data.soft, data.n_classes_soft, data.n_features)
+             for i, (X, y, s) in enumerate(data.parts())],
             what="scan of the data")[0]
         self.n_samples = int(sum(r["n"] for r in summaries))
         if self.n_samples == 0:
@@ -428,7 +481,8 @@ class DaskObjective:
         self.n_params = (self.n_features + self.fit_intercept) * K
         self.n_passes = 0
         self._spec = delayed(_Spec(K, data.soft, None if data.soft else self.classes, cw,
-                                   self.weight_sum, self.fit_intercept, self.dtype),
+                                   self.weight_sum, self.fit_intercept, self.dtype,
+                                   data.layout),
                              pure=True)
         self._cache = None
 
@@ -438,8 +492,7 @@ class DaskObjective:
     zeros = SoftmaxObjective.zeros
 
     def _parts(self):
-        s_parts = self.data.s if self.data.s is not None else [None] * len(self.data.X)
-        return zip(self.data.X, self.data.y, s_parts, strict=True)
+        return self.data.parts()
 
     def _penalty(self, theta):
         W, _ = self.unpack(theta)
@@ -584,16 +637,20 @@ def partial_fit_dask(estimator, X, y, classes=None, sample_weight=None):
 
     data = as_dask_data(X, y, sample_weight)
     if classes is None and not hasattr(estimator, "classes_") and not data.soft:
-        labels = delayed(lambda v: np.unique(np.asarray(v)), pure=True)
-        found = _compute([labels(p) for p in data.y], what="scan of the labels")[0]
+        labels = delayed(_labels, pure=True)
+        found = _compute([labels(*p, data.layout) for p in data.parts()],
+                         what="scan of the labels")[0]
         classes = np.unique(np.concatenate(found))
-    s_parts = data.s if data.s is not None else [None] * len(data.X)
-    for Xp, yp, sp_ in zip(data.X, data.y, s_parts, strict=True):
-        Xi, yi, si = dask.compute(Xp, yp, sp_)
+    for Xp, yp, sp_ in data.parts():
+        Xi, yi, si = _split(*dask.compute(Xp, yp, sp_), data.layout)
         if len(Xi) == 0:
             continue
         estimator.partial_fit(Xi, yi, classes=classes, sample_weight=si)
     return estimator
+
+
+def _labels(X, y, s, layout) -> np.ndarray:
+    return np.unique(np.asarray(_split(X, y, s, layout)[1]))
 
 
 def _predict_block(block, estimator, method: str, names):
@@ -638,3 +695,112 @@ def predict_dask(estimator, X, method: str):
     if one_d:
         return X.map_blocks(_predict_block, drop_axis=1, **kwargs)
     return X.map_blocks(_predict_block, chunks=(X.chunks[0], (K,)), **kwargs)
+
+
+# -- out-of-core training from files --------------------------------------------------------------
+def read_table(paths, *, blocksize="64MB"):
+    """A lazy dask DataFrame over Parquet or CSV files.
+
+    Parameters
+    ----------
+    paths : str or list of str
+        A folder (all its ``*.parquet``/``*.pq`` or ``*.csv`` files), a glob pattern, one
+        file, or a list of files; local paths or any fsspec URL (``s3://...``) the workers
+        can read.
+    blocksize : str or int
+        Target partition size for CSV (Parquet keeps its files' row groups).
+    """
+    import glob as globlib
+
+    import dask.dataframe as dd
+
+    if isinstance(paths, str | os.PathLike):
+        paths = os.fspath(paths)
+        if os.path.isdir(paths):
+            found = sorted(p for p in globlib.glob(os.path.join(paths, "*"))
+                           if p.lower().endswith((".parquet", ".pq", ".csv")))
+            if not found:
+                raise FileNotFoundError(f"no .parquet, .pq or .csv files in folder {paths!r}")
+            paths = found
+        elif "://" not in paths:
+            found = sorted(globlib.glob(paths))
+            if not found:
+                raise FileNotFoundError(f"no files match {paths!r}")
+            paths = found
+        else:
+            paths = [paths]
+    paths = [os.fspath(p) for p in paths]
+    kinds = {"csv" if p.lower().endswith(".csv") else "parquet" for p in paths}
+    if len(kinds) > 1:
+        raise ValueError("mixing CSV and Parquet files in one data set is not supported")
+    if kinds == {"csv"}:
+        return dd.read_csv(paths, blocksize=blocksize)
+    return dd.read_parquet(paths)
+
+
+def fit_files(paths, target: str, *, features=None, sample_weight: str | None = None,
+              scheduler=None, n_workers: int | None = None, memory_limit="auto",
+              blocksize="64MB", **params):
+    """Fit a SoftmaxRegression out of core on Parquet/CSV files, on a Dask cluster.
+
+    No process ever holds the whole data set: every pass re-reads the files partition by
+    partition on the workers.
+
+    Parameters
+    ----------
+    paths : str or list of str
+        Folder, glob, file or list of files (see :func:`read_table`).
+    target : str
+        The label column (or, for soft targets, pass several names as a list).
+    features : list of str or None
+        Feature columns; default: every column but the target and weight columns.
+    sample_weight : str or None
+        Name of a sample-weight column.
+    scheduler : None, str or distributed.Client
+        None: start a ``LocalCluster`` sized to this machine (one single-threaded worker
+        process per core) and close it afterwards; an address such as
+        ``"tcp://10.0.0.5:8786"``: use that running cluster; a Client: use it;
+        ``"threads"`` or ``"sync"``: Dask's in-process schedulers (no cluster).
+    n_workers, memory_limit : for the LocalCluster started when ``scheduler`` is None
+    blocksize : CSV partition size
+    **params : SoftmaxRegression parameters (e.g. alpha, solver, max_iter, callback)
+
+    Returns
+    -------
+    SoftmaxRegression, fitted (its arrays are in memory; nothing refers to the cluster)
+    """
+    import contextlib
+
+    import dask
+
+    from .estimator import SoftmaxRegression
+
+    estimator = SoftmaxRegression(**params)
+    df = read_table(paths, blocksize=blocksize)
+    targets = [target] if isinstance(target, str) else list(target)
+    missing = [c for c in targets + ([sample_weight] if sample_weight else [])
+               if c not in df.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the data; it has {list(df.columns)}")
+    if features is None:
+        features = [c for c in df.columns if c not in targets and c != sample_weight]
+    y = df[targets[0]] if len(targets) == 1 else df[targets]
+    s = df[sample_weight] if sample_weight else None
+    with contextlib.ExitStack() as stack:
+        if scheduler in ("threads", "sync", "synchronous", "processes"):
+            stack.enter_context(dask.config.set(scheduler=scheduler))
+        elif scheduler is None:
+            from distributed import Client, LocalCluster
+
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
+                processes=True, memory_limit=memory_limit, dashboard_address=None))
+            stack.enter_context(Client(cluster))
+        elif isinstance(scheduler, str):
+            from distributed import Client
+
+            stack.enter_context(Client(scheduler))
+        else:
+            stack.enter_context(scheduler.as_current())
+        estimator.fit(df[features], y, sample_weight=s)
+    return estimator
