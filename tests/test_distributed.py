@@ -133,6 +133,24 @@ def test_soft_targets_and_class_weight_dict(client):
     assert_same_model(model, ref, X)
 
 
+def test_dataframe_weights_column_and_soft_target_columns(client):
+    X, codes = make_data(n=400, K=3)
+    rng = np.random.default_rng(6)
+    s = rng.uniform(0, 2, size=400)
+    Y = pd.DataFrame(rng.dirichlet(np.ones(3), size=400), columns=["lo", "mid", "hi"])
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)])
+    ddf = dd.from_pandas(df.assign(w=s, label=codes).join(Y), npartitions=3, sort=False)
+    features = list(df.columns)
+    ref = SoftmaxRegression(class_weight={1: 3.0}).fit(df, codes, sample_weight=s)
+    model = SoftmaxRegression(class_weight={1: 3.0}).fit(ddf[features], ddf["label"],
+                                                          sample_weight=ddf["w"])
+    assert_same_model(model, ref, df)
+    ref = SoftmaxRegression().fit(df, Y)
+    model = SoftmaxRegression().fit(ddf[features], ddf[["lo", "mid", "hi"]])
+    np.testing.assert_array_equal(model.classes_, ["lo", "mid", "hi"])
+    assert_same_model(model, ref, df)
+
+
 def test_in_memory_labels_with_dask_array_X(client):
     X, codes = make_data(n=400, K=3)
     ref = SoftmaxRegression().fit(X, codes)

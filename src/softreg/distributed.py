@@ -344,8 +344,8 @@ def as_dask_data(X, y, sample_weight=None) -> DaskData:
         len(y.columns) > 1 if _is_frame(y) else y.shape[1] > 1)
     K = columns = None
     if soft:
-        K = len(y.columns) if _is_frame(y) else int(y.shape[1])
-        columns = np.asarray(y.columns) if _is_frame(y) else None
+        K = len(y.columns) if hasattr(y, "columns") else int(y.shape[1])
+        columns = np.asarray(y.columns) if hasattr(y, "columns") else None
     if _is_frame(X) and _is_frame(y) and (sample_weight is None or _is_frame(sample_weight)):
         return _frame_data(X, y, sample_weight, soft, K, columns)
     Xp, row_chunks, names, d = _x_partitions(X)
