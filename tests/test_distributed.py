@@ -56,6 +56,21 @@ def assert_same_model(dask_model, ref, X):
     np.testing.assert_array_equal(dask_model.classes_, ref.classes_)
 
 
+# -- without a cluster (runs first: the module's cluster does not exist yet) -----------------
+def test_local_threaded_scheduler_without_a_cluster():
+    try:
+        distributed.default_client()
+        pytest.skip("a distributed Client is already the default")
+    except ValueError:
+        pass
+    X, codes = make_data(n=400, K=3)
+    ref = SoftmaxRegression().fit(X, codes)
+    with dask.config.set(scheduler="threads"):
+        model = SoftmaxRegression().fit(da.from_array(X, chunks=150),
+                                        da.from_array(codes, chunks=150))
+    assert_same_model(model, ref, X)
+
+
 # -- the objective --------------------------------------------------------------------------------
 def test_objective_matches_in_memory_and_finite_differences(client):
     X, codes = make_data(n=300, d=4, K=3)
