@@ -214,6 +214,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if _is_dask(X, y, sample_weight):
+            from .distributed import fit_dask
+            return fit_dask(self, X, y, sample_weight)
         X = self._validate_X(X, reset=True)
         objective = self._build_objective(X, y, sample_weight)
         theta0 = self._initial_params(objective)
@@ -256,6 +259,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if _is_dask(X, y, sample_weight):
+            from .distributed import partial_fit_dask
+            return partial_fit_dask(self, X, y, classes, sample_weight)
         first = not hasattr(self, "coef_")  # after fit, partial_fit continues from its model
         if first:
             self._validate_params()
@@ -337,6 +343,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # -- prediction -------------------------------------------------------------------------------
     def decision_function(self, X):
         """Logits: shape (n_samples, n_classes), or (n_samples,) for two classes."""
+        if _is_dask(X):
+            return _predict_dask(self, X, "decision_function")
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         Z = np.asarray(X @ self.coef_.T) + self.intercept_
@@ -371,14 +379,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Class probabilities of shape (n_samples, n_classes); rows sum to 1."""
+        if _is_dask(X):
+            return _predict_dask(self, X, "predict_proba")
         return softmax(self._shifted_logits(X))
 
     def predict_log_proba(self, X):
         """Log class probabilities of shape (n_samples, n_classes)."""
+        if _is_dask(X):
+            return _predict_dask(self, X, "predict_log_proba")
         return log_softmax(self._shifted_logits(X))
 
     def predict(self, X):
         """Most probable class of each row, shape (n_samples,)."""
+        if _is_dask(X):
+            return _predict_dask(self, X, "predict")
         check_is_fitted(self)
         return self.classes_[np.argmax(self._shifted_logits(X), axis=1)]
 
@@ -392,6 +406,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _is_dask(*objs) -> bool:
+    """True when any of objs is a Dask collection (dask is never imported for this)."""
+    dask = sys.modules.get("dask")
+    return dask is not None and any(dask.is_dask_collection(o) for o in objs)
+
+
+def _predict_dask(estimator, X, method):
+    """Lazy dask-array predictions (see softreg.distributed.predict_dask)."""
+    from .distributed import predict_dask
+    return predict_dask(estimator, X, method)
 
 
 def _feature_scale_spread(X) -> float:
