@@ -97,7 +97,7 @@ def in_memory_vs_dask(n, d, K, chunk_rows, n_passes, worker_counts, rounds=3):
                      t_mem=float("nan"), fit_s=fit_mem, fit_passes=ref.n_passes_, max_dp=0.0))
     for workers in worker_counts:
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None, memory_limit="2GB") as cluster, \
+                          dashboard_address=":0", memory_limit="2GB") as cluster, \
                 Client(cluster) as client:
             Xd = client.persist(da.from_array(X, chunks=(chunk_rows, d)))
             yd = client.persist(da.from_array(y, chunks=chunk_rows))
@@ -143,7 +143,7 @@ def out_of_core(n_files, rows_per_file, d, K, memory_limit, max_iter, workers=2)
         data_bytes = write_parquet(folder, n_files, rows_per_file, d, K)
         disk_bytes = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None, memory_limit=memory_limit) as cluster, \
+                          dashboard_address=":0", memory_limit=memory_limit) as cluster, \
                 Client(cluster) as client:
             client.run(_start_rss_sampler)
             baseline = max(client.run(_peak_rss).values())

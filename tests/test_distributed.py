@@ -16,6 +16,9 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
 
+# one LocalCluster for the whole module: keep its tests on one xdist worker
+pytestmark = pytest.mark.xdist_group("dask_cluster")
+
 import dask  # noqa: E402
 
 from softreg import SoftmaxRegression  # noqa: E402
@@ -31,7 +34,7 @@ def client():
     with dask.config.set({"distributed.scheduler.allowed-failures": 2,
                           "distributed.worker.daemon": False}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      memory_limit="600MB", dashboard_address=None) as cluster:
+                                      memory_limit="600MB", dashboard_address=":0") as cluster:
             with distributed.Client(cluster) as c:
                 yield c
 

@@ -589,7 +589,6 @@ def fit_dask(estimator, X, y, sample_weight=None):
     -------
     estimator, fitted
     """
-    from . import solvers
 
     data = as_dask_data(X, y, sample_weight)
     objective = DaskObjective(data, alpha=estimator.alpha, fit_intercept=estimator.fit_intercept,
@@ -600,30 +599,13 @@ def fit_dask(estimator, X, y, sample_weight=None):
         estimator.feature_names_in_ = data.feature_names
     elif hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
-    theta0 = estimator._initial_params(objective)
-    solver = estimator.resolved_solver(objective.n_params)
-    common = dict(tol=estimator.tol, max_iter=estimator.max_iter,
-                  callback=estimator._callback())
-    if solver == "lbfgs":
-        result = solvers.lbfgs(objective, theta0, **common)
-    elif solver == "newton":
-        result = solvers.newton_cg(objective, theta0, **common)
-    elif solver == "gd":
-        result = solvers.gradient_descent(objective, theta0,
-                                          learning_rate=estimator.learning_rate, **common)
-    else:
-        raise ValueError(f"solver={solver!r} does not run on Dask input (it needs random "
+    if estimator.resolved_solver(objective.n_params) == "sgd":
+        raise ValueError("solver='sgd' does not run on Dask input (it needs random "
                          "minibatches); use 'lbfgs', 'newton' or 'gd', or stream the "
                          "partitions through partial_fit")
-    estimator._set_params_from(objective, result.params, objective.dtype)
-    estimator.n_iter_ = result.n_iter
-    estimator.loss_curve_ = list(result.loss_curve)
-    estimator.stop_reason_ = result.stop_reason
-    estimator.n_passes_ = objective.n_passes
     # two rows whose column variances are the data's: the advice needs only the spread
     spread = np.vstack([objective.feature_std, -objective.feature_std]).astype(objective.dtype)
-    estimator._warn_if_not_converged(result, solver, spread)
-    return estimator
+    return estimator._solve(objective, spread)
 
 
 def partial_fit_dask(estimator, X, y, classes=None, sample_weight=None):
@@ -794,7 +776,7 @@ def fit_files(paths, target: str, *, features=None, sample_weight: str | None = 
 
             cluster = stack.enter_context(LocalCluster(
                 n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
-                processes=True, memory_limit=memory_limit, dashboard_address=None))
+                processes=True, memory_limit=memory_limit, dashboard_address=":0"))
             stack.enter_context(Client(cluster))
         elif isinstance(scheduler, str):
             from distributed import Client

@@ -219,6 +219,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return fit_dask(self, X, y, sample_weight)
         X = self._validate_X(X, reset=True)
         objective = self._build_objective(X, y, sample_weight)
+        return self._solve(objective, X)
+
+    def _solve(self, objective, X_for_advice):
+        """Run the chosen solver on ``objective`` and set the fitted attributes.
+
+        ``X_for_advice`` is only used to judge the feature scales in a ConvergenceWarning.
+        Shared by the in-memory and the Dask fit (any objective with the solver interface).
+        """
         theta0 = self._initial_params(objective)
         solver = self.resolved_solver(objective.n_params)
         common = dict(tol=self._tol(solver), max_iter=self.max_iter, callback=self._callback())
@@ -235,12 +243,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 objective, theta0, learning_rate=self.learning_rate,
                 batch_size=self.batch_size, n_iter_no_change=self.n_iter_no_change,
                 random_state=self._sgd_rng, **common)
-        self._set_params_from(objective, result.params, X.dtype)
+        self._set_params_from(objective, result.params, objective.dtype)
         self.n_iter_ = result.n_iter
         self.loss_curve_ = list(result.loss_curve)
         self.stop_reason_ = result.stop_reason
         self.n_passes_ = objective.n_passes
-        self._warn_if_not_converged(result, solver, X)
+        self._warn_if_not_converged(result, solver, X_for_advice)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
