@@ -199,3 +199,31 @@ def test_demo_writes_a_report_and_its_model_predicts(tmp_path):
     accuracy = float(np.mean(model.predict(test.drop(columns="label")) == test["label"]))
     assert accuracy == pytest.approx(summary["test_accuracy"])
     assert [p.name for p in tmp_path.iterdir()] == ["softreg-demo"]  # no temporary left
+
+
+def test_fit_dask_on_a_folder_of_parquet_files_equals_the_in_memory_fit(tmp_path):
+    pytest.importorskip("distributed")
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frames = []
+    for i in range(3):
+        X = rng.normal(size=(200, 3))
+        y = np.array(["a", "b", "c"])[np.argmax(X @ rng.normal(size=(3, 3))
+                                                + rng.gumbel(size=(200, 3)), axis=1)]
+        frame = pd.DataFrame(X, columns=["f1", "f2", "f3"]).assign(label=y)
+        frame.to_parquet(folder / f"part{i}.parquet")
+        frames.append(frame)
+    out = softreg_cli("fit", folder, "--target", "label", "--dask", "--alpha", "0.01",
+                      "--json", "-o", tmp_path / "m.softreg")
+    summary = json.loads(out.stdout)
+    assert summary["stop_reason"] == "converged"
+    model = softreg.load(tmp_path / "m.softreg")
+    data = pd.concat(frames, ignore_index=True)
+    ref = softreg.SoftmaxRegression(alpha=0.01).fit(data[["f1", "f2", "f3"]], data["label"])
+    np.testing.assert_allclose(model.predict_proba(data[["f1", "f2", "f3"]]),
+                               ref.predict_proba(data[["f1", "f2", "f3"]]), atol=1e-6)
+    bad = softreg_cli("fit", folder, "--target", "label", "--dask", "--standardize",
+                      "-o", tmp_path / "n.softreg", expect=2)
+    assert "cannot be combined with --dask" in bad.stderr
+    assert not (tmp_path / "n.softreg").exists()

@@ -58,6 +58,12 @@ def add_parser(sub, parents) -> None:
     c.add_argument("--infer", action="store_true",
                    help="compute standard errors, z and p-values of the contrasts against the "
                    "first class and store them in the model file (softreg inspect shows them)")
+    k = p.add_argument_group("out of core, on Dask (DATA may be a folder or glob of Parquet/CSV "
+                             "files; needs softreg[dask])")
+    k.add_argument("--dask", action="store_true",
+                   help="start a local Dask cluster sized to this machine and train out of core")
+    k.add_argument("--scheduler", metavar="ADDRESS",
+                   help="train on the running Dask cluster at ADDRESS (e.g. tcp://host:8786)")
     json_option(p)
     p.set_defaults(run=run)
 
@@ -126,6 +132,8 @@ def run(args) -> int:
         raise UsageError("--alphas and --scoring need --cv K")
     if args.cv is not None and args.cv < 2:
         raise UsageError("--cv needs at least 2 folds")
+    if args.dask or args.scheduler:
+        return run_dask(args)
     ds = _data.load(args.data, target=args.target, need_target=True, features=args.features,
                     ignore=tuple(args.ignore), progress=show_progress(args),
                     max_features=args.max_features, weight=args.sample_weight)
@@ -238,3 +246,50 @@ def inference(model, X, ds, *, standardized: bool) -> dict:
         result["notes"] = list(result.get("notes", [])) + [
             "computed on standardised features: contrasts are per standard deviation"]
     return result
+
+
+def run_dask(args) -> int:
+    """``fit --dask`` / ``--scheduler``: train out of core with ``softreg.distributed``."""
+    clash = [flag for flag, on in (("--standardize", args.standardize), ("--cv", args.cv),
+                                   ("--infer", args.infer), ("--ignore", args.ignore),
+                                   ("--solver sgd", args.solver == "sgd")) if on]
+    if clash:
+        raise UsageError(f"{', '.join(clash)} cannot be combined with --dask/--scheduler")
+    if args.target is None:
+        raise UsageError("--dask/--scheduler need --target COL")
+    try:
+        from ..distributed import fit_files
+    except ImportError as exc:
+        raise CLIError(f"--dask needs the dask extra: pip install 'softreg[dask]' ({exc})") \
+            from exc
+    callback, close = fit_progress(args, args.max_iter,
+                                   1e-10 if args.tol is None else args.tol)
+    params = build_model(args, callback).get_params()
+    try:
+        model = fit_files(args.data, target=args.target, features=args.features,
+                          sample_weight=args.sample_weight, scheduler=args.scheduler,
+                          **params)
+    finally:
+        close()
+    model.callback = None
+    from ..model_file import save
+
+    save(model, args.output, extra={"cli": {"data": os.path.basename(args.data.rstrip("/")),
+                                            "target": args.target, "standardized": False,
+                                            "dask": args.scheduler or "local"}})
+    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    summary = {
+        "model": args.output, "data": args.data, "n_features": int(model.n_features_in_),
+        "classes": model.classes_.tolist(), "solver": solver, "n_iter": int(model.n_iter_),
+        "stop_reason": model.stop_reason_, "n_passes": int(model.n_passes_),
+        "final_loss": float(model.loss_curve_[-1]) if model.loss_curve_ else None,
+    }
+    if args.json:
+        emit_json(summary)
+    else:
+        print(f"trained out of core on {args.data} ({summary['n_features']} features, "
+              f"{len(model.classes_)} classes: {_short(model.classes_)})")
+        print(f"solver {solver}: {model.n_iter_} iterations, {model.stop_reason_}, "
+              f"{model.n_passes_} passes over the data")
+        print(f"saved {args.output}")
+    return 0
