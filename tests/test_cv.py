@@ -127,7 +127,7 @@ def test_exact_hessian_equals_hessian_vector_products():
     obj = SoftmaxObjective(X, y=y, alpha=0.3, n_classes=3)
     theta = np.random.default_rng(0).normal(size=obj.n_params)
     _, _, hessp = obj.loss_grad_hessp(theta)
-    P = obj._forward(theta)[2]
+    P = obj.probabilities(theta)
     H = ExactHessian(X, True).hessian(P, obj.sw, obj.alpha, X.shape[1])
     eye = np.eye(obj.n_params)
     np.testing.assert_allclose(H, np.column_stack([hessp(e) for e in eye]), atol=1e-12)

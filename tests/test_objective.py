@@ -62,16 +62,25 @@ def test_value_gradient_and_hessian_product(case):
     np.testing.assert_allclose(hv, fd_hv, rtol=1e-5, atol=1e-7)
 
 
-def test_float32_stays_float32_and_agrees():
+@pytest.mark.parametrize("kernel", ["reference", "fast"])
+def test_float32_data_is_read_as_is_and_computed_in_float64(kernel):
+    """float32 X is kept (no float64 copy), and the arithmetic is float64: the objective
+    equals the float64 one on the same (float32-rounded) numbers to rounding error."""
     obj64, X, Y, s = make_problem(weights=True)
-    obj32 = SoftmaxObjective(X.astype(np.float32), y=Y.argmax(1), sample_weight=s,
-                             alpha=obj64.alpha, n_classes=obj64.n_classes)
+    X32 = X.astype(np.float32)
+    obj32 = SoftmaxObjective(X32, y=Y.argmax(1), sample_weight=s, alpha=obj64.alpha,
+                             n_classes=obj64.n_classes, kernel=kernel)
+    widened = SoftmaxObjective(X32.astype(np.float64), y=Y.argmax(1), sample_weight=s,
+                               alpha=obj64.alpha, n_classes=obj64.n_classes)
+    assert obj32.X is X32
     theta = np.random.default_rng(2).normal(size=obj64.n_params)
-    assert obj32.logits(theta).dtype == np.float32
-    l64, g64 = obj64.loss_grad(theta)
+    assert obj32.logits(theta).dtype == np.float64
+    l64, g64 = widened.loss_grad(theta)
     l32, g32 = obj32.loss_grad(theta)
-    np.testing.assert_allclose(l32, l64, rtol=1e-6)
-    np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(l32, l64, rtol=1e-13)
+    np.testing.assert_allclose(g32, g64, rtol=1e-11, atol=1e-14)
+    # and the data's rounding to float32 moves the objective by about float32's epsilon
+    assert obj32.loss(theta) == pytest.approx(obj64.loss(theta), rel=1e-5)
 
 
 def test_minibatch_gradient_is_unbiased():

@@ -62,13 +62,46 @@ def test_matches_sklearn_tightly(name, weights, solver):
     X, y = load(name)
     s, cw = weights_for(y, weights)
     ref = sklearn_reference(X, y, s, cw)
-    model = SoftmaxRegression(alpha=alpha_for(y, s, cw), solver=solver, class_weight=cw)
+    model = SoftmaxRegression(alpha=alpha_for(y, s, cw), solver=solver, class_weight=cw,
+                              tol=1e-10)
     model.fit(X, y, sample_weight=s)
     np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(X), rtol=0, atol=1e-6)
     scale = np.abs(ref.coef_).max()
     np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-5, atol=1e-5 * scale)
     np.testing.assert_allclose(model.intercept_, ref.intercept_, rtol=1e-5, atol=1e-5 * scale)
     assert model.stop_reason_ == "converged"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", list(DATASETS))
+@pytest.mark.parametrize("solver", ["auto", "newton", "lbfgs"])
+def test_default_tol_reaches_the_promised_suboptimality(name, solver, dtype):
+    """Default tol: J within 1e-7 (float32 data: 1e-5) of scikit-learn's tight optimum."""
+    X, y = load(name)
+    s, cw = weights_for(y, "sample")
+    alpha = alpha_for(y, s, cw)
+    ref = sklearn_reference(X, y, s, cw)
+    model = SoftmaxRegression(alpha=alpha, solver=solver).fit(X.astype(dtype), y,
+                                                              sample_weight=s)
+    J_model, J_ref = _J(model, X, y, s, alpha), _J(ref, X, y, s, alpha)
+    assert (J_model - J_ref) / J_ref <= (1e-7 if dtype == np.float64 else 1e-5)
+
+
+def _J(model, X, y, s, alpha):
+    """softreg's objective at a fitted model's (K-column) parameters, in float64."""
+    from softreg._objective import SoftmaxObjective
+
+    codes = np.searchsorted(np.unique(y), y)
+    K = len(np.unique(y))
+    coef = np.asarray(model.coef_, dtype=np.float64)
+    intercept = np.asarray(model.intercept_, dtype=np.float64)
+    if K == 2:  # one vector w = W1 - W0 in scikit-learn's shape: the centred W is (-w/2, w/2)
+        W, b = np.column_stack([-coef[0] / 2, coef[0] / 2]), np.array([-1, 1]) * intercept / 2
+    else:
+        W, b = coef.T, intercept
+    obj = SoftmaxObjective(X, y=codes, sample_weight=s, alpha=alpha, n_classes=K,
+                           kernel="reference")
+    return obj.loss(obj.pack(W, b))
 
 
 @pytest.mark.parametrize("name", ["iris", "wine"])

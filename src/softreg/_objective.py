@@ -13,8 +13,14 @@ Shapes, written once:
     J(W, b) = sum_i s_i CE_i / sum_i s_i + (alpha / 2) ||W||_F^2,
     CE_i = logsumexp(Z_i) - Y_i . Z_i,   Z = X W + b.
 
-The objective works in X's dtype (float32 stays float32 for the big products) and
-returns the value as a Python float and gradients as float64 vectors for the solvers.
+X is read in its own dtype and never copied whole (float32 stays float32 in memory); the
+parameters and all arithmetic are float64 (a float32 block of rows is widened at a
+time), so float32 data costs no accuracy in the optimisation. The value is returned as
+a Python float and gradients as float64 vectors for the solvers.
+
+Two implementations compute the same numbers: the fused one-pass kernels of
+:mod:`softreg._kernels` (numba; C-contiguous dense or CSR X) and the plain NumPy
+``reference`` path (any layout), which the kernels are tested against.
 """
 
 from __future__ import annotations
@@ -24,7 +30,28 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from . import _kernels
 from ._special import softmax_and_logsumexp
+
+#: below this many entries of X, "auto" keeps the NumPy path (nothing to gain from a kernel)
+FAST_MIN_SIZE = 20_000
+KERNELS = ("auto", "fast", "reference")
+
+
+def resolve_kernel(kernel: str, X) -> str:
+    """'fast' or 'reference' for X (n, d); raises ValueError for an impossible 'fast'."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}; got {kernel!r}")
+    if kernel == "reference":
+        return kernel
+    ok = _kernels.supports(X)
+    if kernel == "fast":
+        if not ok:
+            why = "numba is not installed" if not _kernels.available() else \
+                "X is neither a C-contiguous float32/float64 array nor a CSR matrix"
+            raise ValueError(f"kernel='fast' is not available: {why}")
+        return kernel
+    return "fast" if ok and X.shape[0] * X.shape[1] >= FAST_MIN_SIZE else "reference"
 
 
 class SoftmaxObjective:
@@ -42,10 +69,13 @@ class SoftmaxObjective:
     weight_sum : float or None
         Divide the weights by this instead of their own sum (a minibatch uses the full data
         set's, so that its gradient is an unbiased estimate of the full one).
+    kernel : {"auto", "fast", "reference"}
+        "fast": the fused numba kernels; "reference": NumPy; "auto": fast where X's
+        layout allows it and X is not tiny.
     """
 
     def __init__(self, X, *, y=None, Y=None, sample_weight=None, alpha=0.0,
-                 fit_intercept=True, n_classes=None, weight_sum=None):
+                 fit_intercept=True, n_classes=None, weight_sum=None, kernel="auto"):
         if (y is None) == (Y is None):
             raise TypeError("pass exactly one of y (int codes) or Y (soft targets)")
         self.X = X
@@ -53,7 +83,7 @@ class SoftmaxObjective:
         n, d = X.shape
         self.n_samples, self.n_features = n, d
         if Y is not None:
-            self.Y = np.asarray(Y, dtype=self.dtype)
+            self.Y = np.asarray(Y, dtype=np.float64)
             self.y = None
             self.n_classes = self.Y.shape[1]
         else:
@@ -62,14 +92,18 @@ class SoftmaxObjective:
             self.n_classes = int(n_classes)
         s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         self.weight_sum = float(s.sum()) if weight_sum is None else float(weight_sum)
-        #: normalised weights s / sum(s), shape (n,), in X's dtype
-        self.sw = (s / self.weight_sum).astype(self.dtype)
+        #: normalised weights s / sum(s), shape (n,), float64
+        self.sw = s / self.weight_sum
         self.alpha = float(alpha)
         self.fit_intercept = bool(fit_intercept)
         self.n_params = (d + self.fit_intercept) * self.n_classes
         #: passes over X so far (one per loss/gradient or Hessian product)
         self.n_passes = 0
-        self._cache = None  # (theta, loss, G, P) of the last forward pass
+        self.kernel = resolve_kernel(kernel, X)
+        #: minibatches: "auto" picks by their own (small) size, "reference" stays so
+        self._minibatch_kernel = "reference" if kernel == "reference" else "auto"
+        self._cache = None  # (theta, loss, grad, P or None) of the last forward pass
+        self._P = None  # (n, K) float64 buffer for the fast path's probabilities
 
     # -- parameter layout -------------------------------------------------------------
     def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -90,33 +124,43 @@ class SoftmaxObjective:
         return np.zeros(self.n_params)
 
     # -- pieces ---------------------------------------------------------------------------
+    def _row_blocks(self, block_entries: int = 1 << 20):
+        """Row slices of about ``block_entries`` entries of X (one slice for float64 X)."""
+        n = self.n_samples
+        if self.dtype == np.float64:
+            return [slice(0, n)]
+        step = max(1, block_entries // max(self.n_features, 1))
+        return [slice(lo, min(n, lo + step)) for lo in range(0, n, step)]
+
+    def _rows64(self, rows: slice):
+        """X[rows] in float64 (a view for float64 X)."""
+        Xb = self.X if rows == slice(0, self.n_samples) else self.X[rows]
+        return Xb if self.dtype == np.float64 else Xb.astype(np.float64)
+
     def logits(self, theta: np.ndarray) -> np.ndarray:
-        """Z = X W + b of shape (n, K), in X's dtype."""
+        """Z = X W + b of shape (n, K), float64."""
         W, b = self.unpack(theta)
-        Z = self.X @ W.astype(self.dtype, copy=False)
-        Z = np.asarray(Z)
+        Z = np.empty((self.n_samples, self.n_classes))
+        for rows in self._row_blocks():
+            Z[rows] = self._rows64(rows) @ W
         if b is not None:
-            Z += b.astype(self.dtype, copy=False)
+            Z += b
         return Z
 
     def _pack_grad(self, G: np.ndarray, W: np.ndarray) -> np.ndarray:
         """[X^T G + alpha W, G.sum(0)] as a flat float64 vector; G of shape (n, K)."""
-        gW = np.asarray(self.X.T @ G, dtype=np.float64)
+        gW = np.zeros((self.n_features, self.n_classes))
+        for rows in self._row_blocks():
+            gW += np.asarray(self._rows64(rows).T @ G[rows])
         if self.alpha:
             gW += self.alpha * W
         parts = [gW.ravel()]
         if self.fit_intercept:
-            parts.append(G.sum(axis=0, dtype=np.float64))
+            parts.append(G.sum(axis=0))
         return np.concatenate(parts)
 
     def _forward(self, theta):
-        """Loss J and the weighted residual G = s * (P - Y) / sum(s), plus P.
-
-        The last result is cached, so a line search's accepted trial point costs no
-        second pass when the solver then asks for its gradient.
-        """
-        if self._cache is not None and np.array_equal(self._cache[0], theta):
-            return self._cache[1:]
+        """NumPy reference: loss J, weighted residual G = s * (P - Y) / sum(s) and P (n, K)."""
         W, _ = self.unpack(theta)
         Z = self.logits(theta)
         sw = self.sw
@@ -125,7 +169,7 @@ class SoftmaxObjective:
         else:
             yz = Z[np.arange(self.n_samples), self.y]
         P, lse = softmax_and_logsumexp(Z)  # Z is overwritten by P
-        data_loss = float(np.dot(sw.astype(np.float64), (lse - yz).astype(np.float64)))
+        data_loss = float(np.dot(sw, lse - yz))
         loss = data_loss + 0.5 * self.alpha * float(np.dot(W.ravel(), W.ravel()))
         G = P.copy()
         if self.Y is not None:
@@ -133,28 +177,82 @@ class SoftmaxObjective:
         else:
             G[np.arange(self.n_samples), self.y] -= 1
         G *= sw[:, None]
-        self.n_passes += 1
-        self._cache = (np.array(theta, copy=True), loss, G, P)
         return loss, G, P
+
+    def _evaluate(self, theta, want_P: bool = False):
+        """(loss, grad, P or None) at theta, one pass over X (none when cached).
+
+        The last result is cached, so a line search's accepted trial point costs no
+        second pass when the solver then asks for its gradient.
+        """
+        c = self._cache
+        if c is not None and (c[3] is not None or not want_P) and np.array_equal(c[0], theta):
+            return c[1:]
+        W, b = self.unpack(theta)
+        if self.kernel == "fast":
+            if want_P and self._P is None:
+                self._P = np.empty((self.n_samples, self.n_classes))
+            data_loss, gW, gb = _kernels.fused_pass(
+                self.X, W, self._intercept_or_zeros(b), codes=self.y, Y=self.Y, sw=self.sw,
+                P=self._P if want_P else None, want_P=want_P)
+            loss = float(data_loss) + 0.5 * self.alpha * float(np.dot(W.ravel(), W.ravel()))
+            grad = self._pack_parts(gW, gb, W)
+            P = self._P if want_P else None
+        else:
+            loss, G, P = self._forward(theta)
+            grad = self._pack_grad(G, W)
+        self.n_passes += 1
+        self._cache = (np.array(theta, copy=True), loss, grad, P)
+        return loss, grad, P
+
+    def _intercept_or_zeros(self, b):
+        return np.zeros(self.n_classes) if b is None else b
+
+    def _pack_parts(self, gW, gb, W):
+        """[gW + alpha W, gb] as a flat float64 vector (gW (d, K), gb (K,))."""
+        gW = np.asarray(gW, dtype=np.float64)
+        if self.alpha:
+            gW = gW + self.alpha * W
+        parts = [gW.ravel()]
+        if self.fit_intercept:
+            parts.append(np.asarray(gb, dtype=np.float64))
+        return np.concatenate(parts)
 
     # -- public entry points ------------------------------------------------------------------
     def loss(self, theta: np.ndarray) -> float:
         """J(theta)."""
-        return self._forward(theta)[0]
+        return self._evaluate(theta)[0]
 
     def loss_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """(J(theta), grad J(theta)) with the gradient of shape (n_params,)."""
-        loss, G, _ = self._forward(theta)
-        W, _ = self.unpack(theta)
-        return loss, self._pack_grad(G, W)
+        loss, grad, _ = self._evaluate(theta)
+        return loss, grad.copy()
+
+    def probabilities(self, theta: np.ndarray) -> np.ndarray:
+        """P = softmax(X W + b) of shape (n, K), float64.
+
+        Free after ``loss_grad`` at the same theta on the reference path; the fast path
+        makes one pass unless P was kept (as ``loss_grad_hessp`` does).
+        """
+        return self._evaluate(theta, want_P=True)[2]
 
     def loss_grad_hessp(self, theta: np.ndarray
                         ) -> tuple[float, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         """J, grad J and a function v -> H(theta) v that reuses P (one pass per product)."""
-        loss, G, P = self._forward(theta)
-        W, _ = self.unpack(theta)
-        grad = self._pack_grad(G, W)
+        loss, grad, P = self._evaluate(theta, want_P=True)
+        grad = grad.copy()
         sw = self.sw[:, None]
+        if self.kernel == "fast":
+            P = P.copy()  # the buffer is overwritten by the next evaluation
+
+            def hessp(v: np.ndarray) -> np.ndarray:
+                V, c = self.unpack(v)
+                _, gV, gc = _kernels.fused_pass(self.X, V, self._intercept_or_zeros(c),
+                                                sw=self.sw, P=P, hessian=True)
+                self.n_passes += 1
+                return self._pack_parts(gV, gc, V)
+
+            return loss, grad, hessp
 
         def hessp(v: np.ndarray) -> np.ndarray:
             R = self.logits(v)  # X V + c, a directional change of the logits
@@ -173,18 +271,50 @@ class SoftmaxObjective:
         Its data term is (n / m) * sum over the rows of sw_i CE_i, whose expectation over
         uniformly drawn rows is the full data term, however uneven the weights.
         """
-        s = self.sw[rows].astype(np.float64) * (self.n_samples / len(rows))
+        s = self.sw[rows] * (self.n_samples / len(rows))
         return SoftmaxObjective(
             self.X[rows],
             y=None if self.y is None else self.y[rows],
             Y=None if self.Y is None else self.Y[rows],
             sample_weight=s, alpha=self.alpha, fit_intercept=self.fit_intercept,
-            n_classes=self.n_classes, weight_sum=1.0,
+            n_classes=self.n_classes, weight_sum=1.0, kernel=self._minibatch_kernel,
         )
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """H(theta) v, shape (n_params,)."""
         return self.loss_grad_hessp(theta)[2](v)
+
+    def feature_moments(self, dense: bool = True, block_entries: int = 1 << 20) -> np.ndarray:
+        """C = sum_i sw_i a_i a_i^T for a_i = [x_i, 1] (1 only with an intercept), float64.
+
+        Shape (m, m) when ``dense``, else its diagonal (m,), m = d + intercept. Read in
+        row blocks of about ``block_entries`` entries: one pass over X, no copy of it
+        (a sparse block is densified only for the dense result, block by block).
+        """
+        X = self.X
+        n, d = X.shape
+        sw = self.sw
+        C = np.zeros((d + 1, d + 1) if dense else d + 1)  # the last row: the intercept's
+        step = max(1, block_entries // max(d, 1))
+        for lo in range(0, n, step):
+            s = sw[lo:lo + step]
+            Xb = X[lo:lo + step]
+            if not dense:  # the diagonal: sum_i s_i x_ij^2
+                sq = Xb.multiply(Xb) if sp.issparse(Xb) else np.square(Xb, dtype=np.float64)
+                C[:d] += np.asarray(sq.T @ s, dtype=np.float64).ravel()
+                continue
+            Xb = np.asarray(Xb.toarray() if sp.issparse(Xb) else Xb, dtype=np.float64)
+            C[:d, :d] += Xb.T @ (Xb * s[:, None])
+            C[:d, d] += Xb.T @ s
+        if dense:
+            C[d, :d] = C[:d, d]
+            C[d, d] = sw.sum()
+        else:
+            C[d] = sw.sum()
+        if not self.fit_intercept:
+            C = C[:d, :d] if dense else C[:d]
+        self.n_passes += 1
+        return C
 
     def smoothness_bound(self) -> float:
         """An upper bound L on the largest eigenvalue of the Hessian (for step sizes).
@@ -198,5 +328,5 @@ class SoftmaxObjective:
             row_sq = np.asarray(X.multiply(X).sum(axis=1)).ravel()
         else:
             row_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-        mean_sq = float(np.dot(self.sw.astype(np.float64), row_sq))
+        mean_sq = float(np.dot(self.sw, row_sq))
         return 0.5 * (mean_sq + self.fit_intercept) + self.alpha

@@ -140,7 +140,7 @@ def newton_exact(objective: SoftmaxObjective, builder: ExactHessian, theta0: np.
             break
         if refresh or factor is None:
             if refresh:
-                _, _, P = objective._forward(theta)  # cached by loss_grad: no extra pass
+                P = objective.probabilities(theta)
                 state.H_data = builder.hessian(P, objective.sw, 0.0, d)
             A = state.H_data.copy()
             A[on_W, on_W] += objective.alpha

@@ -432,7 +432,7 @@ def _hessian(objective: SoftmaxObjective, builder: ExactHessian, theta: np.ndarr
     products; tested equal to the objective's Hessian-vector products).
     """
     loss, grad = objective.loss_grad(theta)
-    P = objective._forward(theta)[2]  # cached by loss_grad
+    P = objective.probabilities(theta)
     H = builder.hessian(P, objective.sw, objective.alpha, objective.n_features)
     idx = np.flatnonzero(free)
     return N * loss, N * grad[idx], N * H[np.ix_(idx, idx)]

@@ -17,43 +17,57 @@ from ._common import (
     backtracking_line_search,
     max_abs,
 )
+from ._precondition import feature_preconditioner
 
 
-def conjugate_gradient(hessp, rhs: np.ndarray, *, rtol: float, max_iter: int) -> np.ndarray:
+def conjugate_gradient(hessp, rhs: np.ndarray, *, rtol: float, max_iter: int,
+                       precondition=None) -> np.ndarray:
     """Approximately solve H p = rhs for a positive semi-definite H given by ``hessp``.
 
-    Stops when ||H p - rhs|| <= rtol * ||rhs||, or on (near-)zero or negative curvature,
-    returning the last iterate (rhs itself when the first direction already fails).
+    ``precondition``: a function v -> M^-1 v for a positive definite M close to H
+    (preconditioned CG), or None. Stops when ||H p - rhs|| <= rtol * ||rhs||, or on
+    (near-)zero or negative curvature, returning the last iterate (the preconditioned
+    rhs when the first direction already fails).
     """
+    def solve_m(v):
+        return v.copy() if precondition is None else precondition(v)
+
     p = np.zeros_like(rhs)
     r = rhs.copy()
-    direction = r.copy()
-    rr = float(r @ r)
-    stop = (rtol ** 2) * rr
+    z = solve_m(r)
+    direction = z.copy()
+    rz = float(r @ z)
+    stop = (rtol ** 2) * float(r @ r)
     for _ in range(max_iter):
         Hd = hessp(direction)
         curvature = float(direction @ Hd)
         if curvature <= 1e-14 * float(direction @ direction):
-            return p if np.any(p) else rhs
-        step = rr / curvature
+            return p if np.any(p) else solve_m(rhs)
+        step = rz / curvature
         p += step * direction
         r -= step * Hd
-        rr_new = float(r @ r)
-        if rr_new <= stop:
+        if float(r @ r) <= stop:
             break
-        direction = r + (rr_new / rr) * direction
-        rr = rr_new
+        z = solve_m(r)
+        rz_new = float(r @ z)
+        direction = z + (rz_new / rz) * direction
+        rz = rz_new
     return p
 
 
 def newton_cg(objective, theta0: np.ndarray, *, tol=1e-6, max_iter=100, max_cg=None,
-              callback: Callback = None) -> SolverResult:
+              callback: Callback = None, precondition=True) -> SolverResult:
     """Minimise ``objective`` by inexact Newton steps; stops when max |grad| <= tol.
 
-    The Newton system is solved to relative accuracy min(0.5, sqrt(||g||)) (superlinear
-    convergence near the optimum), then a backtracking line search from step 1 keeps
-    every iteration a descent step.
+    The Newton system is solved by conjugate gradients to relative accuracy
+    min(0.5, sqrt(||g||)) (superlinear convergence near the optimum), preconditioned by
+    the feature preconditioner (``precondition``: True to build it, False for none, or a
+    ready :class:`FeaturePreconditioner`); then a backtracking line search from step 1
+    keeps every iteration a descent step.
     """
+    if precondition is True:
+        precondition = feature_preconditioner(objective)
+    solve_m = precondition.inverse if precondition else None
     theta = np.array(theta0, dtype=np.float64, copy=True)
     max_cg = max_cg or min(200, theta.size)
     curve: list[float] = []
@@ -65,7 +79,8 @@ def newton_cg(objective, theta0: np.ndarray, *, tol=1e-6, max_iter=100, max_cg=N
             reason, it = CONVERGED, it - 1
             break
         gnorm2 = float(np.linalg.norm(grad))
-        p = conjugate_gradient(hessp, -grad, rtol=min(0.5, np.sqrt(gnorm2)), max_iter=max_cg)
+        p = conjugate_gradient(hessp, -grad, rtol=min(0.5, np.sqrt(gnorm2)), max_iter=max_cg,
+                               precondition=solve_m)
         slope = float(grad @ p)
         if slope >= 0:  # not a descent direction (numerical trouble): fall back to -grad
             p, slope = -grad, -gnorm2 ** 2

@@ -1,0 +1,245 @@
+"""The fused kernels against the NumPy reference objective, and the preconditioner.
+
+Every quantity the solvers use (loss, gradient, probabilities, Hessian-vector products)
+must be the same on both paths, for every input the fast path accepts.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from softreg import SoftmaxRegression
+from softreg._kernels import available, supports
+from softreg._objective import SoftmaxObjective, resolve_kernel
+from softreg.solvers._precondition import FeaturePreconditioner, feature_preconditioner
+from softreg.solvers.newton import conjugate_gradient
+
+pytestmark = pytest.mark.skipif(not available(), reason="numba is not installed")
+
+
+def _problem(n=3001, d=17, K=5, seed=0, dtype=np.float64, sparse=False, soft=False,
+             weights=False):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.1, 3, size=d)
+    if sparse:
+        X[rng.random(X.shape) < 0.8] = 0
+        X = sp.csr_matrix(X, dtype=dtype)
+    else:
+        X = X.astype(dtype)
+    kw = {}
+    if soft:
+        Y = rng.dirichlet(np.ones(K), size=n)
+        kw["Y"] = Y
+    else:
+        kw["y"] = rng.integers(0, K, n)
+        kw["n_classes"] = K
+    if weights:
+        s = rng.exponential(size=n)
+        s[rng.random(n) < 0.1] = 0
+        kw["sample_weight"] = s
+    return X, kw
+
+
+def _pair(X, kw, **extra):
+    fast = SoftmaxObjective(X, kernel="fast", **kw, **extra)
+    ref = SoftmaxObjective(X, kernel="reference", **kw, **extra)
+    return fast, ref
+
+
+CASES = [
+    dict(),
+    dict(dtype=np.float32),
+    dict(sparse=True),
+    dict(sparse=True, dtype=np.float32),
+    dict(soft=True),
+    dict(weights=True),
+    dict(soft=True, weights=True, sparse=True),
+    dict(n=7, d=3, K=2),  # fewer rows than a register block: only the tail loop runs
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: ",".join(f"{k}" for k in c) or "dense")
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_loss_gradient_probabilities_and_hessp_match_reference(case, fit_intercept):
+    X, kw = _problem(**case)
+    fast, ref = _pair(X, kw, alpha=0.01, fit_intercept=fit_intercept)
+    rng = np.random.default_rng(1)
+    theta = rng.normal(size=fast.n_params)
+    rtol = 1e-12  # both compute in float64 (float32 data is widened block by block)
+    lf, gf = fast.loss_grad(theta)
+    lr, gr = ref.loss_grad(theta)
+    assert lf == pytest.approx(lr, rel=rtol)
+    np.testing.assert_allclose(gf, gr, rtol=rtol, atol=rtol * np.abs(gr).max())
+    np.testing.assert_allclose(fast.probabilities(theta), ref.probabilities(theta),
+                               rtol=rtol, atol=1e-15)
+    v = rng.normal(size=fast.n_params)
+    hf = fast.loss_grad_hessp(theta)[2](v)
+    hr = ref.loss_grad_hessp(theta)[2](v)
+    np.testing.assert_allclose(hf, hr, rtol=rtol, atol=rtol * np.abs(hr).max())
+
+
+def test_gradient_and_hessp_match_finite_differences():
+    X, kw = _problem(n=4000, d=6, K=4, weights=True)
+    obj = SoftmaxObjective(X, kernel="fast", alpha=0.1, **kw)
+    rng = np.random.default_rng(2)
+    theta = rng.normal(size=obj.n_params)
+    v = rng.normal(size=obj.n_params)
+    eps = 1e-6
+    fd = (obj.loss(theta + eps * v) - obj.loss(theta - eps * v)) / (2 * eps)
+    assert obj.loss_grad(theta)[1] @ v == pytest.approx(fd, rel=1e-7)
+    g_plus, g_minus = obj.loss_grad(theta + eps * v)[1], obj.loss_grad(theta - eps * v)[1]
+    Hv = obj.loss_grad_hessp(theta)[2](v)
+    np.testing.assert_allclose(Hv, (g_plus - g_minus) / (2 * eps), rtol=1e-5, atol=1e-8)
+
+
+def test_huge_logits_do_not_overflow():
+    X, kw = _problem(n=2000, d=4, K=3)
+    fast, ref = _pair(X, kw)
+    theta = np.full(fast.n_params, 400.0)  # logits of several thousand
+    theta[::3] = -900.0
+    lf, gf = fast.loss_grad(theta)
+    lr, gr = ref.loss_grad(theta)
+    assert np.isfinite(lf) and np.all(np.isfinite(gf))
+    assert lf == pytest.approx(lr, rel=1e-12)
+    np.testing.assert_allclose(gf, gr, rtol=1e-10, atol=1e-10)
+
+
+def test_other_threads_get_the_serial_kernel_with_the_same_result():
+    X, kw = _problem(n=20000, d=8, K=3)
+    obj = SoftmaxObjective(X, kernel="fast", **kw)
+    theta = np.random.default_rng(3).normal(size=obj.n_params)
+    main = obj.loss_grad(theta)
+    got = {}
+
+    def work(i):
+        other = SoftmaxObjective(X, kernel="fast", **kw)
+        got[i] = other.loss_grad(theta)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for loss, grad in got.values():
+        assert loss == pytest.approx(main[0], rel=1e-13)
+        np.testing.assert_allclose(grad, main[1], rtol=1e-11, atol=1e-14)
+
+
+def test_kernel_choice():
+    X, _ = _problem(n=5000, d=10)
+    assert supports(X) and resolve_kernel("auto", X) == "fast"
+    assert resolve_kernel("auto", X[:10]) == "reference"  # tiny: not worth a kernel
+    F = np.asfortranarray(X)
+    assert not supports(F) and resolve_kernel("auto", F) == "reference"
+    with pytest.raises(ValueError, match="C-contiguous"):
+        resolve_kernel("fast", F)
+    assert not supports(sp.csc_matrix(X))
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        resolve_kernel("gpu", X)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "csr", "csc"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fits_agree_across_layouts_and_with_sklearn(layout, dtype):
+    """Every layout (fast or reference path) reaches scikit-learn's optimum, no copy of X."""
+    rng = np.random.default_rng(4)
+    n, d, K = 6000, 30, 4
+    X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) * 0.3  # correlated features
+    y = np.argmax(X[:, :K] + rng.gumbel(size=(n, K)), axis=1)
+    alpha = 1e-3
+    ref = LogisticRegression(C=1 / (alpha * n), tol=1e-12, max_iter=10_000).fit(X, y)
+    Xl = {"C": np.ascontiguousarray(X, dtype), "F": np.asfortranarray(X, dtype),
+          "csr": sp.csr_matrix(X, dtype=dtype), "csc": sp.csc_matrix(X, dtype=dtype)}[layout]
+    tol = 1e-9 if dtype == np.float64 else 1e-6
+    model = SoftmaxRegression(alpha=alpha, tol=tol).fit(Xl, y)
+    assert model.coef_.dtype == dtype
+    atol = 1e-6 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(model.predict_proba(X.astype(dtype)), ref.predict_proba(X),
+                               atol=atol)
+
+
+def test_preconditioner_round_trips_and_whitens():
+    X, kw = _problem(n=5000, d=12, K=4)
+    obj = SoftmaxObjective(X, alpha=1e-3, kernel="fast", **kw)
+    pre = feature_preconditioner(obj)
+    assert not pre.diagonal
+    rng = np.random.default_rng(5)
+    theta = rng.normal(size=obj.n_params)
+    np.testing.assert_allclose(pre.to_params(pre.from_params(theta)), theta, rtol=1e-10)
+    # chain rule: d/du J(L^-T u) . w equals the directional derivative along L^-T w
+    w = rng.normal(size=obj.n_params)
+    g = obj.loss_grad(theta)[1]
+    assert pre.grad_to_u(g) @ w == pytest.approx(g @ pre.to_params(w), rel=1e-10)
+    # at theta = 0, on the centred (class-sum free) directions where the data acts, the
+    # whitened Hessian is close to the identity: its condition number is far below the
+    # raw Hessian's (the features' scales differ by up to 30x)
+    zero = np.zeros(obj.n_params)
+    _, _, hessp = obj.loss_grad_hessp(zero)
+    K, m = obj.n_classes, obj.n_params // obj.n_classes
+    centred = np.linalg.svd(np.eye(K) - 1 / K)[0][:, : K - 1]  # (K, K-1), orthonormal
+    B = np.kron(np.eye(m), centred)  # (m K, m (K-1))
+    H = np.column_stack([hessp(e) for e in B.T])
+    Hu = np.column_stack([pre.grad_to_u(hessp(pre.to_params(e))) for e in B.T])
+    ev, evu = np.linalg.eigvalsh(B.T @ H), np.linalg.eigvalsh(B.T @ Hu)
+    assert evu.max() / evu.min() < 2
+    assert ev.max() / ev.min() > 50
+
+
+def test_diagonal_preconditioner_for_sparse_wide_data():
+    X, kw = _problem(n=3000, d=20, K=3, sparse=True)
+    moments = SoftmaxObjective(X, **kw).feature_moments(dense=False)
+    dense = SoftmaxObjective(X, **kw).feature_moments(dense=True)
+    np.testing.assert_allclose(moments, np.diag(dense), rtol=1e-12)
+    Xd = X.toarray()
+    np.testing.assert_allclose(dense[:20, :20], Xd.T @ Xd / 3000, rtol=1e-12)
+    np.testing.assert_allclose(dense[:20, 20], Xd.mean(axis=0), rtol=1e-12, atol=1e-15)
+    pre = FeaturePreconditioner(moments, 3, 0.0, True)
+    theta = np.random.default_rng(6).normal(size=21 * 3)
+    np.testing.assert_allclose(pre.inverse(pre.from_params(pre.from_params(theta))), theta,
+                               rtol=1e-10)
+
+
+def test_preconditioned_cg_solves_faster():
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(40, 40))
+    D = np.diag(np.logspace(0, 5, 40))
+    H = A @ A.T / 40 + D
+    b = rng.normal(size=40)
+    count = {"plain": 0, "jacobi": 0}
+
+    def hessp(kind):
+        def f(v):
+            count[kind] += 1
+            return H @ v
+        return f
+
+    x1 = conjugate_gradient(hessp("plain"), b, rtol=1e-10, max_iter=500)
+    x2 = conjugate_gradient(hessp("jacobi"), b, rtol=1e-10, max_iter=500,
+                            precondition=lambda v: v / np.diag(H))
+    np.testing.assert_allclose(H @ x2, b, rtol=1e-8, atol=1e-8 * np.abs(b).max())
+    np.testing.assert_allclose(x1, x2, rtol=1e-6, atol=1e-10)
+    assert count["jacobi"] < count["plain"]
+
+
+def test_fit_reads_x_in_place():
+    """No copy of C- or F-contiguous X: fit's objective holds the caller's array."""
+    rng = np.random.default_rng(8)
+    for X in (rng.normal(size=(3000, 20)), np.asfortranarray(rng.normal(size=(3000, 20))),
+              rng.normal(size=(3000, 20)).astype(np.float32)):
+        y = rng.integers(0, 3, 3000)
+        model = SoftmaxRegression()
+        seen = []
+        original = model._solve
+
+        def spy(objective, X_for_advice, _orig=original, _seen=seen):
+            _seen.append(objective.X)
+            return _orig(objective, X_for_advice)
+
+        model._solve = spy
+        model.fit(X, y)
+        assert np.shares_memory(seen[0], X)
