@@ -1,0 +1,2 @@
+"""Benchmarks of softreg: ``python -m benchmarks`` (softreg vs scikit-learn, the targets),
+``python -m benchmarks.cv`` (cross-validation), ``python -m benchmarks.dask_bench`` (Dask)."""
