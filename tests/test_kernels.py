@@ -23,14 +23,14 @@ pytestmark = pytest.mark.skipif(not available(), reason="numba is not installed"
 
 
 def _problem(n=3001, d=17, K=5, seed=0, dtype=np.float64, sparse=False, soft=False,
-             weights=False):
+             weights=False, order="C"):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)) * rng.uniform(0.1, 3, size=d)
     if sparse:
         X[rng.random(X.shape) < 0.8] = 0
         X = sp.csr_matrix(X, dtype=dtype)
     else:
-        X = X.astype(dtype)
+        X = np.asarray(X, dtype=dtype, order=order)
     kw = {}
     if soft:
         Y = rng.dirichlet(np.ones(K), size=n)
@@ -53,6 +53,9 @@ def _pair(X, kw, **extra):
 
 CASES = [
     dict(),
+    dict(order="F"),
+    dict(order="F", dtype=np.float32, soft=True, weights=True),
+    dict(order="F", n=300),  # a chunk of fewer rows than one block
     dict(dtype=np.float32),
     dict(sparse=True),
     dict(sparse=True, dtype=np.float32),
@@ -135,9 +138,11 @@ def test_kernel_choice():
     assert supports(X) and resolve_kernel("auto", X) == "fast"
     assert resolve_kernel("auto", X[:10]) == "reference"  # tiny: not worth a kernel
     F = np.asfortranarray(X)
-    assert not supports(F) and resolve_kernel("auto", F) == "reference"
-    with pytest.raises(ValueError, match="C-contiguous"):
-        resolve_kernel("fast", F)
+    assert supports(F) and resolve_kernel("auto", F) == "fast"
+    strided = X[:, ::2]  # neither C- nor F-contiguous: the NumPy path reads it as it is
+    assert not supports(strided) and resolve_kernel("auto", strided) == "reference"
+    with pytest.raises(ValueError, match="contiguous"):
+        resolve_kernel("fast", strided)
     assert not supports(sp.csc_matrix(X))
     with pytest.raises(ValueError, match="kernel must be one of"):
         resolve_kernel("gpu", X)

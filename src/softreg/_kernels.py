@@ -7,7 +7,7 @@ and writes several n x K temporaries). Rows are split into one chunk per thread;
 chunk has its own gradient accumulator, summed at the end (deterministic for a fixed
 thread count).
 
-Shapes: X (n, d) C-contiguous dense or CSR (data, indices, indptr); Wt (K, d) = W^T, C
+Shapes: X (n, d) C- or F-contiguous dense or CSR (data, indices, indptr); Wt (K, d) = W^T, C
 order (dense) or W (d, K) (sparse); b (K,); codes (n,) int, or Y (n, K) soft targets;
 sw (n,) normalised weights. X is read in its own dtype (float32 stays float32 in memory:
 half the bytes); the parameters and all arithmetic are float64, so float32 data costs no
@@ -184,6 +184,58 @@ def _dense_pass(X, Wt, b, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
 
+def _dense_f_pass(X, Wt, b, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+    """As :func:`_dense_pass` for F-contiguous X: blocks of rows, vectorised along columns.
+
+    A block's logits Zt (K, rows) are built column by column (each column segment of X is
+    contiguous), the residuals follow row by row, and the gradient takes one dot product
+    per (class, column) with the block still in cache.
+    """
+    n, d = X.shape
+    K = Wt.shape[0]
+    grads = np.zeros((n_chunks, K, d))
+    gbs = np.zeros((n_chunks, K))
+    losses = np.zeros(n_chunks)
+    block = 256
+    for c in _prange(n_chunks):
+        lo, hi = _chunk_bounds(n, n_chunks, c)
+        acc = grads[c]
+        Zt = np.empty((K, block))
+        Rt = np.empty((K, block))
+        z = np.empty((1, K))
+        res = np.empty((1, K))
+        loss = 0.0
+        for start in range(lo, hi, block):
+            m = min(block, hi - start)
+            for k in range(K):
+                for r in range(m):
+                    Zt[k, r] = b[k]
+            for j in range(d):
+                for k in range(K):
+                    w = Wt[k, j]
+                    for r in range(m):
+                        Zt[k, r] += X[start + r, j] * w
+            for r in range(m):
+                for k in range(K):
+                    z[0, k] = Zt[k, r]
+                if hessian:
+                    _hessian_residual(z, 0, start + r, P, sw, res)
+                else:
+                    loss += _softmax_residual(z, 0, start + r, codes, Y, soft, sw, res, P,
+                                              want_P)
+                for k in range(K):
+                    Rt[k, r] = res[0, k]
+                    gbs[c, k] += res[0, k]
+            for j in range(d):
+                for k in range(K):
+                    total = 0.0
+                    for r in range(m):
+                        total += Rt[k, r] * X[start + r, j]
+                    acc[k, j] += total
+        losses[c] = loss
+    return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
+
+
 def _csr_pass(data, indices, indptr, n_features, W, b, codes, Y, soft, sw, P, want_P,
               hessian, n_chunks):
     """As :func:`_dense_pass` for CSR X; W (d, K) (not transposed); gradient (d, K)."""
@@ -230,6 +282,8 @@ class _Compiled:
     def __init__(self):
         self.dense = numba.njit(parallel=True, **_OPTIONS)(_dense_pass)
         self.dense_serial = numba.njit(**_OPTIONS)(_dense_pass)
+        self.dense_f = numba.njit(parallel=True, **_OPTIONS)(_dense_f_pass)
+        self.dense_f_serial = numba.njit(**_OPTIONS)(_dense_f_pass)
         self.csr = numba.njit(parallel=True, **_OPTIONS)(_csr_pass)
         self.csr_serial = numba.njit(**_OPTIONS)(_csr_pass)
 
@@ -258,20 +312,21 @@ def _threads(n: int) -> int:
 
 
 def supports(X) -> bool:
-    """Whether X has a layout the kernels read in place (C-contiguous dense, or CSR)."""
+    """Whether X has a layout the kernels read in place (C- or F-contiguous, or CSR)."""
     import scipy.sparse as sp
 
     if not available() or X.dtype not in (np.float32, np.float64):
         return False
     if sp.issparse(X):
         return X.format == "csr"
-    return isinstance(X, np.ndarray) and X.ndim == 2 and X.flags.c_contiguous
+    return isinstance(X, np.ndarray) and X.ndim == 2 and \
+        (X.flags.c_contiguous or X.flags.f_contiguous)
 
 
 def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian=False):
     """One pass over X (see module docstring); returns (data loss, grad W (d, K), grad b (K,)).
 
-    X : C-contiguous ndarray (n, d) or CSR matrix, float32 or float64
+    X : C- or F-contiguous ndarray (n, d) or CSR matrix, float32 or float64
     W : (d, K) parameters, or the direction when ``hessian``; b : (K,) (zeros: no intercept)
     codes : (n,) int class codes, or Y : (n, K) soft targets (one of them; not for hessian)
     sw : (n,) normalised sample weights, float64
@@ -295,7 +350,10 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
         loss, gW, gb = fn(X.data, X.indices, X.indptr, X.shape[1], W_, b_, codes_, Y_, soft,
                           sw, P_, want_P, hessian, threads)
         return loss, gW, gb
-    fn = kernels.dense if parallel else kernels.dense_serial
+    if X.flags.c_contiguous:
+        fn = kernels.dense if parallel else kernels.dense_serial
+    else:
+        fn = kernels.dense_f if parallel else kernels.dense_f_serial
     Wt = np.ascontiguousarray(np.asarray(W).T, dtype=np.float64)
     loss, gWt, gb = fn(X, Wt, b_, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
     return loss, gWt.T, gb
