@@ -43,10 +43,11 @@ What the columns mean:
 - **(J-J*)/J***: relative suboptimality of the returned coefficients, J evaluated in float64
   on the float64 data with one plain-NumPy objective for every fit (float32 fits too).
   J* = min(J of a tight reference solution, J of every fit), so it is never negative. The
-  reference is SciPy's L-BFGS-B on that NumPy objective (independent of softreg's solvers
-  and kernels), started from the fit with the lowest J and run to max |grad J| <= 1e-11
-  or until J stops decreasing in floating point; the gradient it reached is listed per
-  problem below the table.
+  reference minimises that NumPy objective with SciPy's L-BFGS-B (independent of
+  softreg's solvers and kernels), started from the fit with the lowest J and run until
+  max |grad J| <= 1e-11 or J stops decreasing in floating point, then with Newton-CG
+  steps while they shrink the gradient; the gradient it reached is listed per problem
+  below the table.
 - **converged**: "no" when the fit raised a ConvergenceWarning.
 - **peak extra MB**: the resident memory of the fitting process at its highest during `fit`
   minus just before it (the kernel's high-water mark VmHWM, reset before the fit);
@@ -114,8 +115,7 @@ def problem_notes(records: list[dict]) -> str:
         layout = "CSR" if p.kind == "text" else f"{p.order}-order"
         out.append(f"- **{p.name}**: n={rec['n']}, d={rec['d']}, K={rec['K']}, {p.dtype} "
                    f"{layout}, X = {rec['x_bytes'] / MB:.1f} MB; J* = {rec['J_star']:.12g}, "
-                   f"reference max |grad J| = {rec['ref_grad']:.1e} "
-                   f"(L-BFGS-B: {rec['ref_message'].lower().rstrip('.')}).")
+                   f"reference max |grad J| = {rec['ref_grad']:.1e} ({rec['ref_message']}).")
         for solver, why in p.skipped.items():
             out.append(f"  - sklearn {solver}: {why}.")
         for (library, solver), fit in rec["fits"].items():

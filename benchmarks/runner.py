@@ -146,8 +146,8 @@ def _reference(problem: Problem, objective, fits: list[dict], log) -> dict:
     key = problem.data_key
     if key not in _REFERENCES:
         best = min(fits, key=lambda f: f["J"]) if fits else None
-        log(f"  [{problem.name}] reference solution (SciPy L-BFGS-B on the NumPy objective, "
-            f"max |grad J| <= {REFERENCE_TOL:g}) ...")
+        log(f"  [{problem.name}] reference solution (SciPy L-BFGS-B + Newton-CG on the NumPy "
+            f"objective, max |grad J| <= {REFERENCE_TOL:g}) ...")
         start = time.perf_counter()
         sol = reference_solution(objective, start=None if best is None else
                                  (best["coef"], best["intercept"]))

@@ -42,7 +42,7 @@ def test_suboptimality_separates_tight_from_loose_fits():
     tight = SoftmaxRegression(alpha=ALPHA).fit(X, y)
     loose = SoftmaxRegression(alpha=ALPHA, tol=1e-2).fit(X, y)
     ref = measure.reference_solution(objective)  # from zeros, not from the fits
-    assert ref["grad"] <= 1e-8  # stops at 1e-11 or where J stops decreasing in float64
+    assert ref["grad"] <= 1e-10  # L-BFGS-B to the float64 floor of J, then Newton steps
     assert measure.gradient_max_norm(objective, ref["coef"], ref["intercept"]) == ref["grad"]
     J = {name: measure.objective_value(objective, m.coef_, m.intercept_)
          for name, m in (("tight", tight), ("loose", loose))}
