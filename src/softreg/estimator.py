@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from . import solvers
 from ._objective import SoftmaxObjective
@@ -232,6 +234,23 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``X_for_advice`` is only used to judge the feature scales in a ConvergenceWarning.
         Shared by the in-memory and the Dask fit (any objective with the solver interface).
         """
+        # The fused kernels use every core themselves; what BLAS work the solver does
+        # around them is small, and BLAS threads waiting for work beside the kernel's
+        # threads slow both down severalfold, so BLAS runs single-threaded meanwhile.
+        fast = getattr(objective, "kernel", None) == "fast"
+        with threadpool_limits(limits=1, user_api="blas") if fast else nullcontext():
+            result = self._run_solver(objective)
+        solver = self.resolved_solver(objective.n_params)
+        self._set_params_from(objective, result.params, objective.dtype)
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = list(result.loss_curve)
+        self.stop_reason_ = result.stop_reason
+        self.n_passes_ = objective.n_passes
+        self._warn_if_not_converged(result, solver, X_for_advice)
+        return self
+
+    def _run_solver(self, objective):
+        """The chosen solver's SolverResult on ``objective``."""
         theta0 = self._initial_params(objective)
         solver = self.resolved_solver(objective.n_params)
         dtype = getattr(objective, "dtype", np.float64)
@@ -250,13 +269,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 objective, theta0, learning_rate=self.learning_rate,
                 batch_size=self.batch_size, n_iter_no_change=self.n_iter_no_change,
                 random_state=self._sgd_rng, **common)
-        self._set_params_from(objective, result.params, objective.dtype)
-        self.n_iter_ = result.n_iter
-        self.loss_curve_ = list(result.loss_curve)
-        self.stop_reason_ = result.stop_reason
-        self.n_passes_ = objective.n_passes
-        self._warn_if_not_converged(result, solver, X_for_advice)
-        return self
+        return result
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of minibatch SGD on (X, y), continuing from the current model.
