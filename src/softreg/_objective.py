@@ -284,7 +284,7 @@ class SoftmaxObjective:
         """H(theta) v, shape (n_params,)."""
         return self.loss_grad_hessp(theta)[2](v)
 
-    def feature_moments(self, dense: bool = True, block_entries: int = 1 << 20) -> np.ndarray:
+    def feature_moments(self, dense: bool = True, block_entries: int = 1 << 18) -> np.ndarray:
         """C = sum_i sw_i a_i a_i^T for a_i = [x_i, 1] (1 only with an intercept), float64.
 
         Shape (m, m) when ``dense``, else its diagonal (m,), m = d + intercept. Read in
