@@ -92,6 +92,14 @@ def _softreg_source() -> str:
     return f"git {head}" + (" with uncommitted changes under src/" if dirty else "")
 
 
+def _source_text(before: str, after: str) -> str:
+    """softreg's source, or both if it changed while the benchmark ran (children import it
+    when they start, so then later fits ran newer code than earlier ones)."""
+    if before == after:
+        return before
+    return f"CHANGED DURING THE RUN: {before} at the start, {after} at the end"
+
+
 def _cpu() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -103,7 +111,8 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_lines(args, started: str, load_before: str, seconds: float) -> list[str]:
+def machine_lines(args, started: str, load_before: str, seconds: float,
+                  source_before: str) -> list[str]:
     from threadpoolctl import threadpool_info
     blas = "; ".join(f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info()
                      if i.get("user_api") == "blas") or "unknown"
@@ -117,7 +126,8 @@ def machine_lines(args, started: str, load_before: str, seconds: float) -> list[
         "libraries interleaved",
         f"Versions: Python {platform.python_version()}, numpy {_version('numpy')}, scipy "
         f"{_version('scipy')}, scikit-learn {_version('sklearn')}, softreg "
-        f"{_version('softreg')} ({_softreg_source()}), numba {_version('numba')}; BLAS {blas}",
+        f"{_version('softreg')} ({_source_text(source_before, _softreg_source())}), numba "
+        f"{_version('numba')}; BLAS {blas}",
         "softreg: `SoftmaxRegression(alpha=1e-4)` at its defaults; scikit-learn: "
         "`LogisticRegression(C=1/(alpha n), solver=..., max_iter=10000, random_state=0)`, "
         "its defaults otherwise (tol=1e-4, multinomial for K >= 3): the same objective "
@@ -140,6 +150,7 @@ def main(argv=None) -> int:
     threads_env(args.threads)  # read by BLAS and numba when the children load them
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    source_before = _softreg_source()
     t0 = time.perf_counter()
     try:
         probe = run_in_child(allocate_probe, PROBE_BYTES, timeout=120)
@@ -162,7 +173,7 @@ def main(argv=None) -> int:
                                  threads=args.threads, timeout=args.timeout, log=log)
     text = report.document(records, command=command_line(argv),
                            machine=machine_lines(args, started, load_before,
-                                                 time.perf_counter() - t0),
+                                                 time.perf_counter() - t0, source_before),
                            probe=probe_text)
     print()
     print(text)
