@@ -76,20 +76,23 @@ def _version(module: str) -> str:
 
 
 def _softreg_source() -> str:
-    """Where softreg was imported from: this repository's git commit, or its folder."""
+    """Where softreg comes from: the last commit of this repository's src/, or a folder."""
     import softreg
     root = Path(__file__).resolve().parent.parent
     where = Path(softreg.__file__).resolve().parent
     if where != root / "src" / "softreg":
         return f"imported from {where}"
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "src"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        last = git("log", "-1", "--format=%h", "--", "src")
+        dirty = git("status", "--porcelain", "--", "src")
     except (OSError, subprocess.CalledProcessError):
         return f"imported from {where}"
-    return f"git {head}" + (" with uncommitted changes under src/" if dirty else "")
+    return f"src/ as of commit {last}" + (" with uncommitted changes" if dirty else "")
 
 
 def _source_text(before: str, after: str) -> str:
