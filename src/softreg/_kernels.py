@@ -7,15 +7,14 @@ and writes several n x K temporaries). Rows are split into one chunk per thread;
 chunk has its own gradient accumulator, summed at the end (deterministic for a fixed
 thread count).
 
-Shapes: X (n, d) C- or F-contiguous dense or CSR (data, indices, indptr); Wt (K, d) = W^T, C
-order (dense) or W (d, K) (sparse); b (K,); codes (n,) int, or Y (n, K) soft targets;
-sw (n,) normalised weights. X is read in its own dtype (float32 stays float32 in memory:
-half the bytes); the parameters and all arithmetic are float64, so float32 data costs no
-accuracy in the optimisation.
+Shapes: X (n, d) C- or F-contiguous ndarray; Wt (K, d) = W^T, C order; b (K,); codes (n,)
+int, or Y (n, K) soft targets; sw (n,) normalised weights. X is read in its own dtype
+(float32 stays float32 in memory: half the bytes); the parameters and all arithmetic are
+float64, so float32 data costs no accuracy in the optimisation.
 
-:func:`softmax_objective_kernels` returns None where numba is not installed; the NumPy
-path in :mod:`softreg._objective` is then used (and is always the reference the kernels
-are tested against).
+:func:`supports` says False where numba is not installed or X is sparse or strided; the
+NumPy path in :mod:`softreg._objective` is then used (and is always the reference the
+kernels are tested against).
 """
 
 from __future__ import annotations
@@ -236,42 +235,6 @@ def _dense_f_pass(X, Wt, b, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
 
-def _csr_pass(data, indices, indptr, n_features, W, b, codes, Y, soft, sw, P, want_P,
-              hessian, n_chunks):
-    """As :func:`_dense_pass` for CSR X; W (d, K) (not transposed); gradient (d, K)."""
-    n = indptr.shape[0] - 1
-    K = W.shape[1]
-    grads = np.zeros((n_chunks, n_features, K))
-    gbs = np.zeros((n_chunks, K))
-    losses = np.zeros(n_chunks)
-    for c in _prange(n_chunks):
-        lo, hi = _chunk_bounds(n, n_chunks, c)
-        z = np.empty((1, K))
-        res = np.empty((1, K))
-        loss = 0.0
-        for i in range(lo, hi):
-            for k in range(K):
-                z[0, k] = b[k]
-            for p in range(indptr[i], indptr[i + 1]):
-                v = data[p]
-                col = indices[p]
-                for k in range(K):
-                    z[0, k] += v * W[col, k]
-            if hessian:
-                _hessian_residual(z, 0, i, P, sw, res)
-            else:
-                loss += _softmax_residual(z, 0, i, codes, Y, soft, sw, res, P, want_P)
-            for k in range(K):
-                gbs[c, k] += res[0, k]
-            for p in range(indptr[i], indptr[i + 1]):
-                v = data[p]
-                col = indices[p]
-                for k in range(K):
-                    grads[c, col, k] += v * res[0, k]
-        losses[c] = loss
-    return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
-
-
 class _Compiled:
     """The passes compiled twice: multi-threaded (main thread) and single-threaded.
 
@@ -284,8 +247,6 @@ class _Compiled:
         self.dense_serial = numba.njit(**_OPTIONS)(_dense_pass)
         self.dense_f = numba.njit(parallel=True, **_OPTIONS)(_dense_f_pass)
         self.dense_f_serial = numba.njit(**_OPTIONS)(_dense_f_pass)
-        self.csr = numba.njit(parallel=True, **_OPTIONS)(_csr_pass)
-        self.csr_serial = numba.njit(**_OPTIONS)(_csr_pass)
 
 
 _compiled: _Compiled | None = None
@@ -312,13 +273,15 @@ def _threads(n: int) -> int:
 
 
 def supports(X) -> bool:
-    """Whether X has a layout the kernels read in place (C- or F-contiguous, or CSR)."""
-    import scipy.sparse as sp
+    """Whether X has a layout the kernels read in place: a C- or F-contiguous ndarray.
 
-    if not available() or X.dtype not in (np.float32, np.float64):
+    Sparse X stays on the NumPy/SciPy path: a per-row CSR kernel was measured slower
+    than SciPy's two sparse products (105 ms against 78 ms per evaluation on the
+    benchmark's tf-idf problem).
+    """
+    if not available() or not isinstance(X, np.ndarray) or \
+            X.dtype not in (np.float32, np.float64):
         return False
-    if sp.issparse(X):
-        return X.format == "csr"
     return isinstance(X, np.ndarray) and X.ndim == 2 and \
         (X.flags.c_contiguous or X.flags.f_contiguous)
 
@@ -326,14 +289,12 @@ def supports(X) -> bool:
 def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian=False):
     """One pass over X (see module docstring); returns (data loss, grad W (d, K), grad b (K,)).
 
-    X : C- or F-contiguous ndarray (n, d) or CSR matrix, float32 or float64
+    X : C- or F-contiguous ndarray (n, d), float32 or float64
     W : (d, K) parameters, or the direction when ``hessian``; b : (K,) (zeros: no intercept)
     codes : (n,) int class codes, or Y : (n, K) soft targets (one of them; not for hessian)
     sw : (n,) normalised sample weights, float64
     P : (n, K) float64 probabilities: written when ``want_P``, read when ``hessian``
     """
-    import scipy.sparse as sp
-
     kernels = _get()
     n = X.shape[0]
     K = W.shape[1]
@@ -344,12 +305,6 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     b_ = np.ascontiguousarray(b, dtype=np.float64)
     threads = _threads(n)
     parallel = threads > 1
-    if sp.issparse(X):
-        fn = kernels.csr if parallel else kernels.csr_serial
-        W_ = np.ascontiguousarray(W, dtype=np.float64)
-        loss, gW, gb = fn(X.data, X.indices, X.indptr, X.shape[1], W_, b_, codes_, Y_, soft,
-                          sw, P_, want_P, hessian, threads)
-        return loss, gW, gb
     if X.flags.c_contiguous:
         fn = kernels.dense if parallel else kernels.dense_serial
     else:

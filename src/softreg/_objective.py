@@ -19,7 +19,7 @@ time), so float32 data costs no accuracy in the optimisation. The value is retur
 a Python float and gradients as float64 vectors for the solvers.
 
 Two implementations compute the same numbers: the fused one-pass kernels of
-:mod:`softreg._kernels` (numba; C- or F-contiguous dense, or CSR X) and the plain NumPy
+:mod:`softreg._kernels` (numba; C- or F-contiguous dense X) and the plain NumPy
 ``reference`` path (any layout), which the kernels are tested against.
 """
 
@@ -48,7 +48,7 @@ def resolve_kernel(kernel: str, X) -> str:
     if kernel == "fast":
         if not ok:
             why = "numba is not installed" if not _kernels.available() else \
-                "X is neither a contiguous float32/float64 array nor a CSR matrix"
+                "X is not a C- or F-contiguous float32/float64 ndarray"
             raise ValueError(f"kernel='fast' is not available: {why}")
         return kernel
     return "fast" if ok and X.shape[0] * X.shape[1] >= FAST_MIN_SIZE else "reference"
