@@ -1,6 +1,7 @@
 """Smoke tests of the benchmark runner ``python -m benchmarks``, on tiny problems."""
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -111,7 +112,21 @@ def test_run_problem_and_tables(tmp_path):
     assert status["dense64: default fit (J-J*)/J* <= 1e-07"] == "PASS"
 
 
-def test_main_writes_the_results_file_atomically(tmp_path, capsys):
+@pytest.fixture
+def restore_thread_variables():
+    """main sets thread-count variables for its children: keep them out of this process
+    (numba refuses a NUMBA_NUM_THREADS that differs from its running threads)."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def test_main_writes_the_results_file_atomically(tmp_path, capsys, restore_thread_variables):
     out = tmp_path / "RESULTS.md"
     out.write_text("previous results")
     assert cli.main(["--quick", "--only", "dense64F", "--threads", "1",
