@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import report
-from .measure import ChildFailed, allocate_probe, run_in_child, threads_env
+from .measure import ChildFailed, allocate_probe, run_in_child
 from .problems import problems
 from .runner import run_group
 
@@ -150,24 +150,23 @@ def main(argv=None) -> int:
         for p in chosen:
             print(f"{p.name:12s} {p.title}")
         return 0
-    threads_env(args.threads)  # read by BLAS and numba when the children load them
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     source_before = _softreg_source()
     t0 = time.perf_counter()
-    try:
-        probe = run_in_child(allocate_probe, PROBE_BYTES, timeout=120)
-        probe_text = (f"a child allocating {PROBE_BYTES / report.MB:.0f} MB measured "
-                      f"{probe['peak'] / report.MB:.0f} MB ({probe['method']})")
-    except ChildFailed as exc:
-        probe_text = f"failed: {str(exc).strip().splitlines()[-1]}"
-    print(f"memory measurement check: {probe_text}", flush=True)
 
     def log(msg):
         print(msg, flush=True)
 
     records = []
     with tempfile.TemporaryDirectory(prefix="softreg-bench-") as work:
+        try:
+            probe = run_in_child(allocate_probe, PROBE_BYTES, timeout=120)
+            probe_text = (f"a child allocating {PROBE_BYTES / report.MB:.0f} MB measured "
+                          f"{probe['peak'] / report.MB:.0f} MB ({probe['method']})")
+        except ChildFailed as exc:
+            probe_text = f"failed: {str(exc).strip().splitlines()[-1]}"
+        log(f"memory measurement check: {probe_text}")
         for _, group in itertools.groupby(chosen, key=lambda p: p.data_key):
             group = list(group)
             for problem in group:

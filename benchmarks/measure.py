@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import multiprocessing
@@ -141,17 +142,20 @@ def _child_main(conn, func, args, kwargs):
     conn.close()
 
 
-def run_in_child(func, *args, timeout: float | None = None, **kwargs):
+def run_in_child(func, *args, timeout: float | None = None, threads: int | None = None,
+                 **kwargs):
     """Return ``func(*args, **kwargs)`` computed in a fresh spawned process.
 
-    ``func`` must be importable (module level). Raises :class:`ChildFailed` with the
-    child's traceback if it raised, or if it ran longer than ``timeout`` seconds (then it
-    is killed).
+    ``func`` must be importable (module level). ``threads``: the child starts with the
+    thread-count variables of BLAS/OpenMP/numba set to it (see :func:`threads_env`).
+    Raises :class:`ChildFailed` with the child's traceback if it raised, or if it ran
+    longer than ``timeout`` seconds (then it is killed).
     """
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_main, args=(child, func, args, kwargs), daemon=True)
-    proc.start()
+    with threads_env(threads) if threads else contextlib.nullcontext():
+        proc.start()
     child.close()
     try:
         if not parent.poll(timeout):
@@ -375,8 +379,20 @@ def _newton_polish(objective, theta, tol: float, steps: int = 4, cg_iter: int = 
     return theta, taken
 
 
-def threads_env(threads: int) -> None:
-    """Set the thread-count variables children inherit (read when BLAS/numba load)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(threads)
+@contextlib.contextmanager
+def threads_env(threads: int):
+    """Within the block, set the thread-count variables a child process inherits (BLAS
+    and numba read them when they load); restored afterwards, so that this process's own,
+    already loaded libraries never see them changed (numba refuses that)."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "NUMBA_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({name: str(threads) for name in names})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

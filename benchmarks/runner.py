@@ -97,7 +97,7 @@ def run_group(group: list[Problem], workdir: Path, *, repeats: int = 1, threads:
                 log(f"  [{problem.name}] repeat {r + 1}/{repeats}: {library} {solver} ...")
                 try:
                     out = run_in_child(fit_child, folders[problem.name], library, solver,
-                                       ALPHA, threads, timeout=timeout)
+                                       ALPHA, threads, timeout=timeout, threads=threads)
                     log(f"      {out['seconds']:.2f} s, {out['n_iter']} iterations")
                 except ChildFailed as exc:
                     last = str(exc).strip().splitlines()[-1]
@@ -108,8 +108,9 @@ def run_group(group: list[Problem], workdir: Path, *, repeats: int = 1, threads:
         for problem in group:
             if problem.machine_limit:
                 log(f"  [{problem.name}] machine limit and one evaluation ...")
-                limits[problem.name] = run_in_child(machine_limit_child, folders[problem.name],
-                                                    K, ALPHA, threads, timeout=timeout)
+                limits[problem.name] = run_in_child(
+                    machine_limit_child, folders[problem.name], K, ALPHA, threads,
+                    timeout=timeout, threads=threads)
     finally:
         for folder in folders.values():
             shutil.rmtree(folder, ignore_errors=True)

@@ -129,8 +129,10 @@ def restore_thread_variables():
 def test_main_writes_the_results_file_atomically(tmp_path, capsys, restore_thread_variables):
     out = tmp_path / "RESULTS.md"
     out.write_text("previous results")
+    environ = dict(os.environ)
     assert cli.main(["--quick", "--only", "dense64F", "--threads", "1",
                      "--output", str(out)]) == 0
+    assert dict(os.environ) == environ  # thread variables were set for the children only
     assert [p.name for p in tmp_path.iterdir()] == ["RESULTS.md"]  # no temporary left
     text = out.read_text()
     assert text in capsys.readouterr().out
