@@ -98,6 +98,18 @@ def test_gradient_and_hessp_match_finite_differences():
     np.testing.assert_allclose(Hv, (g_plus - g_minus) / (2 * eps), rtol=1e-5, atol=1e-8)
 
 
+def test_float32_reference_path_widens_block_by_block_to_the_same_numbers():
+    X, kw = _problem(n=3001, d=17, dtype=np.float32, order="F")
+    whole = SoftmaxObjective(X, kernel="reference", **kw)
+    blocked = SoftmaxObjective(X, kernel="reference", **kw)
+    blocked._row_blocks = lambda: SoftmaxObjective._row_blocks(blocked, block_entries=500)
+    assert len(blocked._row_blocks()) > 50
+    theta = np.random.default_rng(9).normal(size=whole.n_params)
+    (lw, gw), (lb, gb) = whole.loss_grad(theta), blocked.loss_grad(theta)
+    assert lb == pytest.approx(lw, rel=1e-13)
+    np.testing.assert_allclose(gb, gw, rtol=1e-11, atol=1e-14)
+
+
 def test_huge_logits_do_not_overflow():
     X, kw = _problem(n=2000, d=4, K=3)
     fast, ref = _pair(X, kw)
@@ -199,6 +211,9 @@ def test_diagonal_preconditioner_for_sparse_wide_data():
     moments = SoftmaxObjective(X, **kw).feature_moments(dense=False)
     dense = SoftmaxObjective(X, **kw).feature_moments(dense=True)
     np.testing.assert_allclose(moments, np.diag(dense), rtol=1e-12)
+    # reading X in many small blocks sums to the same moments
+    small = SoftmaxObjective(X, **kw).feature_moments(dense=True, block_entries=200)
+    np.testing.assert_allclose(small, dense, rtol=1e-12, atol=1e-15)
     Xd = X.toarray()
     np.testing.assert_allclose(dense[:20, :20], Xd.T @ Xd / 3000, rtol=1e-12)
     np.testing.assert_allclose(dense[:20, 20], Xd.mean(axis=0), rtol=1e-12, atol=1e-15)

@@ -152,12 +152,7 @@ class SoftmaxObjective:
         gW = np.zeros((self.n_features, self.n_classes))
         for rows in self._row_blocks():
             gW += np.asarray(self._rows64(rows).T @ G[rows])
-        if self.alpha:
-            gW += self.alpha * W
-        parts = [gW.ravel()]
-        if self.fit_intercept:
-            parts.append(G.sum(axis=0))
-        return np.concatenate(parts)
+        return self._pack_parts(gW, G.sum(axis=0), W)
 
     def _forward(self, theta):
         """NumPy reference: loss J, weighted residual G = s * (P - Y) / sum(s) and P (n, K)."""
