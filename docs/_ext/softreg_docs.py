@@ -90,8 +90,11 @@ def api_page(public: list[str]) -> str:
     for title, intro, names in API_EXTRA:
         present = [n for n in names if _importable(n)]
         if present:
-            out += [_title(title, "-"), intro + "\n", ".. currentmodule:: None\n",
-                    _autosummary(present)]
+            out += [_title(title, "-"), intro + "\n"]
+            for module in dict.fromkeys(n.rpartition(".")[0] for n in present):
+                out += [f".. currentmodule:: {module}\n",
+                        _autosummary([n.rpartition(".")[2] for n in present
+                                      if n.rpartition(".")[0] == module])]
     return "\n".join(out)
 
 
@@ -156,7 +159,9 @@ def _option_entries(parser: argparse.ArgumentParser) -> list[str]:
 def command_page(name: str, summary: str, parser: argparse.ArgumentParser) -> str:
     """reStructuredText page for one subcommand, from its parser."""
     usage = parser.format_usage().strip()
-    usage = usage[len("usage: "):] if usage.startswith("usage: ") else usage
+    if usage.startswith("usage: "):  # continuation lines are indented past "usage: "
+        usage = "\n".join(ln[len("usage: "):] if ln.startswith(" " * 7) else ln
+                          for ln in usage[len("usage: "):].splitlines())
     out = [".. This page is generated from softreg's argparse parser: do not edit.\n",
            f".. _cli-{name}:\n", _title(f"softreg {name}")]
     if summary:
@@ -254,6 +259,36 @@ def _md_inline(text: str) -> str:
     return "".join(out)
 
 
+# -- docstrings -----------------------------------------------------------------------------------
+# Docstrings are written to read well in ``help()``: "max |grad J|" and "coef_" in prose.
+# In reStructuredText those are a substitution and a link target; escape them.
+_ABS = re.compile(r"(?<![\\`|\w])\|([^|`\n]+?)\|(?![`|\w])")
+_TRAILING_UNDERSCORE = re.compile(r"(?<=\w)_(?=[\s,.;:)\]]|$)")
+
+
+def escape_docstring_lines(lines: list[str]) -> None:
+    """Escape absolute-value bars and trailing underscores in docstring prose, in place.
+
+    Literal text (between double backquotes), the first word of a line (a numpydoc
+    parameter or attribute name) and lines starting a table are left alone.
+    """
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("|", "+", "..", ">>>")):
+            continue
+        indent = len(line) - len(line.lstrip())
+        head, _, rest = line[indent:].partition(" ")
+        if not rest:
+            head, rest = "", line[indent:]
+        parts = re.split(r"(``.*?``|`[^`]*`_?)", rest)
+        for j in range(0, len(parts), 2):  # outside literals and roles
+            parts[j] = _TRAILING_UNDERSCORE.sub(r"\\_", _ABS.sub(r"\\|\1\\|", parts[j]))
+        lines[i] = line[:indent] + (head + " " if head else "") + "".join(parts)
+
+
+def _on_docstring(app, what, name, obj, options, lines) -> None:
+    escape_docstring_lines(lines)
+
+
 # -- Sphinx ---------------------------------------------------------------------------------------
 def generate(docs: Path = DOCS) -> list[Path]:
     """Write every generated page under ``docs``; return their paths."""
@@ -273,4 +308,5 @@ def _on_config_inited(app, config) -> None:
 
 def setup(app):
     app.connect("config-inited", _on_config_inited)
+    app.connect("autodoc-process-docstring", _on_docstring, priority=400)  # before numpydoc
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -39,5 +39,5 @@ plt.show()
 # %%
 # Warm starts make the path cheap: after the first (most regularised) alpha, each fit
 # starts next to its solution and needs a few Newton iterations.
-print(f"held-out accuracy of the refitted model on the training data: "
+print(f"accuracy of the refitted model on its training data: "
       f"{search.score(X, y):.3f}")
