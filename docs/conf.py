@@ -45,7 +45,6 @@ nitpicky = False
 # -- autodoc / autosummary / numpydoc ---------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
-autodoc_default_options = {"members": False, "inherited-members": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

@@ -27,7 +27,7 @@ API_GROUPS: list[tuple[str, str, list[str]]] = [
      ["SoftmaxRegression", "SoftmaxRegressionCV"]),
     ("Regularisation path", "The whole path of penalties, warm-started.",
      ["regularization_path"]),
-    ("Inference", "Standard errors, p-values, confidence and prediction intervals, tests.",
+    ("Inference", "Standard errors, p-values and intervals for fitted models.",
      ["infer", "lr_test", "get_margeff", "get_prediction"]),
     ("Penalties", "Penalty objects for the estimators.",
      ["L2", "L1", "ElasticNet", "GroupLasso", "Penalty"]),
@@ -289,6 +289,14 @@ def _on_docstring(app, what, name, obj, options, lines) -> None:
     escape_docstring_lines(lines)
 
 
+def _skip_member(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing methods (set_fit_request...):
+    their docstrings point into scikit-learn's own documentation."""
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
+
+
 # -- Sphinx ---------------------------------------------------------------------------------------
 def generate(docs: Path = DOCS) -> list[Path]:
     """Write every generated page under ``docs``; return their paths."""
@@ -309,4 +317,5 @@ def _on_config_inited(app, config) -> None:
 def setup(app):
     app.connect("config-inited", _on_config_inited)
     app.connect("autodoc-process-docstring", _on_docstring, priority=400)  # before numpydoc
+    app.connect("autodoc-skip-member", _skip_member)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
