@@ -4,6 +4,8 @@ from ._onnx_export import register_onnx_converter, to_onnx
 from ._special import log_softmax, logsumexp, softmax
 from .cv import SoftmaxRegressionCV
 from .estimator import SoftmaxRegression
+from ._fitstats import lr_test
+from ._separation_check import FitSeparationWarning
 from .inference import infer
 from .model_file import ModelFileError, load, save
 from .solvers import DivergenceError
@@ -11,5 +13,6 @@ from .solvers import DivergenceError
 __all__ = ["DivergenceError", "SoftmaxRegression", "log_softmax", "logsumexp", "softmax"]
 __all__ += ["ModelFileError", "load", "register_onnx_converter", "save", "to_onnx"]
 __all__ += ["SoftmaxRegressionCV", "infer"]
+__all__ += ["FitSeparationWarning", "lr_test"]
 __version__ = "0.1.0"
 
