@@ -1,11 +1,11 @@
 """softreg: softmax (multinomial logistic) regression, correct by construction."""
 
+from ._fitstats import lr_test
 from ._onnx_export import register_onnx_converter, to_onnx
+from ._separation_check import FitSeparationWarning
 from ._special import log_softmax, logsumexp, softmax
 from .cv import SoftmaxRegressionCV
 from .estimator import SoftmaxRegression
-from ._fitstats import lr_test
-from ._separation_check import FitSeparationWarning
 from .inference import infer
 from .model_file import ModelFileError, load, save
 from .solvers import DivergenceError

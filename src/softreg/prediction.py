@@ -164,7 +164,9 @@ class PredictionResult:
         """Intervals formed on the logit scale: ndarray of shape (n_samples, n_classes, 2).
 
         ``[..., 0]`` is the lower and ``[..., 1]`` the upper bound, both strictly inside
-        (0, 1) in exact arithmetic.
+        (0, 1) in exact arithmetic; in float64 an upper bound whose logit exceeds about 37
+        rounds to 1.0 (and a lower one below about -745 to 0.0). ``logit`` and
+        ``se_logit`` keep the exact logit-scale interval ``logit -/+ z se_logit``.
         """
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
