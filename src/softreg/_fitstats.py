@@ -177,7 +177,9 @@ def lr_test(full, restricted) -> LRTestResult:
     full, restricted : InferenceResult
         Results of :func:`softreg.infer` for two maximum-likelihood fits (alpha = 0) on the
         same observations and classes, the restricted model's terms a strict subset of the
-        full model's (matched by name).
+        full model's (matched by name: with plain arrays the features are named x1, x2, ...
+        by position, so a restricted model must keep the leading columns, or use named
+        DataFrame columns).
 
     Returns
     -------

@@ -84,7 +84,10 @@ def warn_if_separated(estimator, objective, result) -> None:
     if float(estimator.alpha) != 0 or getattr(objective, "y", None) is None \
             or not hasattr(objective, "X") or not hasattr(objective, "sw"):
         return
-    X, codes, sw = objective.X, np.asarray(objective.y), np.asarray(objective.sw)
+    X = objective.X
+    if not (isinstance(X, np.ndarray) or sp.issparse(X)):  # e.g. a Dask objective's data
+        return
+    codes, sw = np.asarray(objective.y), np.asarray(objective.sw)
     K = len(estimator.classes_)
     fit_intercept = bool(estimator.fit_intercept)
     n_rows = int(np.count_nonzero(sw > 0)) * (K - 1)
