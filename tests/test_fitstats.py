@@ -151,3 +151,19 @@ def test_lr_test_refuses_what_it_cannot_test():
     yy = np.where(y == 6, 5, y)
     with pytest.raises(ValueError, match="classes differ"):
         lr_test(full, _fit(X[["selfLR"]], yy))
+
+
+def test_without_intercept_equals_statsmodels_without_constant():
+    X, y = _generated(7, 300, 3, 3)
+    model = SoftmaxRegression(alpha=0, fit_intercept=False, tol=1e-10).fit(X, y)
+    result = infer(model, X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sm.MNLogit(y, X).fit(method="newton", disp=0, maxiter=200, tol=1e-14)
+        ref.set_null_options(method="newton", tol=1e-14, maxiter=200)
+    for stat in NAMES:
+        np.testing.assert_allclose(getattr(result, stat), getattr(ref, stat), rtol=1e-8,
+                                   err_msg=stat)
+    me, ref_me = result.get_margeff(at="mean"), ref.get_margeff(at="mean")
+    np.testing.assert_allclose(me.margeff, ref_me.margeff, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(me.margeff_se, ref_me.margeff_se, rtol=1e-4)
