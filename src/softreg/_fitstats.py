@@ -25,6 +25,7 @@ likelihood estimate, not for an estimate shrunk by a prior.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,12 +137,12 @@ class FitStatisticsMixin:
             lines.append("LL-null, LLR and pseudo R-squared need the class counts, which this "
                          "(older) result does not store")
         if not self._is_mle:
-            lines.append(
+            lines += textwrap.wrap(
                 "fit statistics of a MAP fit: log-likelihood, LL-null, LLR and pseudo "
                 "R-squared are the data log-likelihood at the MAP (descriptive); the degrees "
                 "of freedom are nominal parameter counts; LLR p-value, AIC and BIC are not "
                 "defined (nan): their chi-square reference and parameter count hold for "
-                "the maximum likelihood estimate (alpha = 0), not for a shrunk one")
+                "the maximum likelihood estimate (alpha = 0), not for a shrunk one", 90)
         return lines
 
     def compare_lr_test(self, restricted) -> LRTestResult:
