@@ -247,6 +247,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.stop_reason_ = result.stop_reason
         self.n_passes_ = objective.n_passes
         self._warn_if_not_converged(result, solver, X_for_advice)
+        from ._separation_check import warn_if_separated  # alpha = 0: no finite optimum?
+
+        warn_if_separated(self, objective, result)
         return self
 
     def _run_solver(self, objective):

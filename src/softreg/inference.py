@@ -70,6 +70,7 @@ from scipy import linalg, optimize, stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._fitstats import FitStatisticsMixin
 from ._objective import SoftmaxObjective
 from ._path import ExactHessian
 from ._targets import (
@@ -79,6 +80,8 @@ from ._targets import (
     encode_labels,
     is_soft_target,
 )
+from .margins import MarginsMixin
+from .prediction import PredictionMixin
 
 __all__ = ["InferenceError", "InferenceResult", "SeparationWarning", "infer"]
 
@@ -100,7 +103,7 @@ class SeparationWarning(UserWarning):
 # the result
 # --------------------------------------------------------------------------------------------
 @dataclass
-class InferenceResult:
+class InferenceResult(FitStatisticsMixin, MarginsMixin, PredictionMixin):
     """Contrasts against a reference class with their (approximate) sampling distribution.
 
     Arrays have shape (n_terms, n_classes - 1): one row per term (the intercept first, then
@@ -122,6 +125,9 @@ class InferenceResult:
     grad_norm: float  # max |gradient of F| at the estimate, F = sum(s) * J
     param_shift: float  # max |change| of the contrasts made by the Newton polish
     notes: list[str] = field(default_factory=list)
+    class_mass: list[float] | None = None  # weighted count of each class (for llnull)
+    #: (X of shape (n, d), frequency weights (n,)) that infer saw; not serialised
+    _data: Any = field(default=None, repr=False, compare=False)
 
     # -- derived arrays -------------------------------------------------------------------------
     @property
@@ -201,8 +207,9 @@ class InferenceResult:
             f"{self.reference!r}",
             head,
             f"observations (sum of frequency weights): {self.n_obs:.6g}   rows: "
-            f"{self.n_samples}   log-likelihood: {self.loglike:.6g}",
+            f"{self.n_samples}",
         ]
+        lines += self._fit_statistics_lines()
         lines += [f"note: {n}" for n in self.notes]
         bse, zval = self.bse_array, self.coef / self.bse_array
         p = 2 * stats.norm.sf(np.abs(zval))
@@ -236,6 +243,8 @@ class InferenceResult:
             "n_samples": int(self.n_samples), "n_obs": float(self.n_obs),
             "loglike": float(self.loglike), "grad_norm": float(self.grad_norm),
             "param_shift": float(self.param_shift), "notes": list(self.notes),
+            "class_mass": None if self.class_mass is None else list(map(float,
+                                                                        self.class_mass)),
         }
 
     @classmethod
@@ -308,6 +317,7 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     if len(codes) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {len(codes)} labels")
     s = check_weights(sample_weight, X, X.shape[0])
+    freq = s
     if model.class_weight is not None:
         mass = np.bincount(codes, weights=s, minlength=len(classes))
         s, _ = apply_class_weights(class_weights(model.class_weight, classes, mass), s,
@@ -389,7 +399,8 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
         term_names=[row_names[j] for j in order], classes=[_plain(c) for c in classes],
         reference=_plain(classes[ref]), alpha=alpha, method="mle" if alpha == 0 else "laplace",
         n_samples=int(X.shape[0]), n_obs=N, loglike=float(loglike),
-        grad_norm=float(np.max(np.abs(grad), initial=0.0)), param_shift=shift, notes=notes)
+        grad_norm=float(np.max(np.abs(grad), initial=0.0)), param_shift=shift, notes=notes,
+        class_mass=np.bincount(codes, weights=s, minlength=K).tolist(), _data=(X, freq))
 
 
 def _pandas():

@@ -176,6 +176,8 @@ def run(args) -> int:
 
     if args.standardize:
         extra["cli"] |= scale_info(scale)
+        if args.infer and "feature_scale" in extra["cli"]:  # for predict --interval
+            extra["cli"]["feature_mean"] = [float(v) for v in mean]
     save(model, args.output, extra=extra)
     Xraw = ds.X if ds.feature_names is None else _frame(ds)
     accuracy = float(model.score(Xraw, ds.y, sample_weight=ds.sample_weight))
