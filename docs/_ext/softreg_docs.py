@@ -35,8 +35,8 @@ API_GROUPS: list[tuple[str, str, list[str]]] = [
      ["save", "load", "to_onnx", "register_onnx_converter"]),
     ("Numerically stable functions", "Row-wise and max-shifted: nothing overflows.",
      ["softmax", "log_softmax", "logsumexp"]),
-    ("Errors", "Exceptions softreg raises on purpose.",
-     ["DivergenceError", "ModelFileError"]),
+    ("Errors and warnings", "Exceptions and warnings softreg raises on purpose.",
+     ["DivergenceError", "ModelFileError", "FitSeparationWarning"]),
 ]
 
 #: further public names documented beside __all__ (returned by public functions)
@@ -44,7 +44,9 @@ API_EXTRA: list[tuple[str, str, list[str]]] = [
     ("Returned objects and their warnings",
      "Classes that public functions return or raise; not imported by ``from softreg import *``.",
      ["softreg.inference.InferenceResult", "softreg.inference.InferenceError",
-      "softreg.inference.SeparationWarning", "softreg.solvers.IterationInfo",
+      "softreg.inference.SeparationWarning", "softreg.prediction.PredictionResult",
+      "softreg.margins.MarginalEffects", "softreg._fitstats.LRTestResult",
+      "softreg.solvers.IterationInfo",
       "softreg.distributed.fit_files"]),
 ]
 
