@@ -292,10 +292,16 @@ def _on_docstring(app, what, name, obj, options, lines) -> None:
 
 
 def _skip_member(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated metadata-routing methods (set_fit_request...):
-    their docstrings point into scikit-learn's own documentation."""
+    """Document a class's own members and those it inherits from softreg's mixins; leave
+    out what comes from scikit-learn's bases (get_params, the generated set_fit_request,
+    ...) or from Python's exceptions: their docstrings point into other documentation."""
     if re.fullmatch(r"set_\w+_request", name):
         return True
+    if what == "class":
+        target = obj.fget if isinstance(obj, property) else getattr(obj, "__func__", obj)
+        module = getattr(target, "__module__", None)
+        if callable(target) and not (module or "").startswith("softreg"):
+            return True
     return None
 
 
