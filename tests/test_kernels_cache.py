@@ -1,7 +1,7 @@
 """numba's on-disk cache is optional: a read-only install compiles in memory, silently.
 
 The real read-only install (a wheel in a fresh venv with a read-only site-packages and an
-unwritable HOME) is exercised by .ci/check_wheel; here the fallback itself.
+unwritable HOME) is exercised by .ci/check_wheel; here the fallback of softreg._jit.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from softreg import _kernels
+from softreg import _jit, _kernels
 
 pytestmark = pytest.mark.skipif(not _kernels.available(), reason="numba is not installed")
 
@@ -20,34 +20,45 @@ def _add_one(x):
     return x + 1.0
 
 
-def test_no_cache_folder_compiles_in_memory(monkeypatch):
+@pytest.fixture
+def fake_numba(monkeypatch):
+    """numba.njit that refuses cache=True as numba does without a writable folder."""
     import numba
 
-    real = numba.njit
     calls = []
 
     def njit(**options):
-        calls.append(options["cache"])
-        if options["cache"]:  # what numba raises when no cache folder is writable
+        calls.append(options.get("cache"))
+        if options.get("cache"):
             raise RuntimeError("cannot cache function '_add_one': no locator available "
                                "for file 'softreg/_kernels.py'")
-        return real(**options)
+        return numba.njit(**options)
 
-    monkeypatch.setattr(_kernels, "numba", SimpleNamespace(njit=njit))
-    monkeypatch.setattr(_kernels, "_OPTIONS", {**_kernels._OPTIONS, "cache": True})
-    compiled = _kernels._njit(_add_one)
+    monkeypatch.setattr(_jit, "numba", SimpleNamespace(njit=njit))
+    monkeypatch.setattr(_jit, "_can_cache", True)
+    return calls
+
+
+def test_no_cache_folder_compiles_in_memory(fake_numba):
+    compiled = _jit.njit(cache=True, nogil=True)(_add_one)
     assert compiled(np.float64(1.0)) == 2.0
-    assert calls == [True, False]
-    # later kernels go straight to the in-memory compile
-    assert _kernels._njit(_add_one)(np.float64(2.0)) == 3.0
-    assert calls == [True, False, False]
+    assert fake_numba == [True, False]
+    # later kernels go straight to the in-memory compile, in every spelling
+    assert _jit.njit(_add_one, cache=True)(np.float64(2.0)) == 3.0
+    assert _jit.njit(cache=True)(_add_one)(np.float64(3.0)) == 4.0
+    assert fake_numba == [True, False, False, False]
 
 
 def test_other_numba_errors_are_not_hidden(monkeypatch):
     def njit(**options):
         raise RuntimeError("something else went wrong")
 
-    monkeypatch.setattr(_kernels, "numba", SimpleNamespace(njit=njit))
-    monkeypatch.setattr(_kernels, "_OPTIONS", {**_kernels._OPTIONS, "cache": True})
+    monkeypatch.setattr(_jit, "numba", SimpleNamespace(njit=njit))
     with pytest.raises(RuntimeError, match="something else"):
-        _kernels._njit(_add_one)
+        _jit.njit(_add_one, cache=True)
+
+
+def test_without_numba_the_function_is_returned(monkeypatch):
+    monkeypatch.setattr(_jit, "numba", None)
+    assert _jit.njit(_add_one, cache=True) is _add_one
+    assert _jit.njit(cache=True)(_add_one) is _add_one

@@ -24,6 +24,8 @@ import threading
 
 import numpy as np
 
+from ._jit import njit
+
 try:  # numba is a dependency, but the library still works (more slowly) without it
     import numba
 except ImportError:  # pragma: no cover - exercised only where numba is missing
@@ -32,27 +34,9 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
 _OPTIONS = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp"})
 
 
-def _njit(fn, **options):
-    """``numba.njit`` with :data:`_OPTIONS`, caching compiled code on disk where it can.
-
-    numba caches beside the package (``__pycache__``) or, where that is read-only (a
-    system-wide or container install), in a per-user folder (``NUMBA_CACHE_DIR``). Where
-    neither is writable numba refuses ``cache=True`` with a RuntimeError; the kernels are
-    then compiled in memory, in every process, silently.
-    """
-    global _OPTIONS
-    try:
-        return numba.njit(**_OPTIONS, **options)(fn)
-    except RuntimeError as e:
-        if not _OPTIONS["cache"] or "cannot cache" not in str(e):
-            raise
-        _OPTIONS = {**_OPTIONS, "cache": False}
-        return numba.njit(**_OPTIONS, **options)(fn)
-
-
 def _jit(fn):
     """Compile a helper with numba (left as Python where numba is missing)."""
-    return fn if numba is None else _njit(fn)
+    return fn if numba is None else njit(**_OPTIONS)(fn)
 
 
 _prange = range if numba is None else numba.prange
@@ -261,10 +245,10 @@ class _Compiled:
     """
 
     def __init__(self):
-        self.dense = _njit(_dense_pass, parallel=True)
-        self.dense_serial = _njit(_dense_pass)
-        self.dense_f = _njit(_dense_f_pass, parallel=True)
-        self.dense_f_serial = _njit(_dense_f_pass)
+        self.dense = njit(parallel=True, **_OPTIONS)(_dense_pass)
+        self.dense_serial = njit(**_OPTIONS)(_dense_pass)
+        self.dense_f = njit(parallel=True, **_OPTIONS)(_dense_f_pass)
+        self.dense_f_serial = njit(**_OPTIONS)(_dense_f_pass)
 
 
 _compiled: _Compiled | None = None
