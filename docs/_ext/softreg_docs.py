@@ -26,7 +26,7 @@ API_GROUPS: list[tuple[str, str, list[str]]] = [
     ("Estimators", "scikit-learn compatible classifiers.",
      ["SoftmaxRegression", "SoftmaxRegressionCV"]),
     ("Regularisation path", "The whole path of penalties, warm-started.",
-     ["regularization_path"]),
+     ["regularization_path", "RegularizationPath"]),
     ("Inference", "Standard errors, p-values and intervals for fitted models.",
      ["infer", "lr_test", "get_margeff", "get_prediction"]),
     ("Penalties", "Penalty objects for the estimators.",
@@ -80,6 +80,7 @@ def api_page(public: list[str]) -> str:
            "docstrings. Shapes use the names of the :doc:`user guide <user_guide/model>`: "
            "``n_samples`` rows, ``n_features`` columns, ``n_classes`` classes.\n",
            ".. currentmodule:: softreg\n"]
+    public = [n for n in public if not n.startswith("__")]  # __version__: on the front page
     listed: set[str] = set()
     for title, intro, names in API_GROUPS:
         names = [n for n in names if n in public]
