@@ -102,3 +102,12 @@ def test_benchmark_tables(docs, tmp_path):
     assert "   * - dense64\n     - sklearn saga\n     - 8.82\n" in text
     assert "extra" not in text and "Notes" not in text
     assert "No benchmark results" in docs.benchmark_include(tmp_path / "missing.md")
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from softreg import _special
+
+    failures, tried = doctest.testmod(_special, verbose=False)
+    assert tried >= 2 and failures == 0

@@ -18,7 +18,25 @@ def _row_max(Z: np.ndarray) -> np.ndarray:
 
 
 def logsumexp(Z: np.ndarray) -> np.ndarray:
-    """log(sum(exp(Z), axis=1)) of shape (n,), computed as m + log(sum(exp(Z - m)))."""
+    """log(sum(exp(Z), axis=1)) row-wise, computed as m + log(sum(exp(Z - m))).
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_classes)
+        Logits; rows may hold -inf (a row of all -inf gives -inf).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        In Z's floating dtype. Finite for any finite Z: nothing overflows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softreg import logsumexp
+    >>> logsumexp(np.array([[1000.0, 1000.0]]))  # 1000 + log 2, where exp(1000) = inf
+    array([1000.69314718])
+    """
     Z = np.asarray(Z)
     m = _row_max(Z)
     E = np.exp(Z - m)
@@ -26,7 +44,19 @@ def logsumexp(Z: np.ndarray) -> np.ndarray:
 
 
 def log_softmax(Z: np.ndarray) -> np.ndarray:
-    """Z - logsumexp(Z) row-wise, of the same shape (n, K) and dtype as Z."""
+    """Z - logsumexp(Z) row-wise: the log of the softmax, without forming the softmax.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_classes)
+        Logits.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        Log-probabilities in Z's dtype; rows of exp(result) sum to 1. A very unlikely
+        class gets a large negative number, never -inf from an underflowed probability.
+    """
     Z = np.asarray(Z)
     shifted = Z - _row_max(Z)
     shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -34,9 +64,26 @@ def log_softmax(Z: np.ndarray) -> np.ndarray:
 
 
 def softmax(Z: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
-    """exp(Z - m) / sum(exp(Z - m)) row-wise, shape (n, K).
+    """exp(Z - m) / sum(exp(Z - m)) row-wise, with m the row maximum (max-shifted).
 
-    ``out=Z`` computes in place (no extra n x K buffer).
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_classes)
+        Logits.
+    out : ndarray of shape (n_samples, n_classes), optional
+        Where to write the result; ``out=Z`` computes in place (no extra n x K buffer).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        Probabilities: every row is non-negative and sums to 1, for any finite Z.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from softreg import softmax
+    >>> softmax(np.array([[1000.0, 0.0, -1000.0]]))  # naive exp(Z) / sum gives nan
+    array([[1., 0., 0.]])
     """
     Z = np.asarray(Z)
     m = _row_max(Z)
