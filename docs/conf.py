@@ -57,7 +57,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",  # every plot_*.py runs at build time
     "abort_on_example_error": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "softreg_docs.GalleryOrder",
     "remove_config_comments": True,
     "reference_url": {"softreg": None},
     "doc_module": ("softreg",),

@@ -111,3 +111,12 @@ def test_docstring_examples_run():
 
     failures, tried = doctest.testmod(_special, verbose=False)
     assert tried >= 2 and failures == 0
+
+
+def test_gallery_order_names_every_example(docs):
+    gallery = EXT.parents[2] / "examples" / "gallery"
+    examples = sorted(p.name for p in gallery.glob("plot_*.py"))
+    assert set(examples) <= set(docs.GALLERY_ORDER), "add new examples to GALLERY_ORDER"
+    order = docs.GalleryOrder(str(gallery))
+    assert sorted(examples, key=order)[0] == "plot_gradient_descent.py"
+    assert order("plot_zzz_new.py") > order("plot_speed_sklearn.py")
