@@ -2,6 +2,7 @@
 
 from ._onnx_export import register_onnx_converter, to_onnx
 from ._special import log_softmax, logsumexp, softmax
+from ._version import __version__
 from .cv import SoftmaxRegressionCV
 from .estimator import SoftmaxRegression
 from .inference import infer
@@ -10,6 +11,5 @@ from .solvers import DivergenceError
 
 __all__ = ["DivergenceError", "SoftmaxRegression", "log_softmax", "logsumexp", "softmax"]
 __all__ += ["ModelFileError", "load", "register_onnx_converter", "save", "to_onnx"]
-__all__ += ["SoftmaxRegressionCV", "infer"]
-__version__ = "0.1.0"
+__all__ += ["SoftmaxRegressionCV", "__version__", "infer"]
 

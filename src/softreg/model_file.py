@@ -127,7 +127,7 @@ def _digest(meta: dict, tensors: dict, data: bytes) -> str:
 
 
 def _model_header(model, extra: dict | None) -> dict:
-    from . import __version__
+    from ._version import __version__
 
     classes = np.asarray(model.classes_)
     kind, values = _classes_to_json(classes)
@@ -143,7 +143,8 @@ def _model_header(model, extra: dict | None) -> dict:
         "n_features": int(model.n_features_in_),
         "fit": {"n_iter": int(getattr(model, "n_iter_", 0)),
                 "stop_reason": str(getattr(model, "stop_reason_", "max_iter")),
-                "n_passes": _opt_int(getattr(model, "n_passes_", None))},
+                "n_passes": _opt_int(getattr(model, "n_passes_", None)),
+                "solver": getattr(model, "solver_", None)},
         "extra": {} if extra is None else json.loads(_dumps(extra)),
     }
     if kind == "int":
@@ -405,6 +406,8 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
     need(_is_int(fit.get("n_iter")) and fit["n_iter"] >= 0, "fit.n_iter is not a count")
     need(fit.get("stop_reason") in _STOP_REASONS, f"fit.stop_reason {fit.get('stop_reason')!r}")
     need(fit.get("n_passes") is None or _is_int(fit.get("n_passes")), "fit.n_passes")
+    need(fit.get("solver") in (None, "lbfgs", "newton", "gd", "sgd"),
+         f"fit.solver {fit.get('solver')!r}")
     need(isinstance(header.get("extra", {}), dict), "extra must be an object")
     params = _params_from_json(header.get("params"), classes, need)
     model = SoftmaxRegression(**params)
@@ -423,6 +426,8 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
     model.stop_reason_ = fit["stop_reason"]
     if fit.get("n_passes") is not None:
         model.n_passes_ = fit["n_passes"]
+    if fit.get("solver") is not None:
+        model.solver_ = fit["solver"]
     return model
 
 
