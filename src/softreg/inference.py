@@ -72,6 +72,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import solvers
+from ._jsonable import plain as _plain
 from ._objective import SoftmaxObjective
 from ._params import full_params
 from ._targets import (
@@ -407,11 +408,6 @@ def _pandas():
                           "pip install 'softreg[stats]' (or pandas); the arrays are in "
                           "result.coef, result.cov and result.to_dict()") from error
     return pandas
-
-
-def _plain(v):
-    """A numpy scalar as the Python scalar (readable in tables, JSON-serialisable)."""
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _reference_index(classes: np.ndarray, reference) -> int:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write
+from ._jsonable import plain
 
 FORMAT_NAME = "softreg-model"
 #: (major, minor): a reader accepts any minor of its own major; a new major is refused
@@ -180,15 +181,11 @@ def _params_to_json(params: dict, classes: np.ndarray) -> dict:
         if key == "random_state" and not (value is None or isinstance(value, int | np.integer)):
             value = None
         if key == "class_weight" and isinstance(value, dict):
-            value = [[_label_to_json(k), float(w)] for k, w in value.items()]
+            value = [[plain(k), float(w)] for k, w in value.items()]
         elif isinstance(value, np.generic):
-            value = value.item()
+            value = plain(value)
         out[key] = value
     return out
-
-
-def _label_to_json(label):
-    return label.item() if isinstance(label, np.generic) else label
 
 
 # -- loading ----------------------------------------------------------------------------------
