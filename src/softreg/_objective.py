@@ -248,14 +248,14 @@ class SoftmaxObjective:
         if self.kernel == "fast":
             P = P.copy()  # the buffer is overwritten by the next evaluation
 
-            def hessp(v: np.ndarray) -> np.ndarray:
+            def fast_hessp(v: np.ndarray) -> np.ndarray:
                 V, c = self.unpack(v)
                 _, gV, gc = _kernels.fused_pass(self.X, V, self._intercept_or_zeros(c),
                                                 sw=self.sw, P=P, hessian=True)
                 self._passes += 1
                 return self._pack_parts(gV, gc)
 
-            return loss, grad, hessp
+            return loss, grad, fast_hessp
 
         def hessp(v: np.ndarray) -> np.ndarray:
             R = self.logits(v)  # X V + c, a directional change of the logits

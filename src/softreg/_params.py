@@ -51,8 +51,8 @@ def build_datafit(X, y, sample_weight, *, fit_intercept: bool, class_weight=None
         raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
                          f"got only one class: {classes_[0]!r}")
     s = check_weights(sample_weight, X, n)
-    weighted = np.bincount(codes, weights=s, minlength=len(classes_)) if Y is None \
-        else s @ Y
+    weighted = s @ Y if Y is not None else \
+        np.bincount(np.asarray(codes), weights=s, minlength=len(classes_))
     if np.count_nonzero(weighted > 0) < 2 and classes is None:
         raise ValueError("SoftmaxRegression needs at least 2 classes with positive sample "
                          f"weight; only class {classes_[np.argmax(weighted)]!r} has any")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -141,12 +142,13 @@ def run(args) -> int:
     if unnamed:
         print(f"note: {len(unnamed)} column(s) without a name (a written index?) are not "
               "features", file=sys.stderr)
-    classes = np.unique(ds.y)
+    classes = np.unique(np.asarray(ds.y))
     if len(classes) < 2:
         raise CLIError(f"{args.data}: the labels hold a single class ({classes[0]!r}); "
                        "a classifier needs at least 2")
     X = ds.X
-    mean = scale = None
+    mean: Any = None
+    scale: Any = None
     if args.standardize:
         mean, scale = standardizer(X)
         X = X @ sp.diags(1 / scale) if sp.issparse(X) else (X - mean) / scale

@@ -62,7 +62,7 @@ class DaskData:
     """
 
     X: list
-    y: list
+    y: list | None
     s: list | None
     soft: bool
     n_classes_soft: int | None
@@ -204,7 +204,8 @@ def in_memory_partitions(data: DaskData):
     import dask
 
     for Xp, yp, sp_ in data.parts():
-        Xi, yi, si = _split(*dask.compute(Xp, yp, sp_), data.layout)
+        Xi, yi, si = dask.compute(Xp, yp, sp_)
+        Xi, yi, si = _split(Xi, yi, si, data.layout)
         if len(Xi):
             yield Xi, yi, si
 

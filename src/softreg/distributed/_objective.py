@@ -53,7 +53,7 @@ def _block(X, y, s, spec: _Spec) -> tuple[SoftmaxObjective | None, float]:
         y = np.asarray(y)
         if y.ndim == 2:
             y = y[:, 0]
-        codes = np.searchsorted(spec.classes, y)
+        codes = np.searchsorted(np.asarray(spec.classes), y)
         Y = None
     if spec.cw is not None:
         s, Yw = apply_class_weights(spec.cw, s, codes=codes, Y=Y)

@@ -102,7 +102,7 @@ def summarise(data: DaskData, class_weight=None, classes=None) -> Summary:
     col_sq = sum(r["col_sq"] for r in summaries)
     feature_std = np.sqrt(np.clip(col_sq / n - mean ** 2, 0, None))
     if data.soft:
-        K = data.n_classes_soft
+        K = int(data.n_classes_soft or 0)
         found = data.soft_columns if data.soft_columns is not None else np.arange(K)
         classes = found if classes is None else np.asarray(classes)
         mass = sum(r["mass"] for r in summaries)

@@ -114,6 +114,9 @@ class _CGInner:
         self.max_cg = max_cg
         self.hessp = None
 
+    def start(self, theta):
+        return theta
+
     def evaluate(self, theta):
         loss, grad, self.hessp = self.objective.loss_grad_hessp(theta)
         return loss, grad
@@ -226,9 +229,7 @@ def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, ma
     objective = smooth_objective(datafit, penalty, "newton", *needs)
     solve = _ExactInner(objective, free, state) if exact else \
         _CGInner(objective, precondition, max_cg)
-    theta = np.array(theta0, dtype=np.float64, copy=True)
-    if exact:
-        theta = solve.start(theta)
+    theta = solve.start(np.array(theta0, dtype=np.float64, copy=True))
     curve: list[float] = []
     reason, message = MAX_ITER, ""
     loss, grad = solve.evaluate(theta)
