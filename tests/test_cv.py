@@ -165,3 +165,10 @@ def test_parallel_and_sparse_paths_agree_with_the_exact_path():
     np.testing.assert_array_equal(parallel.scores_, dense.scores_)
     np.testing.assert_allclose(sparse.scores_, dense.scores_, atol=1e-6)
     assert sparse.alpha_ == dense.alpha_
+
+
+@pytest.mark.parametrize("solver, expected", [("auto", "newton"), ("lbfgs", "lbfgs")])
+def test_cv_refit_records_its_solver(solver, expected):
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegressionCV(alphas=3, cv=3, solver=solver).fit(X, y)
+    assert model.solver_ == model.estimator_.solver_ == expected
