@@ -10,6 +10,9 @@ wrong) and says nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
+numba: Any
 try:  # numba is a dependency, but softreg still works (more slowly) without it
     import numba
 except ImportError:  # pragma: no cover - exercised only where numba is missing
