@@ -45,7 +45,8 @@ print(sorted(p.name for p in folder.iterdir()))
 # all the rows. The same fit with a dask DataFrame
 # is ``SoftmaxRegression(alpha=1e-3).fit(df[columns], df["label"])``.
 t0 = time.perf_counter()
-model = fit_files(folder, target="label", scheduler="threads", alpha=1e-3)
+model = fit_files(folder, target="label", estimator=SoftmaxRegression(alpha=1e-3),
+                  scheduler="threads")
 t_dask = time.perf_counter() - t0
 print(f"Dask: {model.n_iter_} iterations, {model.n_passes_} passes over the files, "
       f"{t_dask:.1f} s ({model.stop_reason_})")
