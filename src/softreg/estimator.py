@@ -156,7 +156,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if len(classes_) < 2:
             raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
                              f"got only one class: {classes_[0]!r}")
-        s = check_weights(sample_weight, X, n)
+        s = check_weights(sample_weight, X, n, normalize=True)  # the fit is scale-free in s
         weighted = np.bincount(codes, weights=s, minlength=len(classes_)) if Y is None \
             else s @ Y
         if np.count_nonzero(weighted > 0) < 2 and classes is None:
