@@ -299,13 +299,22 @@ def run_dask(args) -> int:
     except ImportError as exc:
         raise CLIError(f"--dask needs the dask extra: pip install 'softreg[dask]' ({exc})") \
             from exc
+    from ._dask import find_bad_value, quiet_cluster
+
     callback, close = fit_progress(args, args.max_iter,
                                    1e-10 if args.tol is None else args.tol)
     params = build_model(args, callback).get_params()
     try:
-        model = fit_files(args.data, target=args.target, features=args.features,
-                          sample_weight=args.sample_weight, scheduler=args.scheduler,
-                          **params)
+        with quiet_cluster():
+            model = fit_files(args.data, target=args.target, features=args.features,
+                              sample_weight=args.sample_weight, scheduler=args.scheduler,
+                              **params)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        # the cluster names a partition: look for the file, row and column ourselves
+        where = find_bad_value(args.data, args.target, args.features, args.sample_weight)
+        if where is not None:
+            raise CLIError(where) from exc
+        raise
     finally:
         close()
     model.callback = None
