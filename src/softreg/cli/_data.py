@@ -239,8 +239,11 @@ def _read_csv(path: str, progress: bool):
             if progress and size >= PROGRESS_BYTES else None
         chunks = []
         try:
-            reader = pd.read_csv(fh, sep=sep, header=None, dtype=str, keep_default_na=False,
-                                 na_filter=False, chunksize=CSV_CHUNK_ROWS, encoding="utf-8")
+            # the header line fixes the width: a row with more fields is an error, a shorter
+            # one has missing values (reported with their row)
+            reader = pd.read_csv(fh, sep=sep, header=None, names=list(range(len(header))),
+                                 dtype=str, keep_default_na=False, na_filter=False,
+                                 chunksize=CSV_CHUNK_ROWS, encoding="utf-8")
             for chunk in reader:
                 chunks.append(chunk)
                 if bar:
@@ -250,7 +253,10 @@ def _read_csv(path: str, progress: bool):
         except UnicodeDecodeError:
             raise CLIError(f"{path}: {_find_non_utf8(fh, start)}") from None
         except (pd.errors.ParserError, ValueError) as e:
-            raise CLIError(f"{path}: cannot parse the CSV file: {_first_line(e)}") from None
+            # pandas counts lines from the first data line: count the header line too
+            message = re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + 1}",
+                             _first_line(e))
+            raise CLIError(f"{path}: cannot parse the CSV file: {message}") from None
         finally:
             if bar:
                 bar.close(size, f"{size / 1e6:.1f} MB")
