@@ -30,12 +30,8 @@ def quiet_cluster() -> Iterator[None]:
     Worker processes configure their logging from the environment when they import
     ``distributed``, so the levels are also set there; everything is restored afterwards.
     """
-    env = {"DASK_LOGGING__DISTRIBUTED": "critical",
-           "DASK_LOGGING__DISTRIBUTED__NANNY": "critical",
-           "DASK_LOGGING__DISTRIBUTED__WORKER": "critical",
-           "DASK_LOGGING__DISTRIBUTED__SCHEDULER": "critical",
-           "DASK_LOGGING__TORNADO": "critical",
-           "DASK_DISTRIBUTED__ADMIN__LOG_LENGTH": "0"}
+    # dask's config maps DASK_LOGGING__NAME to the level of logger NAME (its children follow)
+    env = {"DASK_LOGGING__DISTRIBUTED": "critical", "DASK_LOGGING__TORNADO": "critical"}
     saved_env = {k: os.environ.get(k) for k in env}
     loggers = [logging.getLogger(name) for name in _LOGGERS]
     saved = [(lg, lg.level) for lg in loggers]
