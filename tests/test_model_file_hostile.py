@@ -274,3 +274,10 @@ def test_a_full_disk_names_the_path_and_keeps_the_old_file(tmp_path, monkeypatch
     assert str(path) in str(info.value)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.softreg"]
+
+
+def test_save_refuses_a_header_that_load_would_refuse(tmp_path, monkeypatch):
+    monkeypatch.setattr(mf, "MAX_JSON_ITEMS", 100)
+    with pytest.raises(ValueError, match="JSON items, more than the 100"):
+        softreg.save(fitted(), tmp_path / "m.softreg", extra={"x": [0] * 200})
+    assert list(tmp_path.iterdir()) == []

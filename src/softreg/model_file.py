@@ -120,6 +120,8 @@ def save(model, path: str | os.PathLike, *, extra: dict | None = None) -> None:
         if not np.all(np.isfinite(arrays[name])):
             raise ValueError(f"the model's {name} has non-finite values; refusing to save it")
     try:  # load would accept what is written
+        text = _dumps(header)
+        _check_json_size(json.dumps(text).encode("ascii"), "<model being saved>", slack=1000)
         native = {k: a.astype(a.dtype.newbyteorder("=")) for k, a in arrays.items()}
         _build(header, native, "<model being saved>")
     except ModelFileError as e:
@@ -392,14 +394,7 @@ def _parse_outer(text: bytes, path) -> dict:
     """The outer safetensors header as a dict, its __metadata__ checked."""
     if not text.startswith(b"{"):
         raise _fail(path, "the header is not a JSON object (not a safetensors file)")
-    containers = text.count(b"{") + text.count(b"[")
-    if containers > MAX_JSON_CONTAINERS:
-        raise _fail(path, f"the header holds {containers} JSON objects and arrays, more than "
-                          f"the {MAX_JSON_CONTAINERS} accepted")
-    items = text.count(b",")
-    if items > MAX_JSON_ITEMS:
-        raise _fail(path, f"the header holds {items} JSON items, more than the "
-                          f"{MAX_JSON_ITEMS} accepted")
+    _check_json_size(text, path)
     try:
         top = _strict_json(text.decode("utf-8").rstrip(" "))
     except RecursionError:
@@ -419,6 +414,21 @@ def _parse_outer(text: bytes, path) -> dict:
         raise _fail(path, f"expected the arrays {list(_TENSORS)}, found "
                           f"{_short(found[:10])}")
     return top
+
+
+def _check_json_size(text: bytes, path, slack: int = 0) -> None:
+    """Bound what parsing ``text`` can allocate: its length, containers and items."""
+    if len(text) + slack > MAX_HEADER_BYTES:
+        raise _fail(path, f"the header of {len(text) + slack} bytes is larger than the "
+                          f"{MAX_HEADER_BYTES} accepted")
+    containers = text.count(b"{") + text.count(b"[")
+    if containers > MAX_JSON_CONTAINERS:
+        raise _fail(path, f"the header holds {containers} JSON objects and arrays, more than "
+                          f"the {MAX_JSON_CONTAINERS} accepted")
+    items = text.count(b",")
+    if items > MAX_JSON_ITEMS:
+        raise _fail(path, f"the header holds {items} JSON items, more than the "
+                          f"{MAX_JSON_ITEMS} accepted")
 
 
 def _short(value, limit: int = 200) -> str:
