@@ -50,7 +50,7 @@ def build_datafit(X, y, sample_weight, *, fit_intercept: bool, class_weight=None
     if len(classes_) < 2:
         raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
                          f"got only one class: {classes_[0]!r}")
-    s = check_weights(sample_weight, X, n)
+    s = check_weights(sample_weight, X, n, normalize=True)  # the fit is scale-free in s
     weighted = s @ Y if Y is not None else \
         np.bincount(np.asarray(codes), weights=s, minlength=len(classes_))
     if np.count_nonzero(weighted > 0) < 2 and classes is None:

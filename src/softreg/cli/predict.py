@@ -53,7 +53,7 @@ def run(args) -> int:
         return 0
     frame = table(labels, proba if args.proba else None, model.classes_)
     if bounds is not None:
-        frame = _intervals.add_interval_columns(frame, *bounds, model.classes_)
+        frame = _intervals.add_interval_columns(frame, bounds[0], bounds[1], model.classes_)
     if out is None:
         frame.to_csv(sys.stdout, index=False)
         return 0
