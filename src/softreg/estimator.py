@@ -55,7 +55,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
     solver : {"auto", "lbfgs", "newton", "gd", "sgd"}, default="auto"
         "auto" picks "newton" when (n_features + 1) * n_classes <= 400
-        (``solvers.EXACT_MAX_PARAMS``: Newton with the exact Hessian), else "lbfgs".
+        (``solvers.EXACT_MAX_PARAMS``), else "lbfgs".
     learning_rate : float or "auto", default="auto"
         Step of "gd" (fixed step when a float, backtracking line search when "auto") and
         the initial step of "sgd" (1/L when "auto"). Ignored by the other solvers.
