@@ -3,11 +3,13 @@
 Each iteration solves H p = -g for the Hessian H of J = datafit + penalty (smooth) and
 takes a backtracking (Armijo) step along p. The inner solve is chosen by size:
 
-- **exact** (n_params <= :data:`EXACT_MAX_PARAMS` and the datafit offers ``hessian``):
-  the Hessian is formed (about n (qK)^2 / 2 flops) and factored; it is rebuilt only
-  when the last step made slow progress (a lazy Newton method, which converges fast from
-  the warm starts of a regularisation path; :class:`NewtonState` carries the Hessian
-  from one fit to the next);
+- **exact** (``inner="exact"``, or "auto" with n_params <= :data:`EXACT_MAX_PARAMS` and a
+  :class:`NewtonState` to reuse the Hessian in): the Hessian is formed (about n (qK)^2
+  flops, some 50 passes' worth at (d+1)K = 200) and factored; it is rebuilt only when the
+  last step made slow progress (a lazy Newton method, which converges in a few steps from
+  the warm starts of a regularisation path, where the state carries the Hessian from one
+  fit to the next). A cold fit rebuilds it several times, which costs more than CG's
+  passes, so "auto" solves a cold fit by CG;
 - **cg**: truncated Newton, conjugate gradients on Hessian-vector products (one pass
   each), preconditioned by the feature preconditioner, to relative accuracy
   min(0.5, sqrt(||g||)).
@@ -44,8 +46,8 @@ from ._common import (
 from ._precondition import feature_preconditioner
 
 #: the one threshold of "small enough for the exact Hessian": up to this many parameters
-#: (d + 1) K a Hessian (n ((d+1)K)^2 / 2 flops) and its Cholesky cost less than the
-#: dozens of Hessian-vector products of conjugate gradients; "auto" picks Newton up to it
+#: (d + 1) K a Hessian reused along a path costs less than the Hessian-vector products of
+#: conjugate gradients; the estimator's "auto" picks Newton up to it, L-BFGS above
 EXACT_MAX_PARAMS = 400
 #: exact solve: rebuild the Hessian after a step that shrank max |grad| by less than this
 REFRESH_RATIO = 0.3
@@ -59,13 +61,14 @@ class NewtonState:
     H_data: np.ndarray | None = None
 
 
-def uses_exact_hessian(datafit, inner: str = "auto") -> bool:
-    """Whether :func:`newton` solves exactly on ``datafit`` with ``inner``."""
+def uses_exact_hessian(datafit, inner: str = "auto", state: NewtonState | None = None) -> bool:
+    """Whether :func:`newton` solves exactly on ``datafit`` with ``inner`` and ``state``."""
     if inner not in INNER:
         raise ValueError(f"inner must be one of {INNER}; got {inner!r}")
     if inner != "auto":
         return inner == "exact"
-    return datafit.n_params <= EXACT_MAX_PARAMS and callable(getattr(datafit, "hessian", None))
+    return state is not None and datafit.n_params <= EXACT_MAX_PARAMS and \
+        callable(getattr(datafit, "hessian", None))
 
 
 def conjugate_gradient(hessp, rhs: np.ndarray, *, rtol: float, max_iter: int,
@@ -209,7 +212,8 @@ def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, ma
     penalty : Penalty or None
     theta0 : ndarray of shape (n_params,)
     inner : {"auto", "exact", "cg"}
-        The solve of the Newton system; "auto": exact up to :data:`EXACT_MAX_PARAMS`.
+        The solve of the Newton system; "auto": exact up to :data:`EXACT_MAX_PARAMS`
+        parameters when a ``state`` carries the Hessian between fits, else CG.
     max_cg : int or None, CG iterations per Newton step (default min(200, n_params))
     precondition : bool or FeaturePreconditioner, for CG
     free : bool ndarray of shape (n_params,) or None
@@ -221,7 +225,7 @@ def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, ma
     SolverResult; "stalled" when no step along the Newton direction (nor, for the exact
     solve, along one from a fresh Hessian) decreases J.
     """
-    exact = uses_exact_hessian(datafit, inner)
+    exact = uses_exact_hessian(datafit, inner, state)
     if free is not None and not exact:
         raise ValueError("newton: free coordinates need the exact inner solve")
     needs = ("loss_grad", "hessian") if exact else \
