@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ._base import emit_json, format_table, json_option, show_progress
+from ._data import FORMATS, staged
 from ._model import load_model, model_input, predict_log_proba
 
 
@@ -13,11 +14,16 @@ def add_parser(sub, parents) -> None:
                        description="Accuracy, log-loss and per-class precision/recall/F1 of "
                        "MODEL on DATA; with --report, a folder with metrics.json, plots and "
                        "an HTML page.")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("model", metavar="MODEL", help="model file written by 'softreg fit'")
+    p.add_argument("data", metavar="DATA",
+                   help="labelled rows: CSV, TSV, Parquet or LibSVM file (format from the "
+                   "extension, or --format); '-' reads standard input")
     p.add_argument("-t", "--target", metavar="COL",
                    help="label column (tables; LibSVM files carry their labels)")
-    p.add_argument("--report", metavar="DIR", help="write a report folder")
+    p.add_argument("--format", choices=tuple(FORMATS), default=None,
+                   help="format of DATA, overriding its extension (needed for '-')")
+    p.add_argument("--report", metavar="DIR",
+                   help="write a report folder: index.html, plots and metrics.json")
     json_option(p)
     p.set_defaults(run=run)
 
@@ -57,9 +63,10 @@ def run(args) -> int:
 
         report_folder_ok(args.report)  # fail before the work
     model, header = load_model(args.model)
-    X, ds = model_input(model, args.data, target=args.target, need_target=True,
-                        progress=show_progress(args), quiet=args.json)
-    metrics = evaluate(model, X, ds.y, args.data)
+    with staged(args.data, args.format) as local:
+        X, ds = model_input(model, local, target=args.target, need_target=True,
+                            progress=show_progress(args), quiet=args.json)
+    metrics = evaluate(model, X, ds.y, "<stdin>" if args.data == "-" else args.data)
     if args.report:
         write_report_folder(args.report, metrics, model, header,
                             title=f"softreg: {os.path.basename(args.model)} on "

@@ -16,10 +16,14 @@ def add_parser(sub, parents) -> None:
     p = sub.add_parser("fit", parents=parents, help="train a model on a data file",
                        description="Train a softmax regression model on DATA (CSV, Parquet "
                        "or LibSVM, by extension) and save it to a model file.")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("data", metavar="DATA",
+                   help="training rows: CSV, TSV, Parquet or LibSVM file (format from the "
+                   "extension, or --format); '-' reads standard input")
     p.add_argument("-t", "--target", metavar="COL",
                    help="label column (tables; LibSVM files carry their labels)")
     p.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write")
+    p.add_argument("--format", choices=tuple(_data.FORMATS), default=None,
+                   help="format of DATA, overriding its extension (needed for '-')")
     g = p.add_argument_group("columns")
     g.add_argument("--features", type=column_list, metavar="A,B,...",
                    help="feature columns (default: every column but the target)")
@@ -134,16 +138,18 @@ def run(args) -> int:
         raise UsageError("--cv needs at least 2 folds")
     if args.dask or args.scheduler:
         return run_dask(args)
-    ds = _data.load(args.data, target=args.target, need_target=True, features=args.features,
-                    ignore=tuple(args.ignore), progress=show_progress(args),
-                    max_features=args.max_features, weight=args.sample_weight)
+    with _data.staged(args.data, args.format) as local:
+        ds = _data.load(local, target=args.target, need_target=True, features=args.features,
+                        ignore=tuple(args.ignore), progress=show_progress(args),
+                        max_features=args.max_features, weight=args.sample_weight)
     unnamed = [i + 1 for i, c in enumerate(ds.ignored) if not c.strip()]
     if unnamed:
         print(f"note: {len(unnamed)} column(s) without a name (a written index?) are not "
               "features", file=sys.stderr)
     classes = np.unique(ds.y)
     if len(classes) < 2:
-        raise CLIError(f"{args.data}: the labels hold a single class ({classes[0]!r}); "
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
+        raise CLIError(f"{args.data}: the labels hold a single class ({only!r}); "
                        "a classifier needs at least 2")
     X = ds.X
     mean = scale = None
@@ -154,7 +160,8 @@ def run(args) -> int:
         import pandas as pd
 
         X = pd.DataFrame(X, columns=ds.feature_names)
-    extra = {"cli": {"data": os.path.basename(args.data), "target": args.target,
+    extra = {"cli": {"data": "<stdin>" if args.data == _data.STDIO else
+                     os.path.basename(args.data), "target": args.target,
                      "standardized": bool(args.standardize),
                      "n_samples": int(ds.n_samples)}}
     if args.cv is not None:
