@@ -259,7 +259,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if solver == "lbfgs":
             result = solvers.lbfgs(objective, theta0, **common)
         elif solver == "newton":
-            result = solvers.newton_cg(objective, theta0, **common)
+            # at the default tol, small problems get one more (nearly free) Newton step
+            polish = self.tol is None and objective.n_params <= NEWTON_MAX_PARAMS
+            result = solvers.newton_cg(objective, theta0, polish=polish, **common)
         elif solver == "gd":
             result = solvers.gradient_descent(objective, theta0,
                                               learning_rate=self.learning_rate, **common)

@@ -44,17 +44,24 @@ def model_summary(model, header: dict) -> dict:
             "stop_reason": model.stop_reason_}
     if cli.get("data"):
         info["trained on"] = cli["data"]
+    if "standardized" in cli:
+        info["standardised features"] = "yes (folded into the saved coefficients)" \
+            if cli["standardized"] else "no"
+    else:
+        info["standardised features"] = "not recorded (not fitted by the softreg command)"
     return info
 
 
-def write_report_folder(folder: str, metrics: dict, model, header: dict, title: str) -> None:
+def write_report_folder(folder: str, metrics: dict, model, header: dict, title: str,
+                        data: str | None = None) -> None:
     from .._atomic import atomic_folder
     from ..report import report_folder_ok, write_report
 
     report_folder_ok(folder)
     with atomic_folder(folder) as tmp:
         write_report(tmp, metrics, model.classes_, loss_curve=model.loss_curve_,
-                     model_info=model_summary(model, header), title=title)
+                     model_info=model_summary(model, header),
+                     data_info={"file": data} if data else None, title=title)
 
 
 def run(args) -> int:
@@ -70,7 +77,8 @@ def run(args) -> int:
     if args.report:
         write_report_folder(args.report, metrics, model, header,
                             title=f"softreg: {os.path.basename(args.model)} on "
-                                  f"{os.path.basename(args.data)}")
+                                  f"{os.path.basename(args.data)}",
+                            data="<stdin>" if args.data == "-" else args.data)
     if args.json:
         emit_json({"metrics": metrics, "report": args.report})
     else:

@@ -35,18 +35,26 @@ def add_parser(sub, parents) -> None:
                    metavar="N", help="largest LibSVM feature index accepted (default %(default)s)")
     m = p.add_argument_group("model")
     m.add_argument("--alpha", type=non_negative_float, default=None,
-                   help="L2 penalty on the weights (default 1e-4)")
-    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd"), default="auto")
-    m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N")
+                   help="L2 penalty on the weights, the precision of a Gaussian prior "
+                   "(default 1e-4; 0: maximum likelihood)")
+    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd"), default="auto",
+                   help="optimiser: newton (Newton-CG), lbfgs, gd (gradient descent), sgd "
+                   "(minibatch); auto (default) picks newton for small problems, else lbfgs")
+    m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N",
+                   help="most iterations (sgd: epochs) before stopping (default %(default)s)")
     m.add_argument("--tol", type=non_negative_float, default=None,
                    help="stop when max |gradient| <= TOL (sgd: relative improvement; "
                    "default: the estimator's)")
     m.add_argument("--learning-rate", type=positive_float, default=None, metavar="RATE",
                    help="step of gd/sgd (default: automatic)")
-    m.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
-    m.add_argument("--class-weight", choices=("balanced",), default=None)
+    m.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
+                   help="rows per step of --solver sgd (default %(default)s; other solvers "
+                   "use every row)")
+    m.add_argument("--class-weight", choices=("balanced",), default=None,
+                   help="'balanced': weight each class by n_samples / (n_classes * its count)")
     m.add_argument("--no-intercept", action="store_true", help="fit without intercepts")
-    m.add_argument("--random-state", type=int, default=None, metavar="SEED")
+    m.add_argument("--random-state", type=int, default=None, metavar="SEED",
+                   help="seed of the row order of --solver sgd (default: a fresh one)")
     m.add_argument("--standardize", action="store_true",
                    help="fit on standardised features (scaled only for LibSVM) and store the "
                    "equivalent model for the raw features")
@@ -55,13 +63,16 @@ def add_parser(sub, parents) -> None:
                    help="choose alpha by K-fold cross-validation over --alphas, then refit "
                    "on all rows")
     c.add_argument("--alphas", type=float_list, default=None, metavar="A,B,...",
-                   help="the alphas --cv tries (default: 10 from 1e-6 to 1, log-spaced)")
+                   help="the alphas --cv tries (default: 10 from 1e-6 to 1, log-spaced); "
+                   "they are fitted and reported from the largest to the smallest")
     c.add_argument("--scoring", default=None, metavar="NAME",
                    help="scikit-learn scorer name for --cv (default: accuracy), e.g. "
                    "neg_log_loss")
     c.add_argument("--infer", action="store_true",
                    help="compute standard errors, z and p-values of the contrasts against the "
-                   "first class and store them in the model file (softreg inspect shows them)")
+                   "first class and store them in the model file (softreg inspect shows them): "
+                   "maximum likelihood with --alpha 0, else the Laplace approximation at the "
+                   "MAP estimate (a Bayesian reading of the penalty)")
     k = p.add_argument_group("out of core, on Dask (DATA may be a folder or glob of Parquet/CSV "
                              "files; needs softreg[dask])")
     k.add_argument("--dask", action="store_true",
@@ -194,6 +205,8 @@ def run(args) -> int:
         "final_loss": float(model.loss_curve_[-1]) if model.loss_curve_ else None,
         "training_accuracy": accuracy,
     }
+    if args.infer:
+        summary["inference"] = extra["inference"]["method"]
     if "cv" in extra:
         summary["cv"] = {"alpha": extra["cv"]["alpha"], "n_folds": extra["cv"]["n_folds"],
                          "scoring": extra["cv"]["scoring"],
@@ -211,8 +224,20 @@ def run(args) -> int:
         print(f"solver {solver}: {model.n_iter_} iterations, {model.stop_reason_}, "
               f"final objective {summary['final_loss']:.6g}")
         print(f"training accuracy {accuracy:.4f}")
+        if args.infer:
+            print(inference_line(extra["inference"]))
         print(f"saved {args.output}")
     return 0
+
+
+def inference_line(result: dict) -> str:
+    """Which statistics --infer computed: maximum likelihood, or Laplace at the MAP."""
+    if result["method"] == "mle":
+        what = "maximum likelihood (alpha = 0), covariance from the observed information"
+    else:
+        what = (f"Laplace approximation at the MAP estimate (alpha = {result['alpha']:.3g}), "
+                "not maximum likelihood (use --alpha 0 for that)")
+    return f"inference: {what}; 'softreg inspect' shows the table"
 
 
 def _frame(ds):
