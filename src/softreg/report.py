@@ -132,7 +132,9 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return float(low), float(high)
 
 
 def _plain(v):
@@ -219,6 +221,7 @@ def plot_calibration(metrics: dict, path) -> None:
     conf = np.array([b["mean_confidence"] for b in filled])
     err = np.array([[a - b["accuracy_low"] for a, b in zip(acc, filled, strict=True)],
                     [b["accuracy_high"] - a for a, b in zip(acc, filled, strict=True)]])
+    err = np.maximum(err, 0.0)  # rounding at 0% and 100%
     top.plot([0, 1], [0, 1], ls="--", color="grey", label="perfectly calibrated")
     top.bar([b["lower"] for b in filled], acc, width=width, align="edge", color="#9ecae1",
             edgecolor="#3182bd", alpha=0.45, label="accuracy in bin")
