@@ -162,3 +162,14 @@ def test_start_up_imports_nothing_heavy(args):
     heavy = sorted(n for n in names if n.split(".")[0] in HEAVY or n in HEAVY)
     assert heavy == []
     assert "softreg.estimator" not in names
+
+
+def test_one_class_error_names_the_label_plainly(tmp_path):
+    (tmp_path / "one.csv").write_text("a,y\n1,1\n2,1\n3,1\n")
+    err = run("fit", tmp_path / "one.csv", "--target", "y", "-o", tmp_path / "m.softreg",
+              expect=1).stderr.decode()
+    assert "single class (1)" in err and "np." not in err
+    from softreg import SoftmaxRegression
+
+    with pytest.raises(ValueError, match=r"only one class: 1$"):
+        SoftmaxRegression().fit(np.zeros((3, 1)), np.array([1, 1, 1]))

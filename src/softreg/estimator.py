@@ -155,13 +155,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Y = None
         if len(classes_) < 2:
             raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
-                             f"got only one class: {classes_[0]!r}")
+                             f"got only one class: {classes_[:1].tolist()[0]!r}")
         s = check_weights(sample_weight, X, n)
         weighted = np.bincount(codes, weights=s, minlength=len(classes_)) if Y is None \
             else s @ Y
         if np.count_nonzero(weighted > 0) < 2 and classes is None:
+            only = classes_[[np.argmax(weighted)]].tolist()[0]  # 1, not np.int64(1)
             raise ValueError("SoftmaxRegression needs at least 2 classes with positive sample "
-                             f"weight; only class {classes_[np.argmax(weighted)]!r} has any")
+                             f"weight; only class {only!r} has any")
         if self.class_weight is not None:
             cw = class_weights(self.class_weight, classes_, weighted)
             s, Yw = apply_class_weights(cw, s, codes=codes, Y=Y)
