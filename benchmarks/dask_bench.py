@@ -211,7 +211,8 @@ def report(rows, ooc, args) -> str:
                 f"rows ({mib(first['data_bytes'] / first['files'])} in memory each, one "
                 "partition per file); 2 worker processes x 1 thread, each with memory limit "
                 f"{first['memory_limit']}; `fit_files(folder, target='label', "
-                f"estimator=SoftmaxRegression(solver='lbfgs', max_iter={args.max_iter}))`: every pass re-reads the files on the workers. "
+                f"estimator=SoftmaxRegression(solver='lbfgs', max_iter={args.max_iter}))`: "
+                "every pass re-reads the files on the workers. "
                 "Peak RSS sampled every 20 ms in each worker process.", "",
                 "| files | data in memory (on disk) | data / one worker's limit | fit s | passes "
                 "| s per pass | peak RSS per worker (idle) | peak RSS client+scheduler |",

@@ -245,7 +245,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if solver == "lbfgs":
             return solvers.lbfgs(datafit, penalty, theta0, **common)
         if solver == "newton":
-            return solvers.newton(datafit, penalty, theta0, **common)
+            # at the default tol, small problems get one more (nearly free) Newton step
+            polish = self.tol is None and datafit.n_params <= solvers.EXACT_MAX_PARAMS
+            return solvers.newton(datafit, penalty, theta0, polish=polish, **common)
         if solver == "gd":
             return solvers.gradient_descent(datafit, penalty, theta0,
                                             learning_rate=self.learning_rate, **common)

@@ -202,7 +202,7 @@ class _ExactInner:
 def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max_iter=100,
            callback: Callback = None, inner: str = "auto", max_cg: int | None = None,
            precondition=True, free: np.ndarray | None = None,
-           state: NewtonState | None = None) -> SolverResult:
+           state: NewtonState | None = None, polish: bool = False) -> SolverResult:
     """Minimise J = datafit + penalty (smooth) by Newton steps; stops at max |grad J| <= tol.
 
     Parameters
@@ -219,6 +219,11 @@ def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, ma
     free : bool ndarray of shape (n_params,) or None
         Exact solve only: optimise these coordinates, keep the others at theta0's values.
     state : NewtonState or None, exact solve only: the Hessian carried between fits
+    polish : bool
+        Once max |grad| <= tol, take one more Newton step, kept only if it lowers both the
+        loss and the gradient: near the optimum Newton's error roughly squares, so for the
+        price of one iteration the parameters gain several digits beyond ``tol``. It is not
+        counted in ``n_iter`` nor in the loss curve.
 
     Returns
     -------
@@ -242,6 +247,8 @@ def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, ma
         gmax = max_abs(grad)
         if gmax <= tol:
             reason, it = CONVERGED, it - 1
+            if polish:
+                theta, loss, grad = _polish(objective, solve, theta, loss, grad)
             break
         while True:
             p = solve.direction(theta, grad)
@@ -266,3 +273,21 @@ def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, ma
         if max_abs(grad) <= tol:
             reason = CONVERGED
     return SolverResult(theta, it, reason, loss, max_abs(grad), curve, message)
+
+
+def _polish(objective, solve, theta, loss, grad):
+    """(theta, loss, grad) after one more Newton step from a converged point, if it helps."""
+    if not np.any(grad):
+        return theta, loss, grad
+    p = solve.direction(theta, grad)
+    slope = float(grad @ p)
+    if not slope < 0:
+        return theta, loss, grad
+    t = backtracking_line_search(objective, theta, loss, grad, p, slope)
+    if t is None:
+        return theta, loss, grad
+    new = theta + t * p
+    new_loss, new_grad = objective.loss_grad(new)
+    if new_loss <= loss and max_abs(new_grad) <= max_abs(grad):
+        return new, new_loss, new_grad
+    return theta, loss, grad
