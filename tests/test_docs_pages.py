@@ -104,15 +104,6 @@ def test_benchmark_tables(docs, tmp_path):
     assert "No benchmark results" in docs.benchmark_include(tmp_path / "missing.md")
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    from softreg import _special
-
-    failures, tried = doctest.testmod(_special, verbose=False)
-    assert tried >= 2 and failures == 0
-
-
 def test_gallery_order_names_every_example(docs):
     gallery = EXT.parents[2] / "examples" / "gallery"
     examples = sorted(p.name for p in gallery.glob("plot_*.py"))

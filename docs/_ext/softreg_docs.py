@@ -33,8 +33,6 @@ API_GROUPS: list[tuple[str, str, list[str]]] = [
      ["L2", "L1", "ElasticNet", "GroupLasso", "Penalty"]),
     ("Model files and ONNX", "Saving, loading and exporting fitted models.",
      ["save", "load", "to_onnx", "register_onnx_converter"]),
-    ("Numerically stable functions", "Row-wise and max-shifted: nothing overflows.",
-     ["softmax", "log_softmax", "logsumexp"]),
     ("Errors and warnings", "Exceptions and warnings softreg raises on purpose.",
      ["DivergenceError", "ModelFileError", "FitSeparationWarning"]),
 ]

@@ -18,11 +18,12 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.special import softmax
 from sklearn.datasets import load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
-from softreg import SoftmaxRegression, softmax
+from softreg import SoftmaxRegression
 
 X, y = load_wine(return_X_y=True)
 X = StandardScaler().fit_transform(X)
@@ -41,7 +42,7 @@ alpha = 1e-2
 
 def objective(W, b):
     Z = X @ W + b
-    P = softmax(Z)  # max-shifted: never exp of a raw logit
+    P = softmax(Z, axis=1)  # max-shifted: never exp of a raw logit
     log_Z = np.log(np.exp(Z - Z.max(axis=1, keepdims=True)).sum(axis=1)) + Z.max(axis=1)
     J = np.mean(log_Z - (Y * Z).sum(axis=1)) + alpha / 2 * np.sum(W**2)
     return J, X.T @ (P - Y) / n + alpha * W, (P - Y).mean(axis=0)

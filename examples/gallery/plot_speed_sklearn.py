@@ -15,11 +15,12 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from softreg import SoftmaxRegression, logsumexp
+from softreg import SoftmaxRegression
 
 X, y = make_classification(n_samples=10_000, n_features=30, n_informative=15, n_classes=5,
                            random_state=0)
@@ -30,7 +31,7 @@ Y = np.eye(5)[y]
 def J(coef, intercept):
     """softreg's objective at scikit-learn-shaped parameters (K >= 3)."""
     Z = X @ coef.T + intercept
-    return np.mean(logsumexp(Z) - (Y * Z).sum(axis=1)) + alpha / 2 * np.sum(coef**2)
+    return np.mean(logsumexp(Z, axis=1) - (Y * Z).sum(axis=1)) + alpha / 2 * np.sum(coef**2)
 
 
 # warm-up: compile softreg's kernels outside the timings (numba caches them on disk)

@@ -49,13 +49,14 @@ def build_datafit(X, y, sample_weight, *, fit_intercept: bool, class_weight=None
         Y = None
     if len(classes_) < 2:
         raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
-                         f"got only one class: {classes_[0]!r}")
+                         f"got only one class: {classes_[:1].tolist()[0]!r}")
     s = check_weights(sample_weight, X, n, normalize=True)  # the fit is scale-free in s
     weighted = s @ Y if Y is not None else \
         np.bincount(np.asarray(codes), weights=s, minlength=len(classes_))
     if np.count_nonzero(weighted > 0) < 2 and classes is None:
+        only = classes_[[np.argmax(weighted)]].tolist()[0]  # 1, not np.int64(1)
         raise ValueError("SoftmaxRegression needs at least 2 classes with positive sample "
-                         f"weight; only class {classes_[np.argmax(weighted)]!r} has any")
+                         f"weight; only class {only!r} has any")
     if class_weight is not None:
         cw = class_weights(class_weight, classes_, weighted)
         s, Yw = apply_class_weights(cw, s, codes=codes, Y=Y)

@@ -77,7 +77,7 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, exact: bool):
         est.set_params(alpha=alpha)
         if exact:
             res = solvers.newton(datafit, model_penalty(est), theta, tol=est.tol,
-                                 max_iter=est.max_iter, inner="exact", state=state)
+                                 max_iter=est.max_iter, state=state)
             theta = res.params
             est.coef_, est.intercept_ = coef_intercept(*datafit.unpack(theta), Xtr.dtype)
             est.n_iter_, est.solver_ = res.n_iter, "newton"

@@ -16,6 +16,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -25,7 +26,6 @@ from threadpoolctl import threadpool_limits
 from . import solvers
 from ._params import build_datafit, coef_intercept, full_params, model_penalty
 from ._separation_check import warn_if_separated
-from ._special import log_softmax, softmax
 from ._targets import is_soft_target
 
 #: default tolerances: max |grad J| for the batch solvers (float64 and float32 data),
@@ -56,7 +56,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
     solver : {"auto", "lbfgs", "newton", "gd", "sgd"}, default="auto"
         "auto" picks "newton" when (n_features + 1) * n_classes <= 400
-        (``solvers.EXACT_MAX_PARAMS``: Newton with the exact Hessian), else "lbfgs".
+        (``solvers.EXACT_MAX_PARAMS``), else "lbfgs".
     learning_rate : float or "auto", default="auto"
         Step of "gd" (fixed step when a float, backtracking line search when "auto") and
         the initial step of "sgd" (1/L when "auto"). Ignored by the other solvers.
@@ -245,7 +245,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if solver == "lbfgs":
             return solvers.lbfgs(datafit, penalty, theta0, **common)
         if solver == "newton":
-            return solvers.newton(datafit, penalty, theta0, **common)
+            # at the default tol, small problems get one more (nearly free) Newton step
+            polish = self.tol is None and datafit.n_params <= solvers.EXACT_MAX_PARAMS
+            return solvers.newton(datafit, penalty, theta0, polish=polish, **common)
         if solver == "gd":
             return solvers.gradient_descent(datafit, penalty, theta0,
                                             learning_rate=self.learning_rate, **common)
@@ -388,13 +390,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Class probabilities of shape (n_samples, n_classes); rows sum to 1."""
         if _is_dask(X):
             return _predict_dask(self, X, "predict_proba")
-        return softmax(self._shifted_logits(X))
+        return softmax(self._shifted_logits(X), axis=1)
 
     def predict_log_proba(self, X):
         """Log class probabilities of shape (n_samples, n_classes)."""
         if _is_dask(X):
             return _predict_dask(self, X, "predict_log_proba")
-        return log_softmax(self._shifted_logits(X))
+        return log_softmax(self._shifted_logits(X), axis=1)
 
     def predict(self, X):
         """Most probable class of each row, shape (n_samples,)."""

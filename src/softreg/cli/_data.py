@@ -12,8 +12,12 @@ import csv
 import io
 import os
 import re
+import shutil
 import stat
+import sys
+import tempfile
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -442,9 +446,7 @@ def _labels(values, name: str, path: str, kind: str) -> np.ndarray:
         i = int(nan[0])
         raise CLIError(f"{path}: target column {name!r}, row {i + 1} (line {i + 2}): "
                        f"{text[i]!r} is a missing label, not a class")
-    if len(text) and all(_INT_RE.match(v) for v in text):
-        return np.array([int(v) for v in text], dtype=np.int64)
-    return text
+    return text_labels(text)
 
 
 def match_labels(y: np.ndarray, classes: np.ndarray, path: str) -> np.ndarray:
@@ -537,3 +539,143 @@ def _find_bad_libsvm_index(source, limit: int, what: str) -> str | None:
                 if index > limit:
                     return f"line {line_no}: feature index {index} exceeds {what}"
     return None
+
+
+# -- labels whatever the file format ----------------------------------------------------------
+_BOOL_WORDS = {"true": True, "false": False}
+
+
+def text_labels(text: np.ndarray) -> np.ndarray:
+    """Labels read as text (CSV/TSV) typed as a Parquet or LibSVM file would give them.
+
+    Whole numbers ("6", "6.0", "1e3") become int64, other finite numbers float64,
+    True/False (any case) bool, and anything else stays text; so the same data gives the
+    same classes from any file format.
+
+    Parameters
+    ----------
+    text : ndarray of str of shape (n_samples,)
+        Stripped, non-empty labels.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    if len(text) == 0:
+        return text
+    if all(_INT_RE.match(v) for v in text):
+        return np.array([int(v) for v in text], dtype=np.int64)
+    words = {v.lower() for v in text}
+    if words <= set(_BOOL_WORDS):
+        return np.array([_BOOL_WORDS[v.lower()] for v in text], dtype=bool)
+    try:
+        values = np.array([float(v) for v in text], dtype=np.float64)
+    except ValueError:
+        return text
+    if not np.all(np.isfinite(values)):
+        return text
+    if np.all(values == np.round(values)) and np.all(np.abs(values) < 2.0**63):
+        return values.astype(np.int64)
+    return values
+
+
+# -- standard input, --format and --keep ------------------------------------------------------
+#: the --format choices and the file name suffix that selects each
+FORMATS = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "libsvm": ".libsvm"}
+#: DATA or OUT written as this means standard input / standard output
+STDIO = "-"
+
+
+def _format_suffixes(fmt: str) -> tuple[str, ...]:
+    return {"csv": (".csv",), "tsv": (".tsv",), "parquet": PARQUET_SUFFIXES,
+            "libsvm": LIBSVM_SUFFIXES}[fmt]
+
+
+@contextmanager
+def staged(path: str, fmt: str | None = None, *, keep: bool = False):
+    """A path :func:`load` can read for DATA given as ``path`` (``-``: standard input).
+
+    Standard input is copied to a temporary file (it may be read more than once, e.g.
+    for ``--keep``), and so is a FIFO when ``keep``; a file whose extension does not name
+    ``fmt`` is read through a temporary link named for it. Errors raised inside the
+    ``with`` block name ``path`` ("<stdin>" for standard input), never the temporary file.
+
+    Parameters
+    ----------
+    path : str
+        The DATA argument.
+    fmt : {"csv", "tsv", "parquet", "libsvm"}, optional
+        The --format option: overrides the extension; required for standard input.
+    keep : bool
+        The file will be read twice (predict --keep).
+    """
+    stdin = path == STDIO
+    if stdin and fmt is None:
+        raise UsageError("reading DATA from standard input ('-') needs --format "
+                         f"{'|'.join(FORMATS)}")
+    fifo = not stdin and keep and _is_fifo(path)
+    if not stdin and not fifo and (fmt is None or path.lower().endswith(_format_suffixes(fmt))):
+        yield path
+        return
+    if not stdin and not os.path.lexists(path):
+        raise CLIError(f"{path}: no such file")
+    if fmt is None:  # a FIFO read twice: copy it, in the format its name says
+        fmt = "tsv" if data_kind(path) == "csv" and path.lower().endswith(".tsv") \
+            else data_kind(path)
+    shown = "<stdin>" if stdin else path
+    with tempfile.TemporaryDirectory(prefix="softreg-") as tmp:
+        local = os.path.join(tmp, "data" + FORMATS[fmt])
+        if stdin or fifo:
+            with open(local, "wb") as out, \
+                    (open(path, "rb") if fifo else _stdin_bytes()) as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        else:
+            os.symlink(os.path.abspath(path), local)
+        try:
+            yield local
+        except CLIError as e:
+            raise CLIError(str(e).replace(local, shown), e.code) from None
+
+
+def _is_fifo(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+@contextmanager
+def _stdin_bytes():
+    yield sys.stdin.buffer
+
+
+def kept_columns(path: str, names: list[str]):
+    """The columns ``names`` of the table at ``path`` as text (a pandas DataFrame).
+
+    Values are passed through as written (ids keep their leading zeros); for --keep.
+    """
+    import pandas as pd
+
+    kind = data_kind(path)
+    if kind == "libsvm":
+        raise UsageError("--keep needs a table (CSV, TSV or Parquet): LibSVM files have no "
+                         "named columns")
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        have = list(pq.read_schema(path).names)
+    else:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            have = next(csv.reader(fh, delimiter=_sep(path)), [])
+    absent = [c for c in names if c not in have]
+    if absent:
+        raise CLIError(f"{path}: --keep names columns that do not exist: {_names(absent)} "
+                       f"(the columns are {_names(have)})")
+    if kind == "parquet":
+        return pq.read_table(path, columns=names).to_pandas()
+    return pd.read_csv(path, sep=_sep(path), usecols=names, dtype=str, keep_default_na=False,
+                       na_filter=False, encoding="utf-8-sig")[names]
+
+
+def _sep(path: str) -> str:
+    return "\t" if path.lower().endswith(".tsv") else ","

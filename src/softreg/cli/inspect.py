@@ -16,7 +16,7 @@ def add_parser(sub, parents) -> None:
     p = sub.add_parser("inspect", parents=parents, help="show what a model file holds",
                        description="Classes, features, hyper-parameters, how the fit went "
                        "and the largest coefficients of MODEL (the file is verified first).")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="model file written by 'softreg fit'")
     p.add_argument("--top", type=positive_int, default=10, metavar="N",
                    help="how many of the largest coefficients to list (default %(default)s)")
     json_option(p)
@@ -116,8 +116,8 @@ def run(args) -> int:
     if isinstance(cv, dict) and "alphas" in cv:
         print()
         print(f"alpha chosen by {cv['n_folds']}-fold cross-validation "
-              f"({printable(cv['scoring'])}):")
-        rows = [["*" if i == cv["best_index"] else "", a, m, sd]
+              f"({printable(cv['scoring'])}), alphas from the largest to the smallest:")
+        rows = [["*" if i == cv["best_index"] else "", f"{a:.3e}", m, sd]
                 for i, (a, m, sd) in enumerate(zip(cv["alphas"], cv["mean_scores"],
                                                    cv["std_scores"], strict=True))]
         print(format_table(rows, ["", "alpha", "mean score", "std"]))
