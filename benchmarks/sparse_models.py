@@ -1,8 +1,8 @@
 """Sparse models: softreg's lasso path against R's glmnet, one L1 fit against saga.
 
-Run: ``PYTHONPATH=src python -m benchmarks.sparse_models [--n 20000] [--saga-n 5000]
-[--saga-n 2000] [--tol 1e-6] [--fit-tol 1e-8] [--thresh 1e-7] [--output PATH]``. Writes ``benchmarks/RESULTS_sparse_models.md``
-and prints the same text.
+Run: ``PYTHONPATH=src python -m benchmarks.sparse_models [--n 20000] [--saga-n 2000]
+[--tol 1e-6] [--fit-tol 1e-8] [--thresh 1e-7] [--output PATH]``. Writes
+``benchmarks/RESULTS_sparse_models.md`` and prints the same text.
 
 1. **Path.** A tf-idf-like CSR problem (:func:`benchmarks.problems.text_like`, n = d,
    K = 10), 20 alphas from alpha_max geometrically down to 0.01 alpha_max. softreg's

@@ -157,6 +157,14 @@ def regularization_path(X, y, *, l1_ratio: float = 1.0, grouped: bool = False, a
     with np.errstate(divide="ignore", invalid="ignore"):
         sat_loss = -float(cd.sw @ np.where(cd.Y > 0, cd.Y * np.log(cd.Y), 0.0).sum(axis=1))
     G0 = cd.gradient(cd.sw[:, None] * (P0 - cd.Y))
+    W0 = np.zeros((d, K))
+    if np.any(pf_full == 0) and np.any(pf_full > 0):
+        # unpenalised features are part of the null fit: solve for them (and b) with the
+        # penalised ones held at zero by a prohibitive penalty, as glmnet does
+        big = 1e6 * (np.abs(G0).max() / pf_full[pf_full > 0].min() / l1_ratio + 1.0)
+        res = solve(cd, Penalty(big, l1_ratio, grouped, pf), W0, b0, tol=tol,
+                    max_iter=max_iter, screen=np.flatnonzero(pf_full == 0))
+        W0, b0, G0 = res.W, res.b, res.G
     a_max = alpha_max(G0, l1_ratio=l1_ratio, grouped=grouped, penalty_factor=pf)
 
     if alphas is None:
@@ -174,7 +182,7 @@ def regularization_path(X, y, *, l1_ratio: float = 1.0, grouped: bool = False, a
     out = dict(n_active=np.zeros(m, dtype=np.int64), dev_ratio=np.zeros(m),
                objective=np.zeros(m), violation=np.zeros(m), n_iter=np.zeros(m, dtype=np.int64))
     reasons = []
-    W = np.zeros((d, K))
+    W = W0
     b = b0.copy()
     G = G0
     alpha_prev = max(a_max, alphas[0])

@@ -378,6 +378,9 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
             break
     viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) if cd.fit_intercept else 0.0
     kkt = max(float(viol.max(initial=0.0)), viol_b)
+    free = pf == 0
+    if np.any(free):  # unpenalised rows: only their differences matter; centre them
+        st.W[free] -= st.W[free].mean(axis=1, keepdims=True)
     if reason == MAX_ITER:
         message = (f"{max_iter} proximal Newton steps did not reach the optimality "
                    f"tolerance: violation {kkt:.3g} > tol={tol:g}")
