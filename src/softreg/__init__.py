@@ -6,10 +6,12 @@ from .cv import SoftmaxRegressionCV
 from .estimator import SoftmaxRegression
 from .inference import infer
 from .model_file import ModelFileError, load, save
+from .regpath import RegularizationPath, regularization_path
 from .solvers import DivergenceError
 
 __all__ = ["DivergenceError", "SoftmaxRegression", "log_softmax", "logsumexp", "softmax"]
 __all__ += ["ModelFileError", "load", "register_onnx_converter", "save", "to_onnx"]
 __all__ += ["SoftmaxRegressionCV", "infer"]
+__all__ += ["RegularizationPath", "regularization_path"]
 __version__ = "0.1.0"
 
