@@ -2,21 +2,33 @@
 
 glmnet is fitted once for the whole module (one Rscript call, several jobs) with
 thresh=1e-14 (with 1e-12 its grouped fits stop ~1e-10 above the optimum, their
-probabilities 1e-5 away from it: softreg's objective is the lower one). glmnet's lambda is softreg's alpha, its alpha softreg's l1_ratio, and it
+probabilities 1e-5 away from it: softreg's objective is the lower one). glmnet's lambda
+is softreg's alpha, its alpha softreg's l1_ratio, and it
 rescales penalty.factor to sum to n_features: both sides get factors that already do.
 Checked at each alpha: softreg's objective is no higher than glmnet's (the same code
 computes both), the same support, probabilities within 1e-5, for elastic net the
 coefficients within 1e-4 relative; and alpha_max equals glmnet's first lambda.
 """
 
+import importlib
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from benchmarks.glmnet_r import glmnet_available, glmnet_penalty_factor, run_glmnet_batch
 from softreg._objective import SoftmaxObjective
 from softreg.penalties import Penalty
 from softreg.regpath import regularization_path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not installed
+    sys.path.insert(0, str(ROOT))
+glmnet_r = importlib.import_module("benchmarks.glmnet_r")
+glmnet_available = glmnet_r.glmnet_available
+glmnet_penalty_factor = glmnet_r.glmnet_penalty_factor
+run_glmnet_batch = glmnet_r.run_glmnet_batch
 
 WHY = glmnet_available()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"R's glmnet is needed: {WHY}")
