@@ -31,6 +31,7 @@ from ._targets import (
     encode_labels,
     is_soft_target,
 )
+from .penalties import Penalty, _as_penalty_factor
 
 #: "auto" uses Newton-CG up to this many parameters (d+1)*K, L-BFGS above
 NEWTON_MAX_PARAMS = 500
@@ -44,14 +45,17 @@ SGD_TOL = 1e-4
 #: partial_fit's step decays on the scale of this many minibatches (or the first chunk)
 STREAM_HORIZON_BATCHES = 100
 
-_SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd")
+_SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton")
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
-    """Multinomial (softmax) logistic regression with an L2 penalty.
+    """Multinomial (softmax) logistic regression with an L2, L1, elastic-net or grouped penalty.
 
-    Minimises J(W, b) = sum_i s_i CE_i / sum_i s_i + (alpha / 2) ||W||_F^2 with
-    CE_i = logsumexp(z_i) - y_i . z_i and z_i = x_i W + b; the intercept is not penalised.
+    Minimises J(W, b) = sum_i s_i CE_i / sum_i s_i + alpha * (l1_ratio * Omega(W)
+    + (1 - l1_ratio) / 2 * sum_j pf_j ||W_j||^2) with CE_i = logsumexp(z_i) - y_i . z_i,
+    z_i = x_i W + b, Omega(W) = sum_jk pf_j |W_jk| (or sum_j pf_j ||W_j,:||_2 with
+    ``grouped=True``) and pf the ``penalty_factor``; the intercept is not penalised. With
+    l1_ratio = 0 (the default) this is the L2 model (alpha / 2) ||W||_F^2.
     For K >= 3 classes ``alpha = 1 / (C * sum(s))`` gives the optimum of scikit-learn's
     ``LogisticRegression(C=C)``; for two classes (where scikit-learn fits one weight
     vector) the same holds with ``C = 2 / (alpha * sum(s))``.
@@ -59,10 +63,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     alpha : float, default=1e-4
-        L2 penalty (precision of the Gaussian prior on W). 0 means no penalty.
+        Penalty strength (glmnet's ``lambda``; with l1_ratio=0 the precision of the
+        Gaussian prior on W). 0 means no penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Share of the L1 part (glmnet's ``alpha``; scikit-learn's ``l1_ratio`` at
+        ``C = 1 / (alpha * sum(s))``). With l1_ratio > 0 the fit is sparse and W is not
+        centred across classes (the penalty identifies the K-column parameterisation;
+        centring would change its value): ``coef_`` is the minimiser itself.
+    grouped : bool, default=False
+        Omega sums the row norms ||W_j,:||_2: a feature is in or out for all classes at
+        once (glmnet's ``type.multinomial="grouped"``). Needs l1_ratio > 0.
+    penalty_factor : array-like of shape (n_features,) or None, default=None
+        Per-feature multiplier of the penalty (glmnet's ``penalty.factor``, used as given,
+        not rescaled); 0 leaves a feature unpenalised. None: all ones.
     fit_intercept : bool, default=True
-    solver : {"auto", "lbfgs", "newton", "gd", "sgd"}, default="auto"
-        "auto" picks "newton" when (n_features + 1) * n_classes <= 500, else "lbfgs".
+    solver : {"auto", "lbfgs", "newton", "gd", "sgd", "prox_newton"}, default="auto"
+        "auto" picks "prox_newton" when l1_ratio > 0 or penalty_factor is given (the only
+        solver for those), else "newton" when (n_features + 1) * n_classes <= 500, else
+        "lbfgs". "prox_newton": proximal Newton with coordinate descent on working sets
+        (:mod:`softreg.solvers.prox_newton`), stopping on the optimality conditions.
     learning_rate : float or "auto", default="auto"
         Step of "gd" (fixed step when a float, backtracking line search when "auto") and
         the initial step of "sgd" (1/L when "auto"). Ignored by the other solvers.
@@ -98,10 +117,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     n_iter_ : int
     loss_curve_ : list of float, the objective J after each iteration
     stop_reason_ : {"converged", "max_iter", "stalled"}
+    solver_ : str, the solver that ran
     """
 
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "grouped": ["boolean"],
+        "penalty_factor": ["array-like", None],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions(set(_SOLVERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -116,11 +139,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "callback": [callable, None],
     }
 
-    def __init__(self, alpha=1e-4, *, fit_intercept=True, solver="auto", learning_rate="auto",
+    def __init__(self, alpha=1e-4, *, l1_ratio=0.0, grouped=False, penalty_factor=None,
+                 fit_intercept=True, solver="auto", learning_rate="auto",
                  batch_size=64, max_iter=1000, tol=None, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, verbose=0,
                  callback=None):
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.grouped = grouped
+        self.penalty_factor = penalty_factor
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.learning_rate = learning_rate
@@ -169,8 +196,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if not np.any(s > 0):
                 raise ValueError("class_weight leaves every sample with zero weight")
         self.classes_ = classes_
-        return SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s, alpha=self.alpha,
+        # the penalised solver takes the whole penalty apart (the datafit gets alpha=0)
+        alpha = 0.0 if self._penalised() else self.alpha
+        return SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s, alpha=alpha,
                                 fit_intercept=self.fit_intercept, n_classes=len(classes_))
+
+    # -- the penalty ----------------------------------------------------------------------------
+    def _penalised(self) -> bool:
+        """True when the fit needs the general Penalty (L1 part or penalty factors)."""
+        return self.l1_ratio > 0 or self.penalty_factor is not None or self.grouped or \
+            self.solver == "prox_newton"
+
+    def _penalty(self, n_features: int) -> Penalty:
+        """The Penalty of this model; clear errors for impossible settings."""
+        if not 0 <= self.l1_ratio <= 1:
+            raise ValueError(f"l1_ratio must lie in [0, 1]; got {self.l1_ratio!r}")
+        if self.grouped and self.l1_ratio == 0:
+            raise ValueError("grouped=True needs l1_ratio > 0: with l1_ratio=0 there is no "
+                             "L1 part to group (the ridge penalty treats all entries alike)")
+        pf = _as_penalty_factor(self.penalty_factor, n_features)
+        return Penalty(float(self.alpha), float(self.l1_ratio), bool(self.grouped), pf)
 
     def _initial_params(self, objective: SoftmaxObjective) -> np.ndarray:
         if self.warm_start and hasattr(self, "coef_"):
@@ -195,6 +240,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def resolved_solver(self, n_params: int) -> str:
         """The solver that ``solver`` stands for on a problem with n_params parameters."""
+        if self._penalised():
+            if self.solver not in ("auto", "prox_newton"):
+                raise ValueError(
+                    f"solver={self.solver!r} cannot fit l1_ratio > 0 or penalty_factor: use "
+                    "solver='auto' or 'prox_newton'")
+            return "prox_newton"
         if self.solver != "auto":
             return self.solver
         return "newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs"
@@ -222,9 +273,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self
         """
         if _is_dask(X, y, sample_weight):
+            if self._penalised():
+                raise NotImplementedError(
+                    "l1_ratio > 0 / penalty_factor are not yet supported on Dask collections; "
+                    "fit in memory (X.compute()) or use l1_ratio=0")
             from .distributed import fit_dask
             return fit_dask(self, X, y, sample_weight)
         X = self._validate_X(X, reset=True)
+        if self._penalised():
+            self._penalty(X.shape[1])  # bad settings fail before any work
         objective = self._build_objective(X, y, sample_weight)
         return self._solve(objective, X)
 
@@ -245,6 +302,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.loss_curve_ = list(result.loss_curve)
         self.stop_reason_ = result.stop_reason
+        self.solver_ = solver
         self.n_passes_ = objective.n_passes
         self._warn_if_not_converged(result, solver, X_for_advice)
         return self
@@ -256,7 +314,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         dtype = getattr(objective, "dtype", np.float64)
         common = dict(tol=self._tol(solver, dtype), max_iter=self.max_iter,
                       callback=self._callback())
-        if solver == "lbfgs":
+        if solver == "prox_newton":
+            from .solvers.prox_newton import prox_newton
+            result = prox_newton(objective, self._penalty(objective.n_features), theta0,
+                                 **common)
+        elif solver == "lbfgs":
             result = solvers.lbfgs(objective, theta0, **common)
         elif solver == "newton":
             result = solvers.newton_cg(objective, theta0, **common)
@@ -291,6 +353,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             from .distributed import partial_fit_dask
             return partial_fit_dask(self, X, y, classes, sample_weight)
         first = not hasattr(self, "coef_")  # after fit, partial_fit continues from its model
+        if self._penalised():
+            raise ValueError("partial_fit (minibatch SGD) supports the L2 penalty only: "
+                             "l1_ratio > 0 / penalty_factor need fit()")
         if first:
             self._validate_params()
             if self.class_weight == "balanced":
@@ -324,9 +389,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     # -- parameters -----------------------------------------------------------------------------
     def _set_params_from(self, objective: SoftmaxObjective, theta: np.ndarray, dtype):
-        """Centre (W, b) across classes (predictions unchanged) and set coef_, intercept_."""
+        """Centre (W, b) across classes (predictions unchanged) and set coef_, intercept_.
+
+        With an L1 part W is kept as fitted (centring would change the penalty's value).
+        """
         W, b = objective.unpack(theta)
-        W = W - W.mean(axis=1, keepdims=True)
+        if not self.l1_ratio > 0:
+            W = W - W.mean(axis=1, keepdims=True)
         b = np.zeros(objective.n_classes) if b is None else b - b.mean()
         if objective.n_classes == 2:
             self.coef_ = (W[:, 1] - W[:, 0])[None, :].astype(dtype)
