@@ -8,9 +8,9 @@ Run: ``PYTHONPATH=src python -m benchmarks.sparse_models [--n 20000] [--saga-n 2
    K = 10), 20 alphas from alpha_max geometrically down to 0.01 alpha_max. softreg's
    ``regularization_path`` computes the alphas; glmnet (``family="multinomial"``,
    ``standardize=FALSE``, default ``thresh`` unless ``--thresh``) fits the same lambdas,
-   its data passed through files and timed inside R around ``glmnet()`` only (after a
-   warm-up call on the same data that is not timed; R's glmnet has no JIT, softreg's
-   numba kernels are compiled on a tiny problem before timing). Both single-threaded.
+   its data passed through files and timed inside R around ``glmnet()`` only (R's
+   glmnet has no JIT; softreg's numba kernels are compiled on a tiny problem before
+   timing). Both single-threaded.
    Each point's objective J is computed by the same code for both; "as accurate" means
    J_softreg <= J_glmnet + 1e-9 |J_glmnet| at every point.
 2. **Single L1 fit.** scikit-learn's ``LogisticRegression(l1_ratio=1, solver="saga",
@@ -33,7 +33,7 @@ import numpy as np
 
 from softreg._objective import SoftmaxObjective
 from softreg.penalties import Penalty
-from softreg.regpath import regularization_path
+from softreg.regpath import default_alphas, regularization_path
 from softreg.solvers.prox_newton import prox_newton
 
 from .glmnet_r import glmnet_available, run_glmnet
@@ -66,11 +66,16 @@ def warm_up() -> None:
 def path_benchmark(n: int, tol: float, thresh: float, n_alphas: int = 20) -> dict:
     X, y = text_like(n, d=n, n_classes=10)
     K = 10
+    # the same alphas for both: alpha_max (= glmnet's first lambda, see the tests) down
+    alphas = default_alphas(regularization_path(X, y, n_alphas=1).alpha_max, n_alphas, 0.01)
+    g = run_glmnet(X, y, alpha=1.0, lambdas=alphas, thresh=thresh)
+    print(f"glmnet: {g.seconds:.2f} s wall, {g.cpu_seconds:.2f} s CPU", flush=True)
     t0 = _clock()
     path = regularization_path(X, y, l1_ratio=1.0, n_alphas=n_alphas, alpha_min_ratio=0.01,
                                tol=tol)
     wall, cpu = _since(t0)
-    g = run_glmnet(X, y, alpha=1.0, lambdas=path.alphas, thresh=thresh, warmup=True)
+    assert np.array_equal(path.alphas, alphas)
+    print(f"softreg: {wall:.2f} s wall, {cpu:.2f} s CPU", flush=True)
     rows = []
     for t, alpha in enumerate(path.alphas):
         pen = Penalty(float(alpha), 1.0)

@@ -42,8 +42,9 @@ from ._common import CONVERGED, MAX_ITER, STALLED, Callback, IterationInfo, Solv
 
 #: smallest working set (features)
 _MIN_WS = 10
-#: coordinate-descent sweeps per outer step at most
-_MAX_SWEEPS = 5000
+#: coordinate-descent sweeps per outer step at most (an inexact Newton step: the line
+#: search and the next step take over; fewer sweeps on stale curvature pay off)
+_MAX_SWEEPS = 25
 #: the inner coordinate descent stops at max(INNER[0] * tol, INNER[1] * violation)
 INNER = (0.25, 0.5)
 #: Anderson extrapolation from this many sweeps' differences
