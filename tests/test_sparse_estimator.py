@@ -102,3 +102,16 @@ def test_cv_best_and_one_standard_error_rule():
     assert one_se.alpha_ >= one_se.alpha_best_
     assert one_se.estimator_.l1_ratio == 1.0
     assert one_se.estimator_.alpha == one_se.alpha_
+
+
+def test_model_file_round_trip_keeps_the_penalty(tmp_path):
+    from softreg import load, save
+
+    X, y = _data(4)
+    pf = np.r_[0.0, np.ones(11)]
+    model = SoftmaxRegression(0.02, l1_ratio=0.7, grouped=True, penalty_factor=pf).fit(X, y)
+    save(model, tmp_path / "m.softreg")
+    back = load(tmp_path / "m.softreg")
+    assert back.l1_ratio == 0.7 and back.grouped is True
+    np.testing.assert_array_equal(back.penalty_factor, pf)
+    np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))

@@ -182,6 +182,8 @@ def _params_to_json(params: dict, classes: np.ndarray) -> dict:
             value = [[_label_to_json(k), float(w)] for k, w in value.items()]
         elif isinstance(value, np.generic):
             value = value.item()
+        elif key == "penalty_factor" and value is not None:
+            value = [float(v) for v in np.asarray(value, dtype=np.float64).ravel()]
         out[key] = value
     return out
 
@@ -470,6 +472,10 @@ def _params_from_json(params: Any, classes: np.ndarray, need) -> dict:
                      and isinstance(p[1], float | int) and not isinstance(p[1], bool)
                      for p in value), "class_weight must be a list of [label, weight] pairs")
             value = {k: float(w) for k, w in value}
+        elif key == "penalty_factor" and isinstance(value, list):
+            need(all(isinstance(v, float | int) and not isinstance(v, bool) for v in value),
+                 "penalty_factor must be a list of numbers")
+            value = np.asarray(value, dtype=np.float64)
         else:
             need(isinstance(value, _JSON_SCALARS), f"hyper-parameter {key}={value!r}")
         out[key] = value
