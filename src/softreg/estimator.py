@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -333,8 +334,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 random_state=self._sgd_rng, **common)
         return result
 
+    @available_if(lambda self: not self._penalised())
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of minibatch SGD on (X, y), continuing from the current model.
+
+        Only with the plain L2 penalty: with l1_ratio > 0, grouped or a penalty_factor
+        the method is absent (``hasattr(model, "partial_fit")`` is False).
 
         Parameters
         ----------
@@ -353,9 +358,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             from .distributed import partial_fit_dask
             return partial_fit_dask(self, X, y, classes, sample_weight)
         first = not hasattr(self, "coef_")  # after fit, partial_fit continues from its model
-        if self._penalised():
-            raise ValueError("partial_fit (minibatch SGD) supports the L2 penalty only: "
-                             "l1_ratio > 0 / penalty_factor need fit()")
         if first:
             self._validate_params()
             if self.class_weight == "balanced":

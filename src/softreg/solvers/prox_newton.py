@@ -24,9 +24,10 @@ The method, in the family of glmnet, skglm and celer:
    "max_iter" when the outer steps ran out; "stalled" when the line search found no
    decrease (the floating-point limit).
 
-X is read column-wise: a CSR matrix is converted to CSC once (a copy of its non-zeros), a
-C-ordered dense X is copied to Fortran order once; its dtype is kept (float32 stays
-float32), the arithmetic is float64.
+X is read column-wise: a CSR matrix is converted to CSC once (a copy of its non-zeros, in
+its dtype: float32 stays float32); a dense X is copied once to Fortran order, with an
+intercept as centred float64 columns (the intercept absorbs the means, which decouples it
+from the features). The arithmetic is float64.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _MIN_WS = 10
 #: coordinate-descent sweeps per outer step at most (an inexact Newton step: the line
 #: search and the next step take over; fewer sweeps on stale curvature pay off)
 _MAX_SWEEPS = 25
+#: the grouped sweeps use a curvature bound: more of them per (cheaper-to-refresh) step
+_MAX_SWEEPS_GROUPED = 200
 #: the inner coordinate descent stops at max(INNER[0] * tol, INNER[1] * violation)
 INNER = (0.25, 0.5)
 #: Anderson extrapolation from this many sweeps' differences
@@ -85,6 +88,14 @@ class ColumnData:
             if X.dtype not in (np.float32, np.float64):
                 X = X.astype(np.float64)
             Xf = np.asfortranarray(X)
+            if datafit.fit_intercept:
+                # centred columns: the intercept absorbs the means, b' = b + mu W, and
+                # coordinate descent no longer fights the intercept on features with a
+                # large mean (glmnet centres too). The copy is float64, so that the
+                # centred data are exactly X - mu (a float32 X costs twice its size here)
+                mu = np.asarray(datafit.sw @ Xf, dtype=np.float64) / np.sum(datafit.sw)
+                Xf = np.asfortranarray(Xf, dtype=np.float64) - mu
+                self.mu = mu
             self.data = Xf.ravel(order="F")
             self.indices = np.zeros(1, dtype=np.int32)
             self.indptr = np.arange(d + 1, dtype=np.int64) * n
@@ -97,6 +108,10 @@ class ColumnData:
         self.sw = np.ascontiguousarray(datafit.sw, dtype=np.float64)
         self.fit_intercept = bool(datafit.fit_intercept)
         self.all_cols = np.arange(d, dtype=np.int64)
+        if not hasattr(self, "mu"):
+            #: column means subtracted from a dense X (zeros: X is used as given)
+            self.mu = np.zeros(d)
+        self.centred = bool(np.any(self.mu))
 
     def _args(self):
         return self.data, self.indices, self.indptr, self.dense
@@ -110,8 +125,24 @@ class ColumnData:
         kern.add_logits(*self._args(), rows.astype(np.int64), np.ascontiguousarray(W[rows]), Z)
         return Z
 
+    def to_centred(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The intercept b' = b + mu W of the centred columns, shape (K,)."""
+        return b + self.mu @ W if self.centred else b
+
+    def from_centred(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The intercept b = b' - mu W of the columns as given, shape (K,)."""
+        return b - self.mu @ W if self.centred else b
+
+    def full_gradient(self, Res: np.ndarray) -> np.ndarray:
+        """X^T Res (d, K) for X as given (not centred): the optimality conditions' gradient."""
+        G = self.gradient(Res)
+        if self.centred:
+            G += np.outer(self.mu, Res.sum(axis=0))
+        return G
+
     def gradient(self, Res: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
-        """X[:, cols]^T Res of shape (m, K) (all columns when ``cols`` is None)."""
+        """X_c[:, cols]^T Res of shape (m, K) (all columns when ``cols`` is None), X_c the
+        columns as held (centred for a dense X with intercept)."""
         cols = self.all_cols if cols is None else cols
         G = np.empty((cols.shape[0], self.n_classes))
         kern.column_gradient(*self._args(), cols, Res, G)
@@ -216,7 +247,7 @@ class _Model:
                 self.PW, R, S, cd.fit_intercept, self.Gb, self.Hb, db)
         full = True
         history = []
-        for _ in range(_MAX_SWEEPS):
+        for _ in range(_MAX_SWEEPS_GROUPED if self.penalty.grouped else _MAX_SWEEPS):
             biggest = sweep(*args, full)
             if biggest <= tol:
                 if full:
@@ -321,8 +352,9 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
     pf = penalty._pf(d)
     W = np.array(W0, dtype=np.float64, copy=True).reshape(d, K)
     b = np.zeros(K) if b0 is None or not cd.fit_intercept else np.array(b0, dtype=np.float64)
+    b = cd.to_centred(W, b)
     st = _state(cd, penalty, W, b)
-    G = cd.gradient(_residual(cd, st))
+    G = cd.full_gradient(_residual(cd, st))
     viol = _row_violation(penalty, st.W, G)
     it, curve, reason, message = 0, [], MAX_ITER, ""
     ws = np.flatnonzero(np.any(st.W != 0, axis=1))
@@ -347,10 +379,12 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
         pen_ws = _sub_penalty(penalty, pf, ws)
         # proximal Newton steps on the working set until its conditions hold
         stalled = False
+        it_round = it
         while it < max_iter:
             Res = _residual(cd, st)
             Gws = cd.gradient(Res, ws)
-            viol_ws = _row_violation(pen_ws, st.W[ws], Gws)
+            G_orig = Gws + np.outer(cd.mu[ws], Res.sum(axis=0)) if cd.centred else Gws
+            viol_ws = _row_violation(pen_ws, st.W[ws], G_orig)
             viol_b = float(np.abs(Res.sum(axis=0)).max()) if cd.fit_intercept else 0.0
             kkt_ws = max(float(viol_ws.max(initial=0.0)), viol_b)
             if kkt_ws <= tol:
@@ -364,8 +398,10 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
             curve.append(st.loss)
             if callback is not None:
                 callback(IterationInfo(it, st.loss, kkt_ws))
-        G = cd.gradient(_residual(cd, st))
+        G = cd.full_gradient(_residual(cd, st))
         viol = _row_violation(penalty, st.W, G)
+        if it == it_round and not np.setdiff1d(np.flatnonzero(viol > tol), ws).size:
+            stalled = True  # nothing moved and nothing to add: do not loop forever
         if stalled:
             viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) if cd.fit_intercept \
                 else 0.0
@@ -385,8 +421,8 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
     if reason == MAX_ITER:
         message = (f"{max_iter} proximal Newton steps did not reach the optimality "
                    f"tolerance: violation {kkt:.3g} > tol={tol:g}")
-    return PathPointResult(st.W, st.b, st.loss, st.data_loss, kkt, it, reason, G, curve,
-                           message)
+    return PathPointResult(st.W, cd.from_centred(st.W, st.b), st.loss, st.data_loss, kkt, it,
+                           reason, G, curve, message)
 
 
 def prox_newton(datafit, penalty: Penalty, theta0: np.ndarray, *, tol: float = 1e-7,
