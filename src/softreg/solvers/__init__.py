@@ -2,6 +2,8 @@
 
 A solver needs from the objective: ``loss``, ``loss_grad`` (all), ``loss_grad_hessp``
 (newton), ``smoothness_bound`` (gd/sgd with an automatic step), ``minibatch`` (sgd).
+:func:`prox_newton` (L1, elastic net, grouped) takes a :class:`softreg.penalties.Penalty`
+beside the datafit and needs in-memory data with column access (``X``, targets, ``sw``).
 """
 
 from ._common import (
@@ -16,10 +18,11 @@ from ._common import (
 from .gd import gradient_descent
 from .lbfgs import lbfgs
 from .newton import newton_cg
+from .prox_newton import prox_newton
 from .sgd import SGDState, initial_state, sgd, sgd_epoch
 
 __all__ = [
     "CONVERGED", "MAX_ITER", "STALLED", "DivergenceError", "IterationInfo", "SGDState",
     "SolverResult", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
-    "newton_cg", "sgd", "sgd_epoch",
+    "newton_cg", "prox_newton", "sgd", "sgd_epoch",
 ]
