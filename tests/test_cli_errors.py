@@ -152,7 +152,7 @@ def test_predict_columns_missing_extra_reordered(capsys, data):
 def test_libsvm_huge_index_and_too_wide_for_model(capsys, tmp_path):
     (tmp_path / "huge.svm").write_text("1 1:0.5 3:1\n2 2:1 1000000000000:1\n1 1:1\n")
     fails(capsys, 1, "fit", tmp_path / "huge.svm", "-o", tmp_path / "m.softreg",
-          match="line 2: feature index 1000000000000 exceeds the limit of 1000000")
+          match="line 2: feature index 1000000000000 exceeds --max-features=1000000")
     (tmp_path / "big.svm").write_text("1 1:0.5 3:1\n2 2:1 2000000:1\n1 1:1\n")
     fails(capsys, 1, "fit", tmp_path / "big.svm", "-o", tmp_path / "m.softreg",
           match="feature index 2000000 (line 2) exceeds --max-features=1000000")

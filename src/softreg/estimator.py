@@ -1,8 +1,10 @@
-"""SoftmaxRegression: scikit-learn glue over the objective and the solvers.
+"""SoftmaxRegression: scikit-learn glue over the datafit, the penalty and the solvers.
 
-It validates input, encodes labels, folds class weights into sample weights, builds a
-:class:`~softreg._objective.SoftmaxObjective`, calls a solver and sets attributes. The
-math lives in ``_objective`` and ``solvers``.
+It validates input, builds the datafit for its data (in memory through
+:func:`softreg._params.build_datafit`, or over Dask partitions through
+:mod:`softreg.distributed`), hands it with its :class:`~softreg.penalties.Penalty` to a
+solver and sets attributes. The math lives in ``_objective``, ``penalties`` and
+``solvers``.
 """
 
 from __future__ import annotations
@@ -18,24 +20,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from . import solvers
-from ._objective import SoftmaxObjective
+from ._params import build_datafit, coef_intercept, full_params, model_penalty
+from ._separation_check import warn_if_separated
 from ._special import log_softmax, softmax
-from ._targets import (
-    apply_class_weights,
-    check_soft_targets,
-    check_weights,
-    class_weights,
-    encode_labels,
-    is_soft_target,
-)
-from .penalties import Penalty, _as_penalty_factor
-
-#: "auto" uses Newton-CG up to this many parameters (d+1)*K, L-BFGS above
-NEWTON_MAX_PARAMS = 500
+from ._targets import is_soft_target
+from .penalties import _as_penalty_factor
 
 #: default tolerances: max |grad J| for the batch solvers (float64 and float32 data),
 #: relative improvement for sgd
@@ -79,10 +72,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         not rescaled); 0 leaves a feature unpenalised. None: all ones.
     fit_intercept : bool, default=True
     solver : {"auto", "lbfgs", "newton", "gd", "sgd", "prox_newton"}, default="auto"
-        "auto" picks "prox_newton" when l1_ratio > 0 or penalty_factor is given (the only
-        solver for those), else "newton" when (n_features + 1) * n_classes <= 500, else
-        "lbfgs". "prox_newton": proximal Newton with coordinate descent on working sets
-        (:mod:`softreg.solvers.prox_newton`), stopping on the optimality conditions.
+        "auto" picks "prox_newton" when l1_ratio > 0, grouped or penalty_factor is given
+        (the only solver for those: proximal Newton with coordinate descent on working
+        sets, stopping on the optimality conditions), else "newton" when
+        (n_features + 1) * n_classes <= 400 (``solvers.EXACT_MAX_PARAMS``: Newton with the
+        exact Hessian), else "lbfgs".
     learning_rate : float or "auto", default="auto"
         Step of "gd" (fixed step when a float, backtracking line search when "auto") and
         the initial step of "sgd" (1/L when "auto"). Ignored by the other solvers.
@@ -118,7 +112,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     n_iter_ : int
     loss_curve_ : list of float, the objective J after each iteration
     stop_reason_ : {"converged", "max_iter", "stalled"}
-    solver_ : str, the solver that ran
+    solver_ : str, the solver that ran ("auto" resolved; "sgd" after partial_fit)
+    n_passes_ : int, passes over X of the last fit
     """
 
     _parameter_constraints: dict = {
@@ -167,63 +162,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
                              dtype=(np.float64, np.float32))
 
-    def _build_objective(self, X, y, sample_weight, classes=None):
-        """Validate y and weights, set classes_, and return the objective on (X, y, s)."""
-        if y is None:
-            raise ValueError("SoftmaxRegression requires y to be passed, but the target y is None")
-        n = X.shape[0]
-        check_consistent_length(X, y)
-        if is_soft_target(y):
-            found, Y = check_soft_targets(y, None if classes is None else len(classes),
-                                          dtype=X.dtype)
-            classes_ = found if classes is None else np.asarray(classes)
-            codes = None
-        else:
-            classes_, codes = encode_labels(y, classes)
-            Y = None
-        if len(classes_) < 2:
-            raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
-                             f"got only one class: {classes_[0]!r}")
-        s = check_weights(sample_weight, X, n)
-        weighted = np.bincount(codes, weights=s, minlength=len(classes_)) if Y is None \
-            else s @ Y
-        if np.count_nonzero(weighted > 0) < 2 and classes is None:
-            raise ValueError("SoftmaxRegression needs at least 2 classes with positive sample "
-                             f"weight; only class {classes_[np.argmax(weighted)]!r} has any")
-        if self.class_weight is not None:
-            cw = class_weights(self.class_weight, classes_, weighted)
-            s, Yw = apply_class_weights(cw, s, codes=codes, Y=Y)
-            Y = Yw if Y is not None else None
-            if not np.any(s > 0):
-                raise ValueError("class_weight leaves every sample with zero weight")
-        self.classes_ = classes_
-        # the penalised solver takes the whole penalty apart (the datafit gets alpha=0)
-        alpha = 0.0 if self._penalised() else self.alpha
-        return SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s, alpha=alpha,
-                                fit_intercept=self.fit_intercept, n_classes=len(classes_))
-
-    # -- the penalty ----------------------------------------------------------------------------
-    def _penalised(self) -> bool:
-        """True when the fit needs the general Penalty (L1 part or penalty factors)."""
-        return self.l1_ratio > 0 or self.penalty_factor is not None or self.grouped or \
-            self.solver == "prox_newton"
-
-    def _penalty(self, n_features: int) -> Penalty:
-        """The Penalty of this model; clear errors for impossible settings."""
-        if not 0 <= self.l1_ratio <= 1:
-            raise ValueError(f"l1_ratio must lie in [0, 1]; got {self.l1_ratio!r}")
-        if self.grouped and self.l1_ratio == 0:
-            raise ValueError("grouped=True needs l1_ratio > 0: with l1_ratio=0 there is no "
-                             "L1 part to group (the ridge penalty treats all entries alike)")
-        pf = _as_penalty_factor(self.penalty_factor, n_features)
-        return Penalty(float(self.alpha), float(self.l1_ratio), bool(self.grouped), pf)
-
-    def _initial_params(self, objective: SoftmaxObjective) -> np.ndarray:
+    def _initial_params(self, datafit) -> np.ndarray:
         if self.warm_start and hasattr(self, "coef_"):
-            W, b = self._full_params()
-            if W.shape == (objective.n_features, objective.n_classes):
-                return objective.pack(W, b if self.fit_intercept else None)
-        return objective.zeros()
+            W, b = full_params(self)
+            if W.shape == (datafit.n_features, datafit.n_classes):
+                return datafit.pack(W, b if self.fit_intercept else None)
+        return datafit.zeros()
 
     def _callback(self):
         user = self.callback
@@ -239,17 +183,29 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         return report
 
-    def resolved_solver(self, n_params: int) -> str:
+    def _penalised(self) -> bool:
+        """True when the fit needs the proximal solver (L1 part, grouped, penalty factors)."""
+        return self.l1_ratio > 0 or self.grouped or self.penalty_factor is not None or \
+            self.solver == "prox_newton"
+
+    def _check_penalty(self, n_features: int) -> None:
+        """Clear errors for impossible penalty settings, before any work."""
+        if self.grouped and self.l1_ratio == 0:
+            raise ValueError("grouped=True needs l1_ratio > 0: with l1_ratio=0 there is no "
+                             "L1 part to group (the ridge penalty treats all entries alike)")
+        _as_penalty_factor(self.penalty_factor, n_features)
+
+    def _choose_solver(self, n_params: int) -> str:
         """The solver that ``solver`` stands for on a problem with n_params parameters."""
         if self._penalised():
             if self.solver not in ("auto", "prox_newton"):
                 raise ValueError(
-                    f"solver={self.solver!r} cannot fit l1_ratio > 0 or penalty_factor: use "
-                    "solver='auto' or 'prox_newton'")
+                    f"solver={self.solver!r} cannot fit l1_ratio > 0, grouped or "
+                    "penalty_factor: use solver='auto' or 'prox_newton'")
             return "prox_newton"
         if self.solver != "auto":
             return self.solver
-        return "newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs"
+        return "newton" if n_params <= solvers.EXACT_MAX_PARAMS else "lbfgs"
 
     def _tol(self, solver: str, dtype=np.float64) -> float:
         if self.tol is not None:
@@ -276,62 +232,82 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if _is_dask(X, y, sample_weight):
             if self._penalised():
                 raise NotImplementedError(
-                    "l1_ratio > 0 / penalty_factor are not yet supported on Dask collections; "
-                    "fit in memory (X.compute()) or use l1_ratio=0")
-            from .distributed import fit_dask
-            return fit_dask(self, X, y, sample_weight)
+                    "l1_ratio > 0 / grouped / penalty_factor are not yet supported on Dask "
+                    "collections; fit in memory (X.compute()) or use l1_ratio=0")
+            return self._fit_dask(X, y, sample_weight)
         X = self._validate_X(X, reset=True)
         if self._penalised():
-            self._penalty(X.shape[1])  # bad settings fail before any work
-        objective = self._build_objective(X, y, sample_weight)
-        return self._solve(objective, X)
+            self._check_penalty(X.shape[1])
+        datafit, self.classes_ = build_datafit(X, y, sample_weight,
+                                               fit_intercept=self.fit_intercept,
+                                               class_weight=self.class_weight)
+        return self._solve(datafit, X)
 
-    def _solve(self, objective, X_for_advice):
-        """Run the chosen solver on ``objective`` and set the fitted attributes.
+    def _fit_dask(self, X, y, sample_weight):
+        """fit on Dask input: the same optimum, the datafit over the partitions."""
+        from .distributed import DaskObjective, as_dask_data
+
+        data = as_dask_data(X, y, sample_weight)
+        datafit = DaskObjective(data, fit_intercept=self.fit_intercept,
+                                class_weight=self.class_weight)
+        self.classes_ = datafit.classes
+        self.n_features_in_ = datafit.n_features
+        if data.feature_names is not None:
+            self.feature_names_in_ = data.feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if self._choose_solver(datafit.n_params) == "sgd":
+            raise ValueError("solver='sgd' does not run on Dask input (it needs random "
+                             "minibatches); use 'lbfgs', 'newton' or 'gd', or stream the "
+                             "partitions through partial_fit")
+        # two rows whose column variances are the data's: the advice needs only the spread
+        std = datafit.feature_std
+        return self._solve(datafit, np.vstack([std, -std]).astype(datafit.dtype))
+
+    def _solve(self, datafit, X_for_advice):
+        """Run the chosen solver on ``datafit`` and set the fitted attributes.
 
         ``X_for_advice`` is only used to judge the feature scales in a ConvergenceWarning.
-        Shared by the in-memory and the Dask fit (any objective with the solver interface).
         """
         # The fused kernels use every core themselves; what BLAS work the solver does
         # around them is small, and BLAS threads waiting for work beside the kernel's
         # threads slow both down severalfold, so BLAS runs single-threaded meanwhile.
-        fast = getattr(objective, "kernel", None) == "fast"
+        fast = getattr(datafit, "kernel", None) == "fast"
+        solver = self._choose_solver(datafit.n_params)
         with threadpool_limits(limits=1, user_api="blas") if fast else nullcontext():
-            result = self._run_solver(objective)
-        solver = self.resolved_solver(objective.n_params)
-        self._set_params_from(objective, result.params, objective.dtype)
+            result = self._run_solver(datafit, solver)
+        self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(result.params),
+                                                     datafit.dtype,
+                                                     centre_W=not self.l1_ratio > 0)
+        self.solver_ = solver
         self.n_iter_ = result.n_iter
         self.loss_curve_ = list(result.loss_curve)
         self.stop_reason_ = result.stop_reason
-        self.solver_ = solver
-        self.n_passes_ = objective.n_passes
+        self.n_passes_ = datafit.n_passes
         self._warn_if_not_converged(result, solver, X_for_advice)
+        warn_if_separated(self, datafit, result)  # alpha = 0: no finite optimum?
         return self
 
-    def _run_solver(self, objective):
-        """The chosen solver's SolverResult on ``objective``."""
-        theta0 = self._initial_params(objective)
-        solver = self.resolved_solver(objective.n_params)
-        dtype = getattr(objective, "dtype", np.float64)
-        common = dict(tol=self._tol(solver, dtype), max_iter=self.max_iter,
+    def _run_solver(self, datafit, solver: str):
+        """The SolverResult of ``solver`` on ``datafit`` with this estimator's penalty."""
+        theta0 = self._initial_params(datafit)
+        penalty = model_penalty(self)
+        common = dict(tol=self._tol(solver, datafit.dtype), max_iter=self.max_iter,
                       callback=self._callback())
         if solver == "prox_newton":
-            from .solvers.prox_newton import prox_newton
-            result = prox_newton(objective, self._penalty(objective.n_features), theta0,
-                                 **common)
-        elif solver == "lbfgs":
-            result = solvers.lbfgs(objective, theta0, **common)
-        elif solver == "newton":
-            result = solvers.newton_cg(objective, theta0, **common)
-        elif solver == "gd":
-            result = solvers.gradient_descent(objective, theta0,
-                                              learning_rate=self.learning_rate, **common)
-        else:
-            self._sgd_rng = np.random.default_rng(self.random_state)
-            result, self._sgd_state = solvers.sgd(
-                objective, theta0, learning_rate=self.learning_rate,
-                batch_size=self.batch_size, n_iter_no_change=self.n_iter_no_change,
-                random_state=self._sgd_rng, **common)
+            return solvers.prox_newton(datafit, penalty, theta0, **common)
+        if solver == "lbfgs":
+            return solvers.lbfgs(datafit, penalty, theta0, **common)
+        if solver == "newton":
+            return solvers.newton(datafit, penalty, theta0, **common)
+        if solver == "gd":
+            return solvers.gradient_descent(datafit, penalty, theta0,
+                                            learning_rate=self.learning_rate, **common)
+        self._sgd_rng = np.random.default_rng(self.random_state)
+        result, self._sgd_state = solvers.sgd(
+            datafit, penalty, theta0, learning_rate=self.learning_rate,
+            batch_size=self.batch_size, n_iter_no_change=self.n_iter_no_change,
+            random_state=self._sgd_rng, **common)
         return result
 
     @available_if(lambda self: not self._penalised())
@@ -355,8 +331,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self
         """
         if _is_dask(X, y, sample_weight):
-            from .distributed import partial_fit_dask
-            return partial_fit_dask(self, X, y, classes, sample_weight)
+            return self._partial_fit_dask(X, y, classes, sample_weight)
         first = not hasattr(self, "coef_")  # after fit, partial_fit continues from its model
         if first:
             self._validate_params()
@@ -370,57 +345,47 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"classes={classes.tolist()} differs from the classes of "
                                  f"the first partial_fit call {self.classes_.tolist()}")
         known = classes if first else self.classes_
-        objective = self._build_objective(X, y, sample_weight, classes=known)
-        theta = objective.zeros() if first else objective.pack(*self._full_params())
+        datafit, self.classes_ = build_datafit(X, y, sample_weight,
+                                               fit_intercept=self.fit_intercept,
+                                               class_weight=self.class_weight, classes=known)
+        theta = datafit.zeros() if first else datafit.pack(*full_params(self))
+        penalty = model_penalty(self)
         if first or not hasattr(self, "_sgd_state"):
             # a stream's length is unknown: decay over at least 100 minibatches
-            horizon = max(objective.n_samples, STREAM_HORIZON_BATCHES * self.batch_size)
-            self._sgd_state = solvers.initial_state(objective, self.learning_rate,
+            horizon = max(datafit.n_samples, STREAM_HORIZON_BATCHES * self.batch_size)
+            self._sgd_state = solvers.initial_state(datafit, penalty, self.learning_rate,
                                                     horizon=horizon)
             self._sgd_rng = np.random.default_rng(self.random_state)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
-            _, theta = solvers.sgd_epoch(objective, theta, self._sgd_state,
+            _, theta = solvers.sgd_epoch(datafit, penalty, theta, self._sgd_state,
                                          batch_size=self.batch_size, rng=self._sgd_rng)
-            loss = objective.loss(theta)
+            loss = solvers.Penalised(datafit, penalty).loss(theta)
         solvers.check_finite_step(loss, theta, 1, "use a smaller learning_rate")
-        self._set_params_from(objective, theta, X.dtype)
+        self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(theta), X.dtype)
+        self.solver_ = "sgd"
         self.n_iter_ = 1 if first else self.n_iter_ + 1
         self.loss_curve_ = ([] if first else list(self.loss_curve_)) + [loss]
         self.stop_reason_ = solvers.MAX_ITER
         return self
 
-    # -- parameters -----------------------------------------------------------------------------
-    def _set_params_from(self, objective: SoftmaxObjective, theta: np.ndarray, dtype):
-        """Centre (W, b) across classes (predictions unchanged) and set coef_, intercept_.
+    def _partial_fit_dask(self, X, y, classes, sample_weight):
+        """partial_fit on Dask input: one SGD epoch over each partition in turn.
 
-        With an L1 part W is kept as fitted (centring would change the penalty's value).
+        Only one partition is in memory at a time. Without ``classes`` on the first call,
+        one scan of y discovers them.
         """
-        W, b = objective.unpack(theta)
-        if not self.l1_ratio > 0:
-            W = W - W.mean(axis=1, keepdims=True)
-        b = np.zeros(objective.n_classes) if b is None else b - b.mean()
-        if objective.n_classes == 2:
-            self.coef_ = (W[:, 1] - W[:, 0])[None, :].astype(dtype)
-            self.intercept_ = np.array([b[1] - b[0]], dtype=dtype)
-        else:
-            self.coef_ = np.ascontiguousarray(W.T, dtype=dtype)
-            self.intercept_ = b.astype(dtype)
+        from .distributed import as_dask_data, in_memory_partitions, scan_labels
 
-    def _full_params(self) -> tuple[np.ndarray, np.ndarray]:
-        """(W (d, K), b (K,)) in the K-column form, float64, from coef_ and intercept_."""
-        coef = np.asarray(self.coef_, dtype=np.float64)
-        intercept = np.asarray(self.intercept_, dtype=np.float64)
-        if len(self.classes_) == 2:
-            return np.column_stack([-coef[0] / 2, coef[0] / 2]), \
-                np.array([-intercept[0] / 2, intercept[0] / 2])
-        return coef.T.copy(), intercept.copy()
+        data = as_dask_data(X, y, sample_weight)
+        if classes is None and not hasattr(self, "classes_") and not data.soft:
+            classes = scan_labels(data)
+        for Xi, yi, si in in_memory_partitions(data):
+            self.partial_fit(Xi, yi, classes=classes, sample_weight=si)
+        return self
 
     def _warn_if_not_converged(self, result, solver: str, X) -> None:
-        if result.stop_reason == solvers.CONVERGED:
+        if solvers.at_precision_floor(result, X.dtype):
             return
-        if result.stop_reason == solvers.STALLED and \
-                result.grad_norm <= np.sqrt(np.finfo(X.dtype).eps):
-            return  # at the precision floor of the dtype: as converged as it can be
         what = (f"reached max_iter={self.max_iter}" if result.stop_reason == solvers.MAX_ITER
                 else "stalled (no step decreased the objective)")
         advice = [f"increase max_iter (now {self.max_iter})"] \

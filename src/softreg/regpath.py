@@ -143,7 +143,7 @@ def regularization_path(X, y, *, l1_ratio: float = 1.0, grouped: bool = False, a
             raise ValueError("sample_weight must be (n_samples,) finite, non-negative and "
                              "not all zero")
     pf = _as_penalty_factor(penalty_factor, d)
-    datafit = SoftmaxObjective(X, y=codes, Y=Y, sample_weight=sample_weight, alpha=0.0,
+    datafit = SoftmaxObjective(X, y=codes, Y=Y, sample_weight=sample_weight,
                                fit_intercept=fit_intercept, n_classes=K)
     cd = ColumnData(datafit)
     pf_full = np.ones(d) if pf is None else pf

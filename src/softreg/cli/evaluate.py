@@ -32,11 +32,11 @@ def evaluate(model, X, y, path: str) -> dict:
 
 def model_summary(model, header: dict) -> dict:
     cli = header.get("extra", {}).get("cli", {})
-    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    solver = getattr(model, "solver_", None)
     info = {"classes": len(model.classes_), "features": int(model.n_features_in_),
             "alpha": model.alpha, "solver": solver, "iterations": model.n_iter_,
             "stop_reason": model.stop_reason_}
-    if cli.get("data"):
+    if cli.get("data"):  # extra.cli is validated by the loader
         info["trained on"] = cli["data"]
     return info
 
@@ -76,7 +76,9 @@ def run(args) -> int:
 def metrics_text(m: dict) -> str:
     lines = [f"samples   {m['n_samples']}", f"accuracy  {m['accuracy']:.4f}",
              f"log-loss  {m['log_loss']:.4f}", f"macro F1  {m['macro_f1']:.4f}", ""]
-    rows = [[str(r["class"]), r["precision"], r["recall"], r["f1"], r["support"]]
+    from ._display import printable
+
+    rows = [[printable(r["class"]), r["precision"], r["recall"], r["f1"], r["support"]]
             for r in m["per_class"]]
     lines.append(format_table(rows, ["class", "precision", "recall", "f1", "support"]))
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -141,12 +142,14 @@ def run(args) -> int:
     if unnamed:
         print(f"note: {len(unnamed)} column(s) without a name (a written index?) are not "
               "features", file=sys.stderr)
-    classes = np.unique(ds.y)
+    check_magnitudes(ds, args.data)
+    classes = np.unique(np.asarray(ds.y))
     if len(classes) < 2:
         raise CLIError(f"{args.data}: the labels hold a single class ({classes[0]!r}); "
                        "a classifier needs at least 2")
     X = ds.X
-    mean = scale = None
+    mean: Any = None
+    scale: Any = None
     if args.standardize:
         mean, scale = standardizer(X)
         X = X @ sp.diags(1 / scale) if sp.issparse(X) else (X - mean) / scale
@@ -176,10 +179,13 @@ def run(args) -> int:
 
     if args.standardize:
         extra["cli"] |= scale_info(scale)
-    save(model, args.output, extra=extra)
+        if args.infer and "feature_scale" in extra["cli"]:  # for predict --interval
+            extra["cli"]["feature_mean"] = [float(v) for v in mean]
+    # everything that is reported is computed before the model is written: a command that
+    # fails never leaves a model file behind
     Xraw = ds.X if ds.feature_names is None else _frame(ds)
     accuracy = float(model.score(Xraw, ds.y, sample_weight=ds.sample_weight))
-    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    solver = getattr(model, "solver_", None)
     summary = {
         "model": args.output, "data": args.data, "n_samples": int(ds.n_samples),
         "n_features": int(model.n_features_in_), "classes": model.classes_.tolist(),
@@ -187,11 +193,15 @@ def run(args) -> int:
         "final_loss": float(model.loss_curve_[-1]) if model.loss_curve_ else None,
         "training_accuracy": accuracy,
     }
+    if summary["final_loss"] is not None and not np.isfinite(summary["final_loss"]):
+        raise CLIError(f"{args.data}: the fit ended with a non-finite objective "
+                       f"({summary['final_loss']}); no model was written")
     if "cv" in extra:
         summary["cv"] = {"alpha": extra["cv"]["alpha"], "n_folds": extra["cv"]["n_folds"],
                          "scoring": extra["cv"]["scoring"],
                          "best_mean_score": extra["cv"]["mean_scores"][
                              extra["cv"]["best_index"]]}
+    save(model, args.output, extra=extra)
     if args.json:
         emit_json(summary)
     else:
@@ -201,11 +211,42 @@ def run(args) -> int:
                   f"(mean {cv['scoring']} {cv['best_mean_score']:.4f})")
         print(f"trained on {summary['n_samples']} rows x {summary['n_features']} features, "
               f"{len(model.classes_)} classes: {_short(model.classes_)}")
+        final = "n/a" if summary["final_loss"] is None else f"{summary['final_loss']:.6g}"
         print(f"solver {solver}: {model.n_iter_} iterations, {model.stop_reason_}, "
-              f"final objective {summary['final_loss']:.6g}")
+              f"final objective {final}")
         print(f"training accuracy {accuracy:.4f}")
         print(f"saved {args.output}")
     return 0
+
+
+#: largest |feature value| accepted: beyond it squares and sums of squares (the curvature the
+#: solvers and --standardize use) overflow or lose every digit, so the fit cannot be trusted
+MAX_ABS_FEATURE = 1e100
+
+
+def check_magnitudes(ds, path: str) -> None:
+    """Refuse features too large to fit on, naming the first such value's column and row."""
+    import scipy.sparse as sp
+
+    X = ds.X
+    values = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    if values.size == 0 or float(np.max(np.abs(values))) <= MAX_ABS_FEATURE:
+        return
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        i = int(np.flatnonzero(np.abs(X.data) > MAX_ABS_FEATURE)[0])
+        row = int(np.searchsorted(X.indptr, i, side="right"))
+        col, value = int(X.indices[i]), float(X.data[i])
+        where = f"row {row}, feature {col + 1}"
+    else:
+        flat = int(np.flatnonzero(np.abs(values) > MAX_ABS_FEATURE)[0])
+        row, col = divmod(flat, X.shape[1])
+        value = float(values[flat])
+        name = ds.feature_names[col] if ds.feature_names is not None else f"{col + 1}"
+        where = f"column {name!r}, row {row + 1}"
+    raise CLIError(f"{path}: {where}: the value {value:.6g} is too large to fit on "
+                   f"(|values| up to {MAX_ABS_FEATURE:.0e} are accepted; their squares "
+                   "overflow): rescale this feature, e.g. to other units")
 
 
 def _frame(ds):
@@ -262,13 +303,21 @@ def run_dask(args) -> int:
     except ImportError as exc:
         raise CLIError(f"--dask needs the dask extra: pip install 'softreg[dask]' ({exc})") \
             from exc
+    from ._dask import find_bad_value, quiet_cluster
+
     callback, close = fit_progress(args, args.max_iter,
                                    1e-10 if args.tol is None else args.tol)
-    params = build_model(args, callback).get_params()
     try:
-        model = fit_files(args.data, target=args.target, features=args.features,
-                          sample_weight=args.sample_weight, scheduler=args.scheduler,
-                          **params)
+        with quiet_cluster():
+            model = fit_files(args.data, target=args.target,
+                              estimator=build_model(args, callback), features=args.features,
+                              sample_weight=args.sample_weight, scheduler=args.scheduler)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        # the cluster names a partition: look for the file, row and column ourselves
+        where = find_bad_value(args.data, args.target, args.features, args.sample_weight)
+        if where is not None:
+            raise CLIError(where) from exc
+        raise
     finally:
         close()
     model.callback = None
@@ -277,7 +326,7 @@ def run_dask(args) -> int:
     save(model, args.output, extra={"cli": {"data": os.path.basename(args.data.rstrip("/")),
                                             "target": args.target, "standardized": False,
                                             "dask": args.scheduler or "local"}})
-    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    solver = getattr(model, "solver_", None)
     summary = {
         "model": args.output, "data": args.data, "n_features": int(model.n_features_in_),
         "classes": model.classes_.tolist(), "solver": solver, "n_iter": int(model.n_iter_),

@@ -1,9 +1,19 @@
-"""Pure solver functions: objective and starting point in, :class:`SolverResult` out.
+"""Pure solver functions: ``solver(datafit, penalty, theta0, ...) -> SolverResult``.
 
-A solver needs from the objective: ``loss``, ``loss_grad`` (all), ``loss_grad_hessp``
-(newton), ``smoothness_bound`` (gd/sgd with an automatic step), ``minibatch`` (sgd).
-:func:`prox_newton` (L1, elastic net, grouped) takes a :class:`softreg.penalties.Penalty`
-beside the datafit and needs in-memory data with column access (``X``, targets, ``sw``).
+The datafit implements :class:`softreg._protocol.Datafit`; the penalty is a
+:class:`softreg.penalties.Penalty` (None: none). What each solver calls of the datafit,
+checked before it starts (a missing method is refused by name):
+
+- ``lbfgs``: ``loss_grad``, ``feature_moments`` (preconditioned)
+- ``newton``: ``loss_grad`` and ``hessian`` (exact solve) or ``loss_grad_hessp`` and
+  ``feature_moments`` (CG solve)
+- ``gradient_descent``: ``loss_grad``, ``smoothness_bound``
+- ``sgd``: ``minibatch``, ``loss_grad``, ``smoothness_bound``
+
+- ``prox_newton`` (L1, elastic net, grouped; any Penalty): in-memory data with column
+  access (``X``, ``y``/``Y``, ``sw``, ``fit_intercept``, ``n_classes``, ``unpack``/``pack``)
+
+The others (the smooth solvers) accept only smooth penalties (no L1 part).
 """
 
 from ._common import (
@@ -12,17 +22,20 @@ from ._common import (
     STALLED,
     DivergenceError,
     IterationInfo,
+    Penalised,
     SolverResult,
+    at_precision_floor,
     check_finite_step,
 )
 from .gd import gradient_descent
 from .lbfgs import lbfgs
-from .newton import newton_cg
+from .newton import EXACT_MAX_PARAMS, NewtonState, newton, uses_exact_hessian
 from .prox_newton import prox_newton
 from .sgd import SGDState, initial_state, sgd, sgd_epoch
 
 __all__ = [
-    "CONVERGED", "MAX_ITER", "STALLED", "DivergenceError", "IterationInfo", "SGDState",
-    "SolverResult", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
-    "newton_cg", "prox_newton", "sgd", "sgd_epoch",
+    "CONVERGED", "EXACT_MAX_PARAMS", "MAX_ITER", "STALLED", "DivergenceError",
+    "IterationInfo", "NewtonState", "Penalised", "SGDState", "SolverResult",
+    "at_precision_floor", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
+    "newton", "prox_newton", "sgd", "sgd_epoch", "uses_exact_hessian",
 ]

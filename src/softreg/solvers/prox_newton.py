@@ -432,8 +432,7 @@ def prox_newton(datafit, penalty: Penalty, theta0: np.ndarray, *, tol: float = 1
     Parameters
     ----------
     datafit : SoftmaxObjective
-        The cross-entropy datafit on in-memory data (its own ``alpha`` must be 0: the
-        penalty is ``penalty``).
+        The cross-entropy datafit on in-memory data.
     penalty : Penalty
     theta0 : ndarray of shape (n_params,), the start, ``datafit.pack(W, b)``
     tol : float
@@ -448,9 +447,6 @@ def prox_newton(datafit, penalty: Penalty, theta0: np.ndarray, *, tol: float = 1
         ``params`` the flat (W, b); ``loss`` the full objective (datafit + penalty);
         ``grad_norm`` the final largest optimality violation.
     """
-    if getattr(datafit, "alpha", 0.0):
-        raise ValueError("prox_newton takes the penalty apart: build the datafit with "
-                         "alpha=0 and pass the L2 part in the Penalty")
     cd = ColumnData(datafit)
     W0, b0 = datafit.unpack(np.asarray(theta0, dtype=np.float64))
     out = solve(cd, penalty, W0, b0, tol=tol, max_iter=max_iter, callback=callback)

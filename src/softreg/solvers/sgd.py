@@ -1,9 +1,10 @@
 """Minibatch stochastic gradient descent on the true softmax loss.
 
 Each epoch visits the rows in a fresh random order in minibatches. The step decays as
-eta_k = min(eta0 / sqrt(1 + t / t0), 1 / (alpha * (k + 1))) with k the steps and t the
+eta_k = min(eta0 / sqrt(1 + t / t0), 1 / (mu * (k + 1))) with k the steps and t the
 samples seen so far and t0 the size of the first data set seen (one epoch): 1/sqrt decay
-in general, and the 1/(alpha k) rate of strongly convex problems once it is smaller. The
+in general, and the 1/(mu k) rate of strongly convex problems once it is smaller (mu: the
+smallest ridge weight of the penalty, alpha for the plain L2 penalty). The
 model reported after an epoch is the average of that epoch's iterates (Polyak-Ruppert),
 which removes most of the gradient noise; the raw iterate carries on.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..penalties import Penalty
 from ._common import (
     CONVERGED,
     MAX_ITER,
@@ -22,6 +24,7 @@ from ._common import (
     SolverResult,
     check_finite_step,
     max_abs,
+    smooth_objective,
 )
 
 
@@ -34,44 +37,54 @@ class SGDState:
     samples_seen: int = 0
     steps: int = 0
 
-    def step_size(self, alpha: float) -> float:
+    def step_size(self, mu: float) -> float:
         eta = self.eta0 / np.sqrt(1.0 + self.samples_seen / self.t0)
-        return min(eta, 1.0 / (alpha * (self.steps + 1))) if alpha > 0 else eta
+        return min(eta, 1.0 / (mu * (self.steps + 1))) if mu > 0 else eta
 
 
-def initial_state(objective, learning_rate, *, horizon: int | None = None) -> SGDState:
-    """eta0 = learning_rate, or 1/L (the smoothness bound) for "auto".
+def _objective(datafit, penalty):
+    return smooth_objective(datafit, penalty, "sgd", "minibatch", "loss_grad",
+                            "smoothness_bound")
+
+
+def initial_state(datafit, penalty: Penalty | None, learning_rate, *,
+                  horizon: int | None = None) -> SGDState:
+    """eta0 = learning_rate, or 1/L (the smoothness bound of J) for "auto".
 
     The step halves after 3 * horizon samples: horizon is the data set's size for a fit
     (one epoch), or an estimate of a stream's useful length for partial_fit.
     """
-    eta0 = 1.0 / objective.smoothness_bound() if isinstance(learning_rate, str) \
-        else float(learning_rate)
-    return SGDState(eta0=eta0, t0=max(1, horizon or objective.n_samples))
+    eta0 = 1.0 / _objective(datafit, penalty).smoothness_bound() \
+        if isinstance(learning_rate, str) else float(learning_rate)
+    return SGDState(eta0=eta0, t0=max(1, horizon or datafit.n_samples))
 
 
-def sgd_epoch(objective, theta: np.ndarray, state: SGDState, *, batch_size: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One shuffled pass over the rows; returns (last iterate, average of the epoch's)."""
-    n = objective.n_samples
+def sgd_epoch(datafit, penalty: Penalty | None, theta: np.ndarray, state: SGDState, *,
+              batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One shuffled pass over the rows; returns (last iterate, average of the epoch's).
+
+    Needs the datafit's ``minibatch`` (whose rows count towards its passes).
+    """
+    objective = _objective(datafit, penalty)
+    mu = objective.strong_convexity
+    n = datafit.n_samples
     order = rng.permutation(n)
     theta = np.array(theta, dtype=np.float64, copy=True)
     average = theta.copy()
     n_steps = 0
     for start in range(0, n, batch_size):
         rows = np.sort(order[start:start + batch_size])
-        batch = objective.minibatch(rows)
-        _, grad = batch.loss_grad(theta)
-        theta -= state.step_size(objective.alpha) * grad
+        _, grad = datafit.minibatch(rows).loss_grad(theta)
+        theta -= state.step_size(mu) * objective.add_ridge_grad(theta, grad)
         state.samples_seen += len(rows)
         state.steps += 1
         n_steps += 1
         average += (theta - average) / n_steps if n_steps > 1 else theta - average
-    objective.n_passes += 1
     return theta, average
 
 
-def sgd(objective, theta0: np.ndarray, *, learning_rate="auto", batch_size=32, tol=1e-6,
+def sgd(datafit, penalty: Penalty | None, theta0: np.ndarray, *, learning_rate="auto",
+        batch_size=32, tol=1e-6,
         max_iter=1000, n_iter_no_change=5, random_state=None, state: SGDState | None = None,
         callback: Callback = None) -> tuple[SolverResult, SGDState]:
     """Run epochs of minibatch SGD until the objective stops improving.
@@ -79,8 +92,9 @@ def sgd(objective, theta0: np.ndarray, *, learning_rate="auto", batch_size=32, t
     Converged when ``n_iter_no_change`` epochs in a row improve the best objective by
     less than ``tol * max(1, |best|)``; one full-objective pass per epoch checks this.
     """
+    objective = _objective(datafit, penalty)
     rng = np.random.default_rng(random_state)
-    state = state or initial_state(objective, learning_rate)
+    state = state or initial_state(datafit, penalty, learning_rate)
     theta = np.array(theta0, dtype=np.float64, copy=True)
     model = theta
     best = objective.loss(theta)
@@ -88,7 +102,8 @@ def sgd(objective, theta0: np.ndarray, *, learning_rate="auto", batch_size=32, t
     stale, reason, epoch = 0, MAX_ITER, 0
     for epoch in range(1, max_iter + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
-            theta, model = sgd_epoch(objective, theta, state, batch_size=batch_size, rng=rng)
+            theta, model = sgd_epoch(datafit, penalty, theta, state, batch_size=batch_size,
+                                     rng=rng)
             loss = objective.loss(model)
         check_finite_step(loss, model, epoch, f"the step eta0={state.eta0:g} is too large; "
                           "use a smaller learning_rate or learning_rate='auto'")
