@@ -124,3 +124,15 @@ def test_model_file_round_trip_keeps_the_penalty(tmp_path):
                           SoftmaxRegression(alpha=1e-3, l1_ratio=1.0, grouped=True, tol=1e-12)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_cv_refuses_bad_penalty_settings_and_grouped_cv_runs():
+    X, y = _data(5, n=90)
+    with pytest.raises(ValueError, match="grouped=True needs l1_ratio > 0"):
+        SoftmaxRegressionCV(alphas=3, grouped=True, cv=3).fit(X, y)
+    with pytest.raises(ValueError, match="penalty_factor has 2 entries"):
+        SoftmaxRegressionCV(alphas=3, l1_ratio=1.0, penalty_factor=[1.0, 1.0], cv=3).fit(X, y)
+    cv = SoftmaxRegressionCV(alphas=4, l1_ratio=1.0, grouped=True, cv=3, tol=1e-7).fit(X, y)
+    rows = np.any(cv.coef_ != 0, axis=0)
+    assert np.all(np.all(cv.coef_[:, rows] != 0, axis=0))  # all classes in or out together
+    assert cv.estimator_.solver_ == "prox_newton"
