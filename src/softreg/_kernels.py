@@ -24,213 +24,159 @@ import threading
 
 import numpy as np
 
-try:  # numba is a dependency, but the library still works (more slowly) without it
-    import numba
-except ImportError:  # pragma: no cover - exercised only where numba is missing
-    numba = None
+from . import _kernel_tiles as _tiles
+from ._kernel_tiles import numba
 
-_OPTIONS = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp"})
-
-
-def _jit(fn):
-    """Compile a helper with numba (left as Python where numba is missing)."""
-    return fn if numba is None else numba.njit(**_OPTIONS)(fn)
-
+_OPTIONS = _tiles._OPTIONS
 
 _prange = range if numba is None else numba.prange
 
-#: rows per register block of the dense kernels
-_ROWS = 4
+#: rows per block of the C-order pass (its Z, R buffers and rows stay in L1/L2)
+_BLOCK = 64
+#: rows per transposed panel of the F-order pass (d * 256 entries: L2-sized for d <~ 1000)
+_F_BLOCK = 256
 #: minimum rows per thread before a second thread is worth starting
 _MIN_ROWS_PER_THREAD = 2048
 
 
-@_jit
-def _dense_logits(X, i0, m, Wt, b, z):
-    """z[r, k] = x_{i0+r} . Wt[k] + b[k] for r < m (m <= 4 rows), float64."""
-    K, d = Wt.shape
-    if m == _ROWS:
-        for k in range(K):
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            for j in range(d):
-                w = Wt[k, j]
-                s0 += X[i0, j] * w
-                s1 += X[i0 + 1, j] * w
-                s2 += X[i0 + 2, j] * w
-                s3 += X[i0 + 3, j] * w
-            z[0, k] = s0 + b[k]
-            z[1, k] = s1 + b[k]
-            z[2, k] = s2 + b[k]
-            z[3, k] = s3 + b[k]
-    else:
-        for r in range(m):
-            for k in range(K):
-                s = 0.0
-                for j in range(d):
-                    s += X[i0 + r, j] * Wt[k, j]
-                z[r, k] = s + b[k]
+def _class_tile(K: int) -> int:
+    """The logits tile's class count (4 or 5) that pads K the least (4 on a tie)."""
+    return 5 if -K % 5 < -K % 4 else 4
 
 
-@_jit
-def _dense_accumulate(X, i0, m, res, acc):
-    """acc[k, :] += sum_{r < m} res[r, k] * x_{i0+r} (acc of shape (K, d), float64)."""
-    K, d = acc.shape
-    if m == _ROWS:
-        for k in range(K):
-            r0 = res[0, k]
-            r1 = res[1, k]
-            r2 = res[2, k]
-            r3 = res[3, k]
-            for j in range(d):
-                acc[k, j] += (r0 * X[i0, j] + r1 * X[i0 + 1, j]) + \
-                    (r2 * X[i0 + 2, j] + r3 * X[i0 + 3, j])
-    else:
-        for r in range(m):
-            for k in range(K):
-                rk = res[r, k]
-                for j in range(d):
-                    acc[k, j] += rk * X[i0 + r, j]
+@_tiles._jit
+def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, E, bits, gb):
+    """Turn the logits Z[:m] of rows i0.. into residuals R[:m]; add R's column sums to gb.
 
-
-@_jit
-def _softmax_residual(z, r, i, codes, Y, soft, sw, res, P_out, want_P):
-    """Turn logits z[r] of row i into the residual res[r] = sw_i (p - y_i); return sw_i CE_i.
-
-    The softmax is max-shifted: every exp sees z - max(z) <= 0.
+    hessian=False: R[r] = sw_i (p_i - y_i) with p_i the max-shifted softmax of Z[r] (exp
+    vectorised over the whole block); returns sum_r sw_i CE_i and writes P[i] when
+    ``want_P``. hessian=True: Z holds the direction's logits and R[r] = sw_i (p_i * z -
+    p_i (p_i . z)) with the current point's probabilities P; returns 0.
     """
-    K = z.shape[1]
-    zmax = z[r, 0]
-    for k in range(1, K):
-        if z[r, k] > zmax:
-            zmax = z[r, k]
-    total = 0.0
-    for k in range(K):
-        e = math.exp(z[r, k] - zmax)
-        res[r, k] = e
-        total += e
-    lse = zmax + math.log(total)
-    w = sw[i]
-    if soft:
-        yz = 0.0
-        for k in range(K):
-            yz += Y[i, k] * z[r, k]
+    loss = 0.0
+    if hessian:
+        for r in range(m):
+            i = i0 + r
+            pz = 0.0
+            for k in range(K):
+                pz += P[i, k] * Z[r, k]
+            w = sw[i]
+            for k in range(K):
+                R[r, k] = w * P[i, k] * (Z[r, k] - pz)
     else:
-        yz = z[r, codes[i]]
-    for k in range(K):
-        p = res[r, k] / total
-        if want_P:
-            P_out[i, k] = p
-        res[r, k] = w * p
-    if soft:
+        for r in range(m):
+            zmax = Z[r, 0]
+            for k in range(1, K):
+                zmax = max(zmax, Z[r, k])
+            for k in range(K):
+                E[r * K + k] = Z[r, k] - zmax
+        _tiles.exp_nonpositive(E, bits, m * K)
+        for r in range(m):
+            i = i0 + r
+            total = 0.0
+            zmax = Z[r, 0]
+            for k in range(K):
+                total += E[r * K + k]
+                zmax = max(zmax, Z[r, k])
+            w = sw[i]
+            if soft:
+                yz = 0.0
+                for k in range(K):
+                    yz += Y[i, k] * Z[r, k]
+            else:
+                yz = Z[r, codes[i]]
+            loss += w * (zmax + math.log(total) - yz)
+            inv = 1.0 / total
+            for k in range(K):
+                p = E[r * K + k] * inv
+                if want_P:
+                    P[i, k] = p
+                R[r, k] = w * p
+            if soft:
+                for k in range(K):
+                    R[r, k] -= w * Y[i, k]
+            else:
+                R[r, codes[i]] -= w
+    for r in range(m):
         for k in range(K):
-            res[r, k] -= w * Y[i, k]
+            gb[k] += R[r, k]
+    return loss
+
+
+@_tiles._jit
+def _block(src, s0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian,
+           Z, R, E, bits, acc, gb):
+    """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``."""
+    mt = m - m % _tiles.ROWS
+    if tile == 5:
+        _tiles.logits_tile5(src, s0, mt, Wt, b, Z)
     else:
-        res[r, codes[i]] -= w
-    return w * (lse - yz)
+        _tiles.logits_tile4(src, s0, mt, Wt, b, Z)
+    _tiles.logits_rows(src, s0, mt, m, Wt, b, K, Z)
+    loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, E, bits, gb)
+    _tiles.accumulate_tile(src, s0, mt, R, acc)
+    _tiles.accumulate_rows(src, s0, mt, m, R, acc)
+    return loss
 
 
-@_jit
-def _hessian_residual(z, r, i, P, sw, res):
-    """res[r] = sw_i (p * z - p (p . z)) for the direction's logits z[r] of row i."""
-    K = z.shape[1]
-    pz = 0.0
-    for k in range(K):
-        pz += P[i, k] * z[r, k]
-    w = sw[i]
-    for k in range(K):
-        res[r, k] = w * P[i, k] * (z[r, k] - pz)
-
-
-@_jit
+@_tiles._jit
 def _chunk_bounds(n, n_chunks, c):
     return c * n // n_chunks, (c + 1) * n // n_chunks
 
 
-def _dense_pass(X, Wt, b, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
-    """One fused pass; returns (data loss, gradient of W^T (K, d), gradient of b (K,)).
+def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+    """One fused pass over C-ordered X; returns (data loss, grad of W^T (K, d), grad b (K,)).
 
-    hessian=False: Wt, b are the parameters and the residual is sw (p - y) (P is written
-    when want_P). hessian=True: Wt, b are a direction V^T, c and the residual is the
-    Hessian's, using the probabilities P of the current point.
+    Wt (Kp, d), b (Kp,): W^T and b padded with zeros to Kp classes (a multiple of
+    ``tile``). hessian=False: Wt, b are the parameters and the residual is sw (p - y)
+    (P is written when want_P). hessian=True: Wt, b are a direction V^T, c and the residual
+    is the Hessian's, using the probabilities P of the current point.
     """
     n, d = X.shape
-    K = Wt.shape[0]
+    Kp = Wt.shape[0]
     grads = np.zeros((n_chunks, K, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        acc = grads[c]
-        z = np.empty((_ROWS, K))
-        res = np.empty((_ROWS, K))
+        Z = np.empty((_BLOCK, Kp))
+        R = np.empty((_BLOCK, K))
+        E = np.empty(_BLOCK * K)
+        bits = np.empty(_BLOCK * K, np.int64)
         loss = 0.0
-        for i0 in range(lo, hi, _ROWS):
-            m = min(_ROWS, hi - i0)
-            _dense_logits(X, i0, m, Wt, b, z)
-            for r in range(m):
-                if hessian:
-                    _hessian_residual(z, r, i0 + r, P, sw, res)
-                else:
-                    loss += _softmax_residual(z, r, i0 + r, codes, Y, soft, sw, res, P,
-                                              want_P)
-                for k in range(K):
-                    gbs[c, k] += res[r, k]
-            _dense_accumulate(X, i0, m, res, acc)
+        for i0 in range(lo, hi, _BLOCK):
+            m = min(_BLOCK, hi - i0)
+            loss += _block(X, i0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
+                           hessian, Z, R, E, bits, grads[c], gbs[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
 
-def _dense_f_pass(X, Wt, b, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
-    """As :func:`_dense_pass` for F-contiguous X: blocks of rows, vectorised along columns.
+def _dense_f_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+    """As :func:`_dense_pass` for F-ordered X, through a per-thread transposed panel.
 
-    A block's logits Zt (K, rows) are built column by column (each column segment of X is
-    contiguous), the residuals follow row by row, and the gradient takes one dot product
-    per (class, column) with the block still in cache.
+    Each block of ``_F_BLOCK`` rows is transposed into a reused C-ordered buffer (in X's
+    dtype: ``_F_BLOCK`` x d entries per thread, never a copy of X) and then run through
+    the same tiles as C-ordered X, while the panel is still in cache.
     """
     n, d = X.shape
-    K = Wt.shape[0]
+    Kp = Wt.shape[0]
     grads = np.zeros((n_chunks, K, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
-    block = 256
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        acc = grads[c]
-        Zt = np.empty((K, block))
-        Rt = np.empty((K, block))
-        z = np.empty((1, K))
-        res = np.empty((1, K))
+        buf = np.empty((_F_BLOCK, d), X.dtype)
+        Z = np.empty((_F_BLOCK, Kp))
+        R = np.empty((_F_BLOCK, K))
+        E = np.empty(_F_BLOCK * K)
+        bits = np.empty(_F_BLOCK * K, np.int64)
         loss = 0.0
-        for start in range(lo, hi, block):
-            m = min(block, hi - start)
-            for k in range(K):
-                for r in range(m):
-                    Zt[k, r] = b[k]
-            for j in range(d):
-                for k in range(K):
-                    w = Wt[k, j]
-                    for r in range(m):
-                        Zt[k, r] += X[start + r, j] * w
-            for r in range(m):
-                for k in range(K):
-                    z[0, k] = Zt[k, r]
-                if hessian:
-                    _hessian_residual(z, 0, start + r, P, sw, res)
-                else:
-                    loss += _softmax_residual(z, 0, start + r, codes, Y, soft, sw, res, P,
-                                              want_P)
-                for k in range(K):
-                    Rt[k, r] = res[0, k]
-                    gbs[c, k] += res[0, k]
-            for j in range(d):
-                for k in range(K):
-                    total = 0.0
-                    for r in range(m):
-                        total += Rt[k, r] * X[start + r, j]
-                    acc[k, j] += total
+        for i0 in range(lo, hi, _F_BLOCK):
+            m = min(_F_BLOCK, hi - i0)
+            _tiles.transpose_rows(X, i0, m, buf)
+            loss += _block(buf, 0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
+                           hessian, Z, R, E, bits, grads[c], gbs[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
@@ -309,6 +255,11 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
         fn = kernels.dense if parallel else kernels.dense_serial
     else:
         fn = kernels.dense_f if parallel else kernels.dense_f_serial
-    Wt = np.ascontiguousarray(np.asarray(W).T, dtype=np.float64)
-    loss, gWt, gb = fn(X, Wt, b_, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
+    tile = _class_tile(K)
+    Kp = -(-K // tile) * tile
+    Wt = np.zeros((Kp, X.shape[1]))
+    Wt[:K] = np.asarray(W).T
+    bp = np.zeros(Kp)
+    bp[:K] = b_
+    loss, gWt, gb = fn(X, Wt, bp, K, tile, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
     return loss, gWt.T, gb

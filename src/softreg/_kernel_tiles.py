@@ -1,0 +1,255 @@
+"""Register-tiled micro-kernels for the fused passes of :mod:`softreg._kernels`.
+
+Each function works on one block of rows of a C-ordered row panel ``src`` (X itself, or a
+per-thread buffer into which a block of F-ordered X was transposed), starting at panel
+row ``s0``. Shapes: ``src`` (rows, d) float32 or float64; ``Wt`` (Kp, d) = W^T padded
+with zero rows to Kp classes, a multiple of the class tile (4 or 5); ``Z`` (B, Kp) and
+``R`` (B, K) float64 block buffers; ``acc`` (K, d) float64 gradient accumulator.
+
+Why the loops look as they do (checked with numba's ``inspect_asm``):
+
+- The logits tile keeps 4 rows x 4 (or 5) classes = 16 (20) running sums in registers;
+  the inner loop over the d features is then vectorised by LLVM (``reassoc`` lets it split
+  each sum into vector lanes): per step it loads 4 + 4 (5) vectors and issues 16 (20)
+  fused multiply-adds, so the loop is bound by the FMA units, not by loads. The vector
+  width is LLVM's choice for the host (256-bit on AVX-512 machines, where LLVM prefers
+  256-bit vectors by default).
+- The gradient tile adds 4 rows into 2 class rows of ``acc`` at once, so each vector of x
+  is loaded once for 8 FMAs and ``acc`` (K x d, a few KB) stays in L1.
+- ``exp_nonpositive`` is a branch-free exp (range reduction by ln 2, degree-12 Taylor
+  polynomial, exponent bits written through an int64 view) that LLVM vectorises; numba's
+  ``math.exp`` is a scalar libm call per element (about 3.5x slower measured here). Its
+  relative error is below 1e-15 for the max-shifted logits it sees (tested against
+  NumPy), so the kernels still agree with the NumPy reference to 1e-12.
+
+float32 rows are widened to float64 as they are loaded (exact), and every product and
+sum is float64: the logits z = x W feed exp() and a max-shift, and the gradient is a sum
+of n terms of mixed signs, so float32 accumulation would cost about 1e-7 relative
+accuracy in the gradient - the solvers' tolerance - where float64 costs nothing in memory
+traffic (X is still read as float32, half the bytes).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:  # numba is a dependency, but the library still works (more slowly) without it
+    import numba
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    numba = None
+
+#: reductions are reassociated (vectorised); no NaN/Inf assumptions are made
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+_OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH)
+#: the exp keeps the order of its operations (its ln 2 hi/lo split must not be merged)
+_EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath={"contract", "nsz"})
+
+
+def _jit(fn, exact=False):
+    """Compile a helper with numba (left as Python where numba is missing)."""
+    if numba is None:
+        return fn
+    return numba.njit(**(_EXACT_OPTIONS if exact else _OPTIONS))(fn)
+
+
+#: rows per register tile (logits and gradient)
+ROWS = 4
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2^20
+_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
+
+
+def _exp_nonpositive(x, bits, m):
+    """x[:m] <- exp(x[:m]) in place for x <= 0 (values below -708 give exp(-708)).
+
+    x : (>= m,) float64; bits : (>= m,) int64 scratch. exp(v) = 2^k exp(f) with
+    k = round(v / ln 2) and |f| <= ln(2) / 2; exp(f) by its Taylor polynomial of degree 12
+    (truncation error below 2e-17); 2^k is built in the exponent bits of ``bits``.
+    """
+    for i in range(m):
+        v = max(x[i], -708.0)
+        k = math.floor(v * _LOG2E + 0.5)
+        f = (v - k * _LN2_HI) - k * _LN2_LO
+        p = 1.0 / 479001600.0
+        p = p * f + 1.0 / 39916800.0
+        p = p * f + 1.0 / 3628800.0
+        p = p * f + 1.0 / 362880.0
+        p = p * f + 1.0 / 40320.0
+        p = p * f + 1.0 / 5040.0
+        p = p * f + 1.0 / 720.0
+        p = p * f + 1.0 / 120.0
+        p = p * f + 1.0 / 24.0
+        p = p * f + 1.0 / 6.0
+        p = p * f + 0.5
+        p = p * f + 1.0
+        p = p * f + 1.0
+        x[i] = p
+        bits[i] = (np.int64(k) + 1023) << 52
+    scale = bits.view(np.float64)
+    for i in range(m):
+        x[i] *= scale[i]
+
+
+exp_nonpositive = _jit(_exp_nonpositive, exact=True)
+
+
+@_jit
+def logits_tile4(src, s0, mt, Wt, b, Z):
+    """Z[r, k] = src[s0 + r] . Wt[k] + b[k] for r < mt (a multiple of 4), k < Kp (of 4)."""
+    Kp, d = Wt.shape
+    for r in range(0, mt, 4):
+        i = s0 + r
+        for kb in range(0, Kp, 4):
+            s00 = s01 = s02 = s03 = 0.0
+            s10 = s11 = s12 = s13 = 0.0
+            s20 = s21 = s22 = s23 = 0.0
+            s30 = s31 = s32 = s33 = 0.0
+            for j in range(d):
+                x0 = np.float64(src[i, j])
+                x1 = np.float64(src[i + 1, j])
+                x2 = np.float64(src[i + 2, j])
+                x3 = np.float64(src[i + 3, j])
+                w0 = Wt[kb, j]
+                w1 = Wt[kb + 1, j]
+                w2 = Wt[kb + 2, j]
+                w3 = Wt[kb + 3, j]
+                s00 += x0 * w0
+                s01 += x0 * w1
+                s02 += x0 * w2
+                s03 += x0 * w3
+                s10 += x1 * w0
+                s11 += x1 * w1
+                s12 += x1 * w2
+                s13 += x1 * w3
+                s20 += x2 * w0
+                s21 += x2 * w1
+                s22 += x2 * w2
+                s23 += x2 * w3
+                s30 += x3 * w0
+                s31 += x3 * w1
+                s32 += x3 * w2
+                s33 += x3 * w3
+            b0, b1, b2, b3 = b[kb], b[kb + 1], b[kb + 2], b[kb + 3]
+            Z[r, kb], Z[r, kb + 1], Z[r, kb + 2], Z[r, kb + 3] = \
+                s00 + b0, s01 + b1, s02 + b2, s03 + b3
+            Z[r + 1, kb], Z[r + 1, kb + 1], Z[r + 1, kb + 2], Z[r + 1, kb + 3] = \
+                s10 + b0, s11 + b1, s12 + b2, s13 + b3
+            Z[r + 2, kb], Z[r + 2, kb + 1], Z[r + 2, kb + 2], Z[r + 2, kb + 3] = \
+                s20 + b0, s21 + b1, s22 + b2, s23 + b3
+            Z[r + 3, kb], Z[r + 3, kb + 1], Z[r + 3, kb + 2], Z[r + 3, kb + 3] = \
+                s30 + b0, s31 + b1, s32 + b2, s33 + b3
+
+
+@_jit
+def logits_tile5(src, s0, mt, Wt, b, Z):
+    """As :func:`logits_tile4` with tiles of 4 rows x 5 classes (Kp a multiple of 5)."""
+    Kp, d = Wt.shape
+    for r in range(0, mt, 4):
+        i = s0 + r
+        for kb in range(0, Kp, 5):
+            s00 = s01 = s02 = s03 = s04 = 0.0
+            s10 = s11 = s12 = s13 = s14 = 0.0
+            s20 = s21 = s22 = s23 = s24 = 0.0
+            s30 = s31 = s32 = s33 = s34 = 0.0
+            for j in range(d):
+                x0 = np.float64(src[i, j])
+                x1 = np.float64(src[i + 1, j])
+                x2 = np.float64(src[i + 2, j])
+                x3 = np.float64(src[i + 3, j])
+                w0 = Wt[kb, j]
+                w1 = Wt[kb + 1, j]
+                w2 = Wt[kb + 2, j]
+                w3 = Wt[kb + 3, j]
+                w4 = Wt[kb + 4, j]
+                s00 += x0 * w0
+                s01 += x0 * w1
+                s02 += x0 * w2
+                s03 += x0 * w3
+                s04 += x0 * w4
+                s10 += x1 * w0
+                s11 += x1 * w1
+                s12 += x1 * w2
+                s13 += x1 * w3
+                s14 += x1 * w4
+                s20 += x2 * w0
+                s21 += x2 * w1
+                s22 += x2 * w2
+                s23 += x2 * w3
+                s24 += x2 * w4
+                s30 += x3 * w0
+                s31 += x3 * w1
+                s32 += x3 * w2
+                s33 += x3 * w3
+                s34 += x3 * w4
+            b0, b1, b2, b3, b4 = b[kb], b[kb + 1], b[kb + 2], b[kb + 3], b[kb + 4]
+            Z[r, kb], Z[r, kb + 1], Z[r, kb + 2], Z[r, kb + 3], Z[r, kb + 4] = \
+                s00 + b0, s01 + b1, s02 + b2, s03 + b3, s04 + b4
+            Z[r + 1, kb], Z[r + 1, kb + 1], Z[r + 1, kb + 2], Z[r + 1, kb + 3], \
+                Z[r + 1, kb + 4] = s10 + b0, s11 + b1, s12 + b2, s13 + b3, s14 + b4
+            Z[r + 2, kb], Z[r + 2, kb + 1], Z[r + 2, kb + 2], Z[r + 2, kb + 3], \
+                Z[r + 2, kb + 4] = s20 + b0, s21 + b1, s22 + b2, s23 + b3, s24 + b4
+            Z[r + 3, kb], Z[r + 3, kb + 1], Z[r + 3, kb + 2], Z[r + 3, kb + 3], \
+                Z[r + 3, kb + 4] = s30 + b0, s31 + b1, s32 + b2, s33 + b3, s34 + b4
+
+
+@_jit
+def logits_rows(src, s0, r0, m, Wt, b, K, Z):
+    """Z[r, k] for the leftover rows r0 <= r < m (fewer than a tile), k < K."""
+    d = Wt.shape[1]
+    for r in range(r0, m):
+        for k in range(K):
+            s = 0.0
+            for j in range(d):
+                s += np.float64(src[s0 + r, j]) * Wt[k, j]
+            Z[r, k] = s + b[k]
+
+
+@_jit
+def accumulate_tile(src, s0, mt, R, acc):
+    """acc[k] += sum_{r < mt} R[r, k] src[s0 + r] (mt a multiple of 4), 4 rows x 2 classes."""
+    K, d = acc.shape
+    for r in range(0, mt, 4):
+        i = s0 + r
+        for k in range(0, K - 1, 2):
+            a0, a1, a2, a3 = R[r, k], R[r + 1, k], R[r + 2, k], R[r + 3, k]
+            c0, c1, c2, c3 = R[r, k + 1], R[r + 1, k + 1], R[r + 2, k + 1], R[r + 3, k + 1]
+            for j in range(d):
+                x0 = np.float64(src[i, j])
+                x1 = np.float64(src[i + 1, j])
+                x2 = np.float64(src[i + 2, j])
+                x3 = np.float64(src[i + 3, j])
+                acc[k, j] += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3)
+                acc[k + 1, j] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
+        if K % 2:
+            k = K - 1
+            a0, a1, a2, a3 = R[r, k], R[r + 1, k], R[r + 2, k], R[r + 3, k]
+            for j in range(d):
+                acc[k, j] += (a0 * np.float64(src[i, j]) + a1 * np.float64(src[i + 1, j])) + \
+                    (a2 * np.float64(src[i + 2, j]) + a3 * np.float64(src[i + 3, j]))
+
+
+@_jit
+def accumulate_rows(src, s0, r0, m, R, acc):
+    """acc[k] += R[r, k] src[s0 + r] for the leftover rows r0 <= r < m."""
+    K, d = acc.shape
+    for r in range(r0, m):
+        for k in range(K):
+            rk = R[r, k]
+            for j in range(d):
+                acc[k, j] += rk * np.float64(src[s0 + r, j])
+
+
+@_jit
+def transpose_rows(X, start, m, buf):
+    """buf[r, :] = X[start + r, :] for r < m: F-ordered rows into a C-ordered panel.
+
+    Read column by column (each column segment of F-ordered X is contiguous), written with
+    stride d into ``buf`` (m x d, a few hundred KB at most: it stays in L2).
+    """
+    d = X.shape[1]
+    for j in range(d):
+        for r in range(m):
+            buf[r, j] = X[start + r, j]
