@@ -3,8 +3,9 @@
 Each function works on one block of rows of a C-ordered row panel ``src`` (X itself, or a
 per-thread buffer into which a block of F-ordered X was transposed), starting at panel
 row ``s0``. Shapes: ``src`` (rows, d) float32 or float64; ``Wt`` (Kp, d) = W^T padded
-with zero rows to Kp classes, a multiple of the class tile (4 or 5); ``Z`` (B, Kp) and
-``R`` (B, K) float64 block buffers; ``acc`` (K, d) float64 gradient accumulator.
+with zero rows to Kp classes, a multiple of the class tile (4 or 5); ``Z`` (Kp, B) and
+``R`` (K, B) float64 block buffers, class-major so that the softmax runs along rows in
+vector lanes; ``acc`` (K, d) float64 gradient accumulator.
 
 Why the loops look as they do (checked with numba's ``inspect_asm``):
 
@@ -98,7 +99,7 @@ exp_nonpositive = _jit(_exp_nonpositive, exact=True)
 
 @_jit
 def logits_tile4(src, s0, mt, Wt, b, Z):
-    """Z[r, k] = src[s0 + r] . Wt[k] + b[k] for r < mt (a multiple of 4), k < Kp (of 4)."""
+    """Z[k, r] = src[s0 + r] . Wt[k] + b[k] for r < mt (a multiple of 4), k < Kp (of 4)."""
     Kp, d = Wt.shape
     for r in range(0, mt, 4):
         i = s0 + r
@@ -133,13 +134,13 @@ def logits_tile4(src, s0, mt, Wt, b, Z):
                 s32 += x3 * w2
                 s33 += x3 * w3
             b0, b1, b2, b3 = b[kb], b[kb + 1], b[kb + 2], b[kb + 3]
-            Z[r, kb], Z[r, kb + 1], Z[r, kb + 2], Z[r, kb + 3] = \
+            Z[kb, r], Z[kb + 1, r], Z[kb + 2, r], Z[kb + 3, r] = \
                 s00 + b0, s01 + b1, s02 + b2, s03 + b3
-            Z[r + 1, kb], Z[r + 1, kb + 1], Z[r + 1, kb + 2], Z[r + 1, kb + 3] = \
+            Z[kb, r + 1], Z[kb + 1, r + 1], Z[kb + 2, r + 1], Z[kb + 3, r + 1] = \
                 s10 + b0, s11 + b1, s12 + b2, s13 + b3
-            Z[r + 2, kb], Z[r + 2, kb + 1], Z[r + 2, kb + 2], Z[r + 2, kb + 3] = \
+            Z[kb, r + 2], Z[kb + 1, r + 2], Z[kb + 2, r + 2], Z[kb + 3, r + 2] = \
                 s20 + b0, s21 + b1, s22 + b2, s23 + b3
-            Z[r + 3, kb], Z[r + 3, kb + 1], Z[r + 3, kb + 2], Z[r + 3, kb + 3] = \
+            Z[kb, r + 3], Z[kb + 1, r + 3], Z[kb + 2, r + 3], Z[kb + 3, r + 3] = \
                 s30 + b0, s31 + b1, s32 + b2, s33 + b3
 
 
@@ -185,37 +186,37 @@ def logits_tile5(src, s0, mt, Wt, b, Z):
                 s33 += x3 * w3
                 s34 += x3 * w4
             b0, b1, b2, b3, b4 = b[kb], b[kb + 1], b[kb + 2], b[kb + 3], b[kb + 4]
-            Z[r, kb], Z[r, kb + 1], Z[r, kb + 2], Z[r, kb + 3], Z[r, kb + 4] = \
+            Z[kb, r], Z[kb + 1, r], Z[kb + 2, r], Z[kb + 3, r], Z[kb + 4, r] = \
                 s00 + b0, s01 + b1, s02 + b2, s03 + b3, s04 + b4
-            Z[r + 1, kb], Z[r + 1, kb + 1], Z[r + 1, kb + 2], Z[r + 1, kb + 3], \
-                Z[r + 1, kb + 4] = s10 + b0, s11 + b1, s12 + b2, s13 + b3, s14 + b4
-            Z[r + 2, kb], Z[r + 2, kb + 1], Z[r + 2, kb + 2], Z[r + 2, kb + 3], \
-                Z[r + 2, kb + 4] = s20 + b0, s21 + b1, s22 + b2, s23 + b3, s24 + b4
-            Z[r + 3, kb], Z[r + 3, kb + 1], Z[r + 3, kb + 2], Z[r + 3, kb + 3], \
-                Z[r + 3, kb + 4] = s30 + b0, s31 + b1, s32 + b2, s33 + b3, s34 + b4
+            Z[kb, r + 1], Z[kb + 1, r + 1], Z[kb + 2, r + 1], Z[kb + 3, r + 1], \
+                Z[kb + 4, r + 1] = s10 + b0, s11 + b1, s12 + b2, s13 + b3, s14 + b4
+            Z[kb, r + 2], Z[kb + 1, r + 2], Z[kb + 2, r + 2], Z[kb + 3, r + 2], \
+                Z[kb + 4, r + 2] = s20 + b0, s21 + b1, s22 + b2, s23 + b3, s24 + b4
+            Z[kb, r + 3], Z[kb + 1, r + 3], Z[kb + 2, r + 3], Z[kb + 3, r + 3], \
+                Z[kb + 4, r + 3] = s30 + b0, s31 + b1, s32 + b2, s33 + b3, s34 + b4
 
 
 @_jit
 def logits_rows(src, s0, r0, m, Wt, b, K, Z):
-    """Z[r, k] for the leftover rows r0 <= r < m (fewer than a tile), k < K."""
+    """Z[k, r] for the leftover rows r0 <= r < m (fewer than a tile), k < K."""
     d = Wt.shape[1]
     for r in range(r0, m):
         for k in range(K):
             s = 0.0
             for j in range(d):
                 s += np.float64(src[s0 + r, j]) * Wt[k, j]
-            Z[r, k] = s + b[k]
+            Z[k, r] = s + b[k]
 
 
 @_jit
 def accumulate_tile(src, s0, mt, R, acc):
-    """acc[k] += sum_{r < mt} R[r, k] src[s0 + r] (mt a multiple of 4), 4 rows x 2 classes."""
+    """acc[k] += sum_{r < mt} R[k, r] src[s0 + r] (mt a multiple of 4), 4 rows x 2 classes."""
     K, d = acc.shape
     for r in range(0, mt, 4):
         i = s0 + r
         for k in range(0, K - 1, 2):
-            a0, a1, a2, a3 = R[r, k], R[r + 1, k], R[r + 2, k], R[r + 3, k]
-            c0, c1, c2, c3 = R[r, k + 1], R[r + 1, k + 1], R[r + 2, k + 1], R[r + 3, k + 1]
+            a0, a1, a2, a3 = R[k, r], R[k, r + 1], R[k, r + 2], R[k, r + 3]
+            c0, c1, c2, c3 = R[k + 1, r], R[k + 1, r + 1], R[k + 1, r + 2], R[k + 1, r + 3]
             for j in range(d):
                 x0 = np.float64(src[i, j])
                 x1 = np.float64(src[i + 1, j])
@@ -225,7 +226,7 @@ def accumulate_tile(src, s0, mt, R, acc):
                 acc[k + 1, j] += (c0 * x0 + c1 * x1) + (c2 * x2 + c3 * x3)
         if K % 2:
             k = K - 1
-            a0, a1, a2, a3 = R[r, k], R[r + 1, k], R[r + 2, k], R[r + 3, k]
+            a0, a1, a2, a3 = R[k, r], R[k, r + 1], R[k, r + 2], R[k, r + 3]
             for j in range(d):
                 acc[k, j] += (a0 * np.float64(src[i, j]) + a1 * np.float64(src[i + 1, j])) + \
                     (a2 * np.float64(src[i + 2, j]) + a3 * np.float64(src[i + 3, j]))
@@ -233,11 +234,11 @@ def accumulate_tile(src, s0, mt, R, acc):
 
 @_jit
 def accumulate_rows(src, s0, r0, m, R, acc):
-    """acc[k] += R[r, k] src[s0 + r] for the leftover rows r0 <= r < m."""
+    """acc[k] += R[k, r] src[s0 + r] for the leftover rows r0 <= r < m."""
     K, d = acc.shape
     for r in range(r0, m):
         for k in range(K):
-            rk = R[r, k]
+            rk = R[k, r]
             for j in range(d):
                 acc[k, j] += rk * np.float64(src[s0 + r, j])
 

@@ -45,67 +45,82 @@ def _class_tile(K: int) -> int:
 
 
 @_tiles._jit
-def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, E, bits, gb):
-    """Turn the logits Z[:m] of rows i0.. into residuals R[:m]; add R's column sums to gb.
+def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb):
+    """Turn the logits Z[:K, :m] of rows i0.. into residuals R[:, :m]; add R's row sums to gb.
 
-    hessian=False: R[r] = sw_i (p_i - y_i) with p_i the max-shifted softmax of Z[r] (exp
-    vectorised over the whole block); returns sum_r sw_i CE_i and writes P[i] when
-    ``want_P``. hessian=True: Z holds the direction's logits and R[r] = sw_i (p_i * z -
-    p_i (p_i . z)) with the current point's probabilities P; returns 0.
+    Class-major (Z[k, r], R[k, r]), so every loop below runs along the m rows of the block
+    in vector lanes, exp included. aux (3, B) float64 scratch.
+
+    hessian=False: R[:, r] = sw_i (p_i - y_i) with p_i the max-shifted softmax of Z[:, r];
+    returns sum_r sw_i CE_i and writes P[i] when ``want_P``. hessian=True: Z holds the
+    direction's logits and R[:, r] = sw_i (p_i * z - p_i (p_i . z)) with the current
+    point's probabilities P; returns 0.
     """
+    w = sw[i0:i0 + m]
     loss = 0.0
     if hessian:
-        for r in range(m):
-            i = i0 + r
-            pz = 0.0
-            for k in range(K):
-                pz += P[i, k] * Z[r, k]
-            w = sw[i]
-            for k in range(K):
-                R[r, k] = w * P[i, k] * (Z[r, k] - pz)
-    else:
-        for r in range(m):
-            zmax = Z[r, 0]
-            for k in range(1, K):
-                zmax = max(zmax, Z[r, k])
-            for k in range(K):
-                E[r * K + k] = Z[r, k] - zmax
-        _tiles.exp_nonpositive(E, bits, m * K)
-        for r in range(m):
-            i = i0 + r
-            total = 0.0
-            zmax = Z[r, 0]
-            for k in range(K):
-                total += E[r * K + k]
-                zmax = max(zmax, Z[r, k])
-            w = sw[i]
-            if soft:
-                yz = 0.0
-                for k in range(K):
-                    yz += Y[i, k] * Z[r, k]
-            else:
-                yz = Z[r, codes[i]]
-            loss += w * (zmax + math.log(total) - yz)
-            inv = 1.0 / total
-            for k in range(K):
-                p = E[r * K + k] * inv
-                if want_P:
-                    P[i, k] = p
-                R[r, k] = w * p
-            if soft:
-                for k in range(K):
-                    R[r, k] -= w * Y[i, k]
-            else:
-                R[r, codes[i]] -= w
-    for r in range(m):
+        pz = aux[0]
+        pz[:m] = 0.0
         for k in range(K):
-            gb[k] += R[r, k]
+            for r in range(m):
+                pz[r] += P[i0 + r, k] * Z[k, r]
+        for k in range(K):
+            for r in range(m):
+                R[k, r] = w[r] * P[i0 + r, k] * (Z[k, r] - pz[r])
+    else:
+        zmax = aux[0]
+        total = aux[1]
+        yz = aux[2]
+        zmax[:m] = Z[0, :m]
+        for k in range(1, K):
+            for r in range(m):
+                zmax[r] = max(zmax[r], Z[k, r])
+        total[:m] = 0.0
+        for k in range(K):
+            Rk = R[k]
+            for r in range(m):
+                Rk[r] = Z[k, r] - zmax[r]
+            _tiles.exp_nonpositive(Rk, bits, m)
+            for r in range(m):
+                total[r] += Rk[r]
+        if soft:
+            yz[:m] = 0.0
+            for k in range(K):
+                for r in range(m):
+                    yz[r] += Y[i0 + r, k] * Z[k, r]
+        else:
+            for r in range(m):
+                yz[r] = Z[codes[i0 + r], r]
+        for r in range(m):
+            loss += w[r] * (zmax[r] + math.log(total[r]) - yz[r])
+            total[r] = 1.0 / total[r]
+        if want_P:
+            for r in range(m):
+                for k in range(K):
+                    P[i0 + r, k] = R[k, r] * total[r]
+        for r in range(m):
+            total[r] *= w[r]
+        for k in range(K):
+            for r in range(m):
+                R[k, r] *= total[r]
+        if soft:
+            for k in range(K):
+                for r in range(m):
+                    R[k, r] -= w[r] * Y[i0 + r, k]
+        else:
+            for r in range(m):
+                R[codes[i0 + r], r] -= w[r]
+    for k in range(K):
+        s = 0.0
+        for r in range(m):
+            s += R[k, r]
+        gb[k] += s
     return loss
 
 
 @_tiles._jit
 def _block(src, s0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian,
-           Z, R, E, bits, acc, gb):
+           Z, R, aux, bits, acc, gb):
     """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``."""
     mt = m - m % _tiles.ROWS
     if tile == 5:
@@ -113,7 +128,7 @@ def _block(src, s0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessia
     else:
         _tiles.logits_tile4(src, s0, mt, Wt, b, Z)
     _tiles.logits_rows(src, s0, mt, m, Wt, b, K, Z)
-    loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, E, bits, gb)
+    loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb)
     _tiles.accumulate_tile(src, s0, mt, R, acc)
     _tiles.accumulate_rows(src, s0, mt, m, R, acc)
     return loss
@@ -139,15 +154,15 @@ def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chu
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        Z = np.empty((_BLOCK, Kp))
-        R = np.empty((_BLOCK, K))
-        E = np.empty(_BLOCK * K)
-        bits = np.empty(_BLOCK * K, np.int64)
+        Z = np.zeros((Kp, _BLOCK))
+        R = np.zeros((K, _BLOCK))
+        aux = np.zeros((3, _BLOCK))
+        bits = np.zeros(_BLOCK, np.int64)
         loss = 0.0
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
             loss += _block(X, i0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
-                           hessian, Z, R, E, bits, grads[c], gbs[c])
+                           hessian, Z, R, aux, bits, grads[c], gbs[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
@@ -167,16 +182,16 @@ def _dense_f_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_c
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
         buf = np.empty((_F_BLOCK, d), X.dtype)
-        Z = np.empty((_F_BLOCK, Kp))
-        R = np.empty((_F_BLOCK, K))
-        E = np.empty(_F_BLOCK * K)
-        bits = np.empty(_F_BLOCK * K, np.int64)
+        Z = np.zeros((Kp, _F_BLOCK))
+        R = np.zeros((K, _F_BLOCK))
+        aux = np.zeros((3, _F_BLOCK))
+        bits = np.zeros(_F_BLOCK, np.int64)
         loss = 0.0
         for i0 in range(lo, hi, _F_BLOCK):
             m = min(_F_BLOCK, hi - i0)
             _tiles.transpose_rows(X, i0, m, buf)
             loss += _block(buf, 0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
-                           hessian, Z, R, E, bits, grads[c], gbs[c])
+                           hessian, Z, R, aux, bits, grads[c], gbs[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
