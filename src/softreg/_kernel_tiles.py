@@ -1,8 +1,7 @@
 """Register-tiled micro-kernels for the fused passes of :mod:`softreg._kernels`.
 
-Each function works on one block of rows of a C-ordered row panel ``src`` (X itself, or a
-per-thread buffer into which a block of F-ordered X was transposed), starting at panel
-row ``s0``. Shapes: ``src`` (rows, d) float32 or float64; ``Wt`` (Kp, d) = W^T padded
+Each C-order function works on one block of rows of a C-ordered row panel ``src``
+starting at panel row ``s0``; the F-order ones read X.T (C-ordered, the same memory). Shapes: ``src`` (rows, d) float32 or float64; ``Wt`` (Kp, d) = W^T padded
 with zero rows to Kp classes, a multiple of the class tile (4 or 5); ``Z`` (Kp, B) and
 ``R`` (K, B) float64 block buffers, class-major so that the softmax runs along rows in
 vector lanes; ``acc`` (K, d) float64 gradient accumulator.
@@ -17,6 +16,9 @@ Why the loops look as they do (checked with numba's ``inspect_asm``):
   256-bit vectors by default).
 - The gradient tile adds 4 rows into 2 class rows of ``acc`` at once, so each vector of x
   is loaded once for 8 FMAs and ``acc`` (K x d, a few KB) stays in L1.
+- Arrays are indexed by ``range`` variables over views (``XT[j, start:start + m]``, not
+  ``XT[j, start + r]``): numba's negative-index wraparound on ``start + r`` otherwise makes
+  LLVM load with gathers.
 - ``exp_nonpositive`` is a branch-free exp (range reduction by ln 2, degree-12 Taylor
   polynomial, exponent bits written through an int64 view) that LLVM vectorises; numba's
   ``math.exp`` is a scalar libm call per element (about 3.5x slower measured here). Its
@@ -46,6 +48,41 @@ FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 _OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH)
 #: the exp keeps the order of its operations (its ln 2 hi/lo split must not be merged)
 _EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath={"contract", "nsz"})
+
+
+def _make_prefetch():
+    """``prefetch(a, i)``: hint the CPU to load the cache line of flat element i of a.
+
+    LLVM's ``llvm.prefetch`` (read, high locality); an address past the end of ``a`` is
+    harmless (a prefetch never faults). A no-op without numba.
+    """
+    if numba is None:
+        return lambda a, i: None
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch(typingctx, a, i):
+        if not isinstance(a, types.Array) or not isinstance(i, types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            ary = context.make_array(signature.args[0])(context, builder, args[0])
+            index = context.cast(builder, args[1], signature.args[1], types.intp)
+            ptr = builder.gep(ary.data, [index])
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(a, i), codegen
+
+    return prefetch
+
+
+prefetch = _make_prefetch()
 
 
 def _jit(fn, exact=False):
@@ -98,11 +135,20 @@ exp_nonpositive = _jit(_exp_nonpositive, exact=True)
 
 
 @_jit
-def logits_tile4(src, s0, mt, Wt, b, Z):
-    """Z[k, r] = src[s0 + r] . Wt[k] + b[k] for r < mt (a multiple of 4), k < Kp (of 4)."""
+def logits_tile4(src, s0, mt, Wt, b, Z, ahead):
+    """Z[k, r] = src[s0 + r] . Wt[k] + b[k] for r < mt (a multiple of 4), k < Kp (of 4).
+
+    ahead > 0: prefetch the rows ``ahead`` rows further on (C-ordered ``src`` streamed from
+    memory); 0 for a panel already in cache.
+    """
     Kp, d = Wt.shape
+    step = 64 // src.itemsize  # elements per 64-byte cache line
     for r in range(0, mt, 4):
         i = s0 + r
+        if ahead:  # the same tile's rows ``ahead`` rows on: in cache when their turn comes
+            first = (i + ahead) * d
+            for off in range(0, ROWS * d, step):
+                prefetch(src, first + off)
         for kb in range(0, Kp, 4):
             s00 = s01 = s02 = s03 = 0.0
             s10 = s11 = s12 = s13 = 0.0
@@ -145,11 +191,16 @@ def logits_tile4(src, s0, mt, Wt, b, Z):
 
 
 @_jit
-def logits_tile5(src, s0, mt, Wt, b, Z):
+def logits_tile5(src, s0, mt, Wt, b, Z, ahead):
     """As :func:`logits_tile4` with tiles of 4 rows x 5 classes (Kp a multiple of 5)."""
     Kp, d = Wt.shape
+    step = 64 // src.itemsize  # elements per 64-byte cache line
     for r in range(0, mt, 4):
         i = s0 + r
+        if ahead:  # the same tile's rows ``ahead`` rows on: in cache when their turn comes
+            first = (i + ahead) * d
+            for off in range(0, ROWS * d, step):
+                prefetch(src, first + off)
         for kb in range(0, Kp, 5):
             s00 = s01 = s02 = s03 = s04 = 0.0
             s10 = s11 = s12 = s13 = s14 = 0.0
@@ -243,14 +294,80 @@ def accumulate_rows(src, s0, r0, m, R, acc):
                 acc[k, j] += rk * np.float64(src[s0 + r, j])
 
 
-@_jit
-def transpose_rows(X, start, m, buf):
-    """buf[r, :] = X[start + r, :] for r < m: F-ordered rows into a C-ordered panel.
+# -- F-ordered X, read in place: vectorised along the rows of one column segment ---------------
 
-    Read column by column (each column segment of F-ordered X is contiguous), written with
-    stride d into ``buf`` (m x d, a few hundred KB at most: it stays in L2).
+@_jit
+def logits_f(XT, start, m, Wt, b, K, tile, Z, ahead):
+    """Z[k, r] = X[start + r] . Wt[k] + b[k] for r < m, k < Kp, from F-ordered X in place.
+
+    XT (d, n) = X.T, C-ordered (passed so, numba knows the rows' unit stride and loads
+    vectors instead of gathering). Column j of the block is a contiguous segment, so the loop over its m rows runs in
+    vector lanes, with ``tile`` (4 or 5) classes updated per load of x (Z's block rows stay
+    in L1). ahead > 0: prefetch the same column segment ``ahead`` rows on.
     """
-    d = X.shape[1]
-    for j in range(d):
+    Kp, d = Wt.shape
+    n = XT.shape[1]
+    step = 64 // XT.itemsize
+    for k in range(Kp):
+        bk = b[k]
         for r in range(m):
-            buf[r, j] = X[start + r, j]
+            Z[k, r] = bk
+    for j in range(d):
+        if ahead:
+            first = j * n + start + ahead
+            for off in range(0, m, step):
+                prefetch(XT, first + off)
+        xj = XT[j, start:start + m]  # a view: indices from range() need no wraparound
+        if tile == 5:
+            for kb in range(0, Kp, 5):
+                w0, w1, w2, w3, w4 = Wt[kb, j], Wt[kb + 1, j], Wt[kb + 2, j], \
+                    Wt[kb + 3, j], Wt[kb + 4, j]
+                Z0, Z1, Z2, Z3, Z4 = Z[kb], Z[kb + 1], Z[kb + 2], Z[kb + 3], Z[kb + 4]
+                for r in range(m):
+                    x = np.float64(xj[r])
+                    Z0[r] += x * w0
+                    Z1[r] += x * w1
+                    Z2[r] += x * w2
+                    Z3[r] += x * w3
+                    Z4[r] += x * w4
+        else:
+            for kb in range(0, Kp, 4):
+                w0, w1, w2, w3 = Wt[kb, j], Wt[kb + 1, j], Wt[kb + 2, j], Wt[kb + 3, j]
+                Z0, Z1, Z2, Z3 = Z[kb], Z[kb + 1], Z[kb + 2], Z[kb + 3]
+                for r in range(m):
+                    x = np.float64(xj[r])
+                    Z0[r] += x * w0
+                    Z1[r] += x * w1
+                    Z2[r] += x * w2
+                    Z3[r] += x * w3
+
+
+@_jit
+def accumulate_f(XT, start, m, R, acc):
+    """acc[k, j] += sum_{r < m} R[k, r] X[start + r, j] from F-ordered X in place (XT = X.T).
+
+    One dot product along the block's column segment per (class, column), four classes
+    per load of x; the block's columns are still in cache from :func:`logits_f`.
+    """
+    K, d = acc.shape
+    for j in range(d):
+        xj = XT[j, start:start + m]
+        for kb in range(0, K - 3, 4):
+            R0, R1, R2, R3 = R[kb], R[kb + 1], R[kb + 2], R[kb + 3]
+            s0 = s1 = s2 = s3 = 0.0
+            for r in range(m):
+                x = np.float64(xj[r])
+                s0 += R0[r] * x
+                s1 += R1[r] * x
+                s2 += R2[r] * x
+                s3 += R3[r] * x
+            acc[kb, j] += s0
+            acc[kb + 1, j] += s1
+            acc[kb + 2, j] += s2
+            acc[kb + 3, j] += s3
+        for k in range(K - K % 4, K):
+            Rk = R[k]
+            s = 0.0
+            for r in range(m):
+                s += Rk[r] * np.float64(xj[r])
+            acc[k, j] += s

@@ -33,6 +33,8 @@ _prange = range if numba is None else numba.prange
 
 #: rows per block of the C-order pass (its Z, R buffers and rows stay in L1/L2)
 _BLOCK = 64
+#: rows ahead that the C-order pass prefetches (one block: it streams while a block computes)
+_AHEAD = 64
 #: rows per transposed panel of the F-order pass (d * 256 entries: L2-sized for d <~ 1000)
 _F_BLOCK = 256
 #: minimum rows per thread before a second thread is worth starting
@@ -56,17 +58,20 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     direction's logits and R[:, r] = sw_i (p_i * z - p_i (p_i . z)) with the current
     point's probabilities P; returns 0.
     """
-    w = sw[i0:i0 + m]
+    w = sw[i0:i0 + m]  # views of the block's rows: range() indices need no wraparound
+    Pb = P[i0:i0 + m]
+    Yb = Y[i0:i0 + m]
+    cb = codes[i0:i0 + m]
     loss = 0.0
     if hessian:
         pz = aux[0]
         pz[:m] = 0.0
         for k in range(K):
             for r in range(m):
-                pz[r] += P[i0 + r, k] * Z[k, r]
+                pz[r] += Pb[r, k] * Z[k, r]
         for k in range(K):
             for r in range(m):
-                R[k, r] = w[r] * P[i0 + r, k] * (Z[k, r] - pz[r])
+                R[k, r] = w[r] * Pb[r, k] * (Z[k, r] - pz[r])
     else:
         zmax = aux[0]
         total = aux[1]
@@ -87,17 +92,17 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
             yz[:m] = 0.0
             for k in range(K):
                 for r in range(m):
-                    yz[r] += Y[i0 + r, k] * Z[k, r]
+                    yz[r] += Yb[r, k] * Z[k, r]
         else:
             for r in range(m):
-                yz[r] = Z[codes[i0 + r], r]
+                yz[r] = Z[cb[r], r]
         for r in range(m):
             loss += w[r] * (zmax[r] + math.log(total[r]) - yz[r])
             total[r] = 1.0 / total[r]
         if want_P:
             for r in range(m):
                 for k in range(K):
-                    P[i0 + r, k] = R[k, r] * total[r]
+                    Pb[r, k] = R[k, r] * total[r]
         for r in range(m):
             total[r] *= w[r]
         for k in range(K):
@@ -106,10 +111,10 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
         if soft:
             for k in range(K):
                 for r in range(m):
-                    R[k, r] -= w[r] * Y[i0 + r, k]
+                    R[k, r] -= w[r] * Yb[r, k]
         else:
             for r in range(m):
-                R[codes[i0 + r], r] -= w[r]
+                R[cb[r], r] -= w[r]
     for k in range(K):
         s = 0.0
         for r in range(m):
@@ -119,14 +124,14 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
 
 
 @_tiles._jit
-def _block(src, s0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian,
+def _block(src, s0, i0, m, ahead, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian,
            Z, R, aux, bits, acc, gb):
     """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``."""
     mt = m - m % _tiles.ROWS
     if tile == 5:
-        _tiles.logits_tile5(src, s0, mt, Wt, b, Z)
+        _tiles.logits_tile5(src, s0, mt, Wt, b, Z, ahead)
     else:
-        _tiles.logits_tile4(src, s0, mt, Wt, b, Z)
+        _tiles.logits_tile4(src, s0, mt, Wt, b, Z, ahead)
     _tiles.logits_rows(src, s0, mt, m, Wt, b, K, Z)
     loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb)
     _tiles.accumulate_tile(src, s0, mt, R, acc)
@@ -161,27 +166,27 @@ def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chu
         loss = 0.0
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
-            loss += _block(X, i0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
+            loss += _block(X, i0, i0, m, _AHEAD, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
                            hessian, Z, R, aux, bits, grads[c], gbs[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
 
-def _dense_f_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
-    """As :func:`_dense_pass` for F-ordered X, through a per-thread transposed panel.
+def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+    """As :func:`_dense_pass` for F-ordered X, read in place through XT = X.T (d, n), C order.
 
-    Each block of ``_F_BLOCK`` rows is transposed into a reused C-ordered buffer (in X's
-    dtype: ``_F_BLOCK`` x d entries per thread, never a copy of X) and then run through
-    the same tiles as C-ordered X, while the panel is still in cache.
+    Blocks of ``_F_BLOCK`` rows: the logits are built column segment by column segment
+    (contiguous in F order, vectorised along the rows), the residuals follow as for C
+    order, and the gradient takes one dot product per (class, column) segment while the
+    block is still in cache; the next block's column segments are prefetched meanwhile.
     """
-    n, d = X.shape
+    d, n = XT.shape
     Kp = Wt.shape[0]
     grads = np.zeros((n_chunks, K, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        buf = np.empty((_F_BLOCK, d), X.dtype)
         Z = np.zeros((Kp, _F_BLOCK))
         R = np.zeros((K, _F_BLOCK))
         aux = np.zeros((3, _F_BLOCK))
@@ -189,9 +194,10 @@ def _dense_f_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_c
         loss = 0.0
         for i0 in range(lo, hi, _F_BLOCK):
             m = min(_F_BLOCK, hi - i0)
-            _tiles.transpose_rows(X, i0, m, buf)
-            loss += _block(buf, 0, i0, m, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
-                           hessian, Z, R, aux, bits, grads[c], gbs[c])
+            _tiles.logits_f(XT, i0, m, Wt, b, K, tile, Z, _F_BLOCK)
+            loss += _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux,
+                               bits, gbs[c])
+            _tiles.accumulate_f(XT, i0, m, R, grads[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
@@ -268,11 +274,12 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     parallel = threads > 1
     if X.flags.c_contiguous:
         fn = kernels.dense if parallel else kernels.dense_serial
-    else:
+    else:  # F order: the kernel reads X.T, C-ordered (the same memory)
         fn = kernels.dense_f if parallel else kernels.dense_f_serial
+        X = X.T
     tile = _class_tile(K)
     Kp = -(-K // tile) * tile
-    Wt = np.zeros((Kp, X.shape[1]))
+    Wt = np.zeros((Kp, W.shape[0]))
     Wt[:K] = np.asarray(W).T
     bp = np.zeros(Kp)
     bp[:K] = b_
