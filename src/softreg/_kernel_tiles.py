@@ -1,8 +1,9 @@
 """Register-tiled micro-kernels for the fused passes of :mod:`softreg._kernels`.
 
 Each C-order function works on one block of rows of a C-ordered row panel ``src``
-starting at panel row ``s0``; the F-order ones read X.T (C-ordered, the same memory). Shapes: ``src`` (rows, d) float32 or float64; ``Wt`` (Kp, d) = W^T padded
-with zero rows to Kp classes, a multiple of the class tile (4 or 5); ``Z`` (Kp, B) and
+starting at panel row ``s0``; the F-order ones read X.T (C-ordered, the same memory).
+Shapes: ``src`` (rows, d) float32 or float64; ``Wt`` (Kp, d) = W^T padded with zero rows to
+Kp classes, a multiple of the class tile (4 or 5); ``Z`` (Kp, B) and
 ``R`` (K, B) float64 block buffers, class-major so that the softmax runs along rows in
 vector lanes; ``acc`` (K, d) float64 gradient accumulator.
 
@@ -301,8 +302,9 @@ def logits_f(XT, start, m, Wt, b, K, tile, Z, ahead):
     """Z[k, r] = X[start + r] . Wt[k] + b[k] for r < m, k < Kp, from F-ordered X in place.
 
     XT (d, n) = X.T, C-ordered (passed so, numba knows the rows' unit stride and loads
-    vectors instead of gathering). Column j of the block is a contiguous segment, so the loop over its m rows runs in
-    vector lanes, with ``tile`` (4 or 5) classes updated per load of x (Z's block rows stay
+    vectors instead of gathering). Column j of the block is a contiguous segment, so the
+        loop over its m rows runs in vector lanes, with ``tile`` (4 or 5) classes updated
+    per load of x (Z's block rows stay
     in L1). ahead > 0: prefetch the same column segment ``ahead`` rows on.
     """
     Kp, d = Wt.shape
