@@ -46,7 +46,7 @@ _prange = range if numba is None else numba.prange
 _BLOCK = 64
 #: rows ahead that the C-order pass prefetches (one block: it streams while a block computes)
 _AHEAD = 64
-#: rows per transposed panel of the F-order pass (d * 256 entries: L2-sized for d <~ 1000)
+#: rows per block of the F-order pass (and how far ahead it prefetches each column segment)
 _F_BLOCK = 256
 #: minimum rows per thread before a second thread is worth starting
 _MIN_ROWS_PER_THREAD = 2048
