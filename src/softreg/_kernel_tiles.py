@@ -59,9 +59,13 @@ def _make_prefetch():
     """
     if numba is None:
         return lambda a, i: None
-    from llvmlite import ir
+    from llvmlite import binding, ir
     from numba.core import cgutils, types
     from numba.extending import intrinsic
+
+    # the intrinsic's name carries its pointer type: opaque "p0" from LLVM 17 on (numba's
+    # llvmlite builds), "p0i8" where LLVM still has typed pointers
+    name = "llvm.prefetch.p0" if binding.llvm_version_info[0] >= 17 else "llvm.prefetch.p0i8"
 
     @intrinsic
     def prefetch(typingctx, a, i):
@@ -71,10 +75,10 @@ def _make_prefetch():
         def codegen(context, builder, signature, args):
             ary = context.make_array(signature.args[0])(context, builder, args[0])
             index = context.cast(builder, args[1], signature.args[1], types.intp)
-            ptr = builder.gep(ary.data, [index])
+            ptr = builder.bitcast(builder.gep(ary.data, [index]), ir.IntType(8).as_pointer())
             i32 = ir.IntType(32)
             fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            fn = cgutils.get_or_insert_function(builder.module, fnty, name)
             builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
             return context.get_dummy_value()
 
