@@ -62,3 +62,13 @@ def test_without_numba_the_function_is_returned(monkeypatch):
     monkeypatch.setattr(_jit, "numba", None)
     assert _jit.njit(_add_one, cache=True) is _add_one
     assert _jit.njit(cache=True)(_add_one) is _add_one
+
+
+def test_every_kernel_compiles_through_softreg_jit():
+    """A module calling numba.njit itself would crash a read-only install at import."""
+    from pathlib import Path
+
+    src = Path(_jit.__file__).parent
+    direct = [str(p.relative_to(src)) for p in src.rglob("*.py")
+              if p.name != "_jit.py" and "numba.njit(" in p.read_text(encoding="utf-8")]
+    assert not direct, f"use softreg._jit.njit instead of numba.njit in {direct}"

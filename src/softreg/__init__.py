@@ -21,6 +21,8 @@ _LAZY = {
     "FitSeparationWarning": "._separation_check",
     "register_onnx_converter": "._onnx_export",
     "to_onnx": "._onnx_export",
+    "RegularizationPath": ".regpath",
+    "regularization_path": ".regpath",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

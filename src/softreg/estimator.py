@@ -20,6 +20,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -27,6 +28,7 @@ from . import solvers
 from ._params import build_datafit, coef_intercept, full_params, model_penalty
 from ._separation_check import warn_if_separated
 from ._targets import is_soft_target
+from .penalties import _as_penalty_factor
 
 #: default tolerances: max |grad J| for the batch solvers (float64 and float32 data),
 #: relative improvement for sgd
@@ -37,14 +39,17 @@ SGD_TOL = 1e-4
 #: partial_fit's step decays on the scale of this many minibatches (or the first chunk)
 STREAM_HORIZON_BATCHES = 100
 
-_SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd")
+_SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton")
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
-    """Multinomial (softmax) logistic regression with an L2 penalty.
+    """Multinomial (softmax) logistic regression with an L2, L1, elastic-net or grouped penalty.
 
-    Minimises J(W, b) = sum_i s_i CE_i / sum_i s_i + (alpha / 2) ||W||_F^2 with
-    CE_i = logsumexp(z_i) - y_i . z_i and z_i = x_i W + b; the intercept is not penalised.
+    Minimises J(W, b) = sum_i s_i CE_i / sum_i s_i + alpha * (l1_ratio * Omega(W)
+    + (1 - l1_ratio) / 2 * sum_j pf_j ||W_j||^2) with CE_i = logsumexp(z_i) - y_i . z_i,
+    z_i = x_i W + b, Omega(W) = sum_jk pf_j |W_jk| (or sum_j pf_j ||W_j,:||_2 with
+    ``grouped=True``) and pf the ``penalty_factor``; the intercept is not penalised. With
+    l1_ratio = 0 (the default) this is the L2 model (alpha / 2) ||W||_F^2.
     For K >= 3 classes ``alpha = 1 / (C * sum(s))`` gives the optimum of scikit-learn's
     ``LogisticRegression(C=C)``; for two classes (where scikit-learn fits one weight
     vector) the same holds with ``C = 2 / (alpha * sum(s))``.
@@ -52,11 +57,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     alpha : float, default=1e-4
-        L2 penalty (precision of the Gaussian prior on W). 0 means no penalty.
+        Penalty strength (glmnet's ``lambda``; with l1_ratio=0 the precision of the
+        Gaussian prior on W). 0 means no penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Share of the L1 part (glmnet's ``alpha``; scikit-learn's ``l1_ratio`` at
+        ``C = 1 / (alpha * sum(s))``). With l1_ratio > 0 the fit is sparse and W is not
+        centred across classes (the penalty identifies the K-column parameterisation;
+        centring would change its value): ``coef_`` is the minimiser itself.
+    grouped : bool, default=False
+        Omega sums the row norms ||W_j,:||_2: a feature is in or out for all classes at
+        once (glmnet's ``type.multinomial="grouped"``). Needs l1_ratio > 0.
+    penalty_factor : array-like of shape (n_features,) or None, default=None
+        Per-feature multiplier of the penalty (glmnet's ``penalty.factor``, used as given,
+        not rescaled); 0 leaves a feature unpenalised. None: all ones.
     fit_intercept : bool, default=True
-    solver : {"auto", "lbfgs", "newton", "gd", "sgd"}, default="auto"
-        "auto" picks "newton" when (n_features + 1) * n_classes <= 400
-        (``solvers.EXACT_MAX_PARAMS``), else "lbfgs".
+    solver : {"auto", "lbfgs", "newton", "gd", "sgd", "prox_newton"}, default="auto"
+        "auto" picks "prox_newton" when l1_ratio > 0, grouped or penalty_factor is given
+        (the only solver for those: proximal Newton with coordinate descent on working
+        sets, stopping on the optimality conditions), else "newton" when
+        (n_features + 1) * n_classes <= 400 (``solvers.EXACT_MAX_PARAMS``), else "lbfgs".
     learning_rate : float or "auto", default="auto"
         Step of "gd" (fixed step when a float, backtracking line search when "auto") and
         the initial step of "sgd" (1/L when "auto"). Ignored by the other solvers.
@@ -98,6 +117,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "grouped": ["boolean"],
+        "penalty_factor": ["array-like", None],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions(set(_SOLVERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -112,11 +134,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "callback": [callable, None],
     }
 
-    def __init__(self, alpha=1e-4, *, fit_intercept=True, solver="auto", learning_rate="auto",
+    def __init__(self, alpha=1e-4, *, l1_ratio=0.0, grouped=False, penalty_factor=None,
+                 fit_intercept=True, solver="auto", learning_rate="auto",
                  batch_size=64, max_iter=1000, tol=None, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, verbose=0,
                  callback=None):
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.grouped = grouped
+        self.penalty_factor = penalty_factor
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.learning_rate = learning_rate
@@ -156,8 +182,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         return report
 
+    def _penalised(self) -> bool:
+        """True when the fit needs the proximal solver (L1 part, grouped, penalty factors)."""
+        return self.l1_ratio > 0 or self.grouped or self.penalty_factor is not None or \
+            self.solver == "prox_newton"
+
+    def _check_penalty(self, n_features: int) -> None:
+        """Clear errors for impossible penalty settings, before any work."""
+        if self.grouped and self.l1_ratio == 0:
+            raise ValueError("grouped=True needs l1_ratio > 0: with l1_ratio=0 there is no "
+                             "L1 part to group (the ridge penalty treats all entries alike)")
+        _as_penalty_factor(self.penalty_factor, n_features)
+
     def _choose_solver(self, n_params: int) -> str:
         """The solver that ``solver`` stands for on a problem with n_params parameters."""
+        if self._penalised():
+            if self.solver not in ("auto", "prox_newton"):
+                raise ValueError(
+                    f"solver={self.solver!r} cannot fit l1_ratio > 0, grouped or "
+                    "penalty_factor: use solver='auto' or 'prox_newton'")
+            return "prox_newton"
         if self.solver != "auto":
             return self.solver
         return "newton" if n_params <= solvers.EXACT_MAX_PARAMS else "lbfgs"
@@ -185,8 +229,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self
         """
         if _is_dask(X, y, sample_weight):
+            if self._penalised():
+                raise NotImplementedError(
+                    "l1_ratio > 0 / grouped / penalty_factor are not yet supported on Dask "
+                    "collections; fit in memory (X.compute()) or use l1_ratio=0")
             return self._fit_dask(X, y, sample_weight)
         X = self._validate_X(X, reset=True)
+        if self._penalised():
+            self._check_penalty(X.shape[1])
         datafit, self.classes_ = build_datafit(X, y, sample_weight,
                                                fit_intercept=self.fit_intercept,
                                                class_weight=self.class_weight)
@@ -226,7 +276,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas") if fast else nullcontext():
             result = self._run_solver(datafit, solver)
         self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(result.params),
-                                                     datafit.dtype)
+                                                     datafit.dtype,
+                                                     centre_W=not self.l1_ratio > 0)
         self.solver_ = solver
         self.n_iter_ = result.n_iter
         self.loss_curve_ = list(result.loss_curve)
@@ -242,6 +293,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         penalty = model_penalty(self)
         common = dict(tol=self._tol(solver, datafit.dtype), max_iter=self.max_iter,
                       callback=self._callback())
+        if solver == "prox_newton":
+            return solvers.prox_newton(datafit, penalty, theta0, **common)
         if solver == "lbfgs":
             return solvers.lbfgs(datafit, penalty, theta0, **common)
         if solver == "newton":
@@ -258,8 +311,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             random_state=self._sgd_rng, **common)
         return result
 
+    @available_if(lambda self: not self._penalised())
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of minibatch SGD on (X, y), continuing from the current model.
+
+        Only with the plain L2 penalty: with l1_ratio > 0, grouped or a penalty_factor
+        the method is absent (``hasattr(model, "partial_fit")`` is False).
 
         Parameters
         ----------

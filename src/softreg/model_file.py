@@ -72,7 +72,7 @@ _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
 _TENSORS = ("coef", "intercept", "loss_curve")
 _STOP_REASONS = ("converged", "max_iter", "stalled")
 #: the solvers a fit can record in solver_ (estimator._SOLVERS less "auto"; a test keeps them equal)
-_FITTED_SOLVERS = ("lbfgs", "newton", "gd", "sgd")
+_FITTED_SOLVERS = ("lbfgs", "newton", "gd", "sgd", "prox_newton")
 _INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 _FLOAT_DTYPES = {"<f8": np.float64, "float64": np.float64, "<f4": np.float32,
                  "float32": np.float32}
@@ -234,6 +234,8 @@ def _params_to_json(params: dict, classes: np.ndarray) -> dict:
             value = [[plain(k), float(w)] for k, w in value.items()]
         elif isinstance(value, np.generic):
             value = plain(value)
+        elif key == "penalty_factor" and value is not None:
+            value = [float(v) for v in np.asarray(value, dtype=np.float64).ravel()]
         out[key] = value
     return out
 
@@ -681,6 +683,10 @@ def _params_from_json(params: Any, classes: np.ndarray, need) -> dict:
                  "class weights must be finite and non-negative")
             value = {k: float(w) for k, w in value}
             need(len(value) == len(params[key]), "class_weight names a class twice")
+        elif key == "penalty_factor" and isinstance(value, list):
+            need(all(_is_number(v) and math.isfinite(v) and v >= 0 for v in value),
+                 "penalty_factor must be a list of finite numbers >= 0")
+            value = np.asarray(value, dtype=np.float64)
         else:
             need(isinstance(value, _JSON_SCALARS), f"hyper-parameter {key}={_short(value)}")
         out[key] = value

@@ -10,7 +10,10 @@ checked before it starts (a missing method is refused by name):
 - ``gradient_descent``: ``loss_grad``, ``smoothness_bound``
 - ``sgd``: ``minibatch``, ``loss_grad``, ``smoothness_bound``
 
-These smooth solvers accept only smooth penalties (no L1 part).
+- ``prox_newton`` (L1, elastic net, grouped; any Penalty): in-memory data with column
+  access (``X``, ``y``/``Y``, ``sw``, ``fit_intercept``, ``n_classes``, ``unpack``/``pack``)
+
+The others (the smooth solvers) accept only smooth penalties (no L1 part).
 """
 
 from ._common import (
@@ -27,11 +30,12 @@ from ._common import (
 from .gd import gradient_descent
 from .lbfgs import lbfgs
 from .newton import EXACT_MAX_PARAMS, NewtonState, newton, uses_exact_hessian
+from .prox_newton import prox_newton
 from .sgd import SGDState, initial_state, sgd, sgd_epoch
 
 __all__ = [
     "CONVERGED", "EXACT_MAX_PARAMS", "MAX_ITER", "STALLED", "DivergenceError",
     "IterationInfo", "NewtonState", "Penalised", "SGDState", "SolverResult",
     "at_precision_floor", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
-    "newton", "sgd", "sgd_epoch", "uses_exact_hessian",
+    "newton", "prox_newton", "sgd", "sgd_epoch", "uses_exact_hessian",
 ]
