@@ -36,7 +36,8 @@ SGD_TOL = 1e-4
 #: partial_fit's step decays on the scale of this many minibatches (or the first chunk)
 STREAM_HORIZON_BATCHES = 100
 
-_SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd")
+#: the values of the solver parameter
+SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd")
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -98,7 +99,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions(set(_SOLVERS))],
+        "solver": [StrOptions(set(SOLVERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
