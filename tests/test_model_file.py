@@ -344,4 +344,4 @@ def test_save_into_missing_folder_names_it(tmp_path):
 def test_model_file_knows_every_solver_a_fit_can_record():
     from softreg import estimator, model_file
 
-    assert set(model_file._FITTED_SOLVERS) == set(estimator._SOLVERS) - {"auto"}
+    assert set(model_file._FITTED_SOLVERS) == set(estimator.SOLVERS) - {"auto"}

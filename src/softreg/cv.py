@@ -42,7 +42,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, valida
 from . import solvers
 from ._params import build_datafit, coef_intercept, model_penalty
 from ._targets import check_weights, encode_labels, is_soft_target
-from .estimator import _SOLVERS, SoftmaxRegression
+from .estimator import SOLVERS, SoftmaxRegression
 
 __all__ = ["SoftmaxRegressionCV"]
 
@@ -152,7 +152,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         "cv": ["cv_object"],
         "scoring": [callable, str, None],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions(set(_SOLVERS) - {"sgd"})],
+        "solver": [StrOptions(set(SOLVERS) - {"sgd"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],

@@ -39,7 +39,8 @@ SGD_TOL = 1e-4
 #: partial_fit's step decays on the scale of this many minibatches (or the first chunk)
 STREAM_HORIZON_BATCHES = 100
 
-_SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton")
+#: the values of the solver parameter
+SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton")
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -121,7 +122,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "grouped": ["boolean"],
         "penalty_factor": ["array-like", None],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions(set(_SOLVERS))],
+        "solver": [StrOptions(set(SOLVERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],

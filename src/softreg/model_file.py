@@ -67,11 +67,11 @@ MAX_CLASSES = 1_000_000
 #: larger sets load as an object array (no padding of every label to the longest)
 MAX_PADDED_LABEL_BYTES = 1 << 24
 
-_DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4")}
+_DTYPES: dict[str, np.dtype] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4")}
 _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
 _TENSORS = ("coef", "intercept", "loss_curve")
 _STOP_REASONS = ("converged", "max_iter", "stalled")
-#: the solvers a fit can record in solver_ (estimator._SOLVERS less "auto"; a test keeps them equal)
+#: the solvers a fit can record in solver_ (estimator.SOLVERS less "auto"; a test keeps them equal)
 _FITTED_SOLVERS = ("lbfgs", "newton", "gd", "sgd", "prox_newton")
 _INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 _FLOAT_DTYPES = {"<f8": np.float64, "float64": np.float64, "<f4": np.float32,
@@ -565,7 +565,7 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
          "library_version must be a short string")
     classes = _classes_from_json(header.get("classes"), need)
     K = len(classes)
-    d = header.get("n_features")
+    d: Any = header.get("n_features")
     need(_is_int(d) and d >= 1, f"n_features {_short(d)} is not a positive integer")
     names = header.get("feature_names")
     if names is not None:
@@ -583,7 +583,7 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
     need(curve.ndim == 1 and curve.dtype == np.float64, "loss_curve must be 1-d float64")
     for key, a in (("coef", coef), ("intercept", intercept), ("loss_curve", curve)):
         need(bool(np.all(np.isfinite(a))), f"{key} holds NaN or infinite values")
-    fit = header.get("fit")
+    fit: Any = header.get("fit")
     need(isinstance(fit, dict), "the header has no fit section")
     need(_is_int(fit.get("n_iter")) and fit["n_iter"] >= 0, "fit.n_iter is not a count")
     need(isinstance(fit.get("stop_reason"), str) and fit["stop_reason"] in _STOP_REASONS,
