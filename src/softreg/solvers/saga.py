@@ -1,0 +1,218 @@
+"""SAGA: a variance-reduced stochastic solver for sparse and ill-conditioned data.
+
+Minimises J(W, b) = sum_i sw_i CE_i + penalty(W) (sw = s / sum(s), the softmax
+cross-entropy of :mod:`softreg._objective`, hard or soft targets, intercept never
+penalised) with the proximal SAGA method (Defazio, Bach & Lacoste-Julien 2014): each
+step visits one row i, replaces its remembered gradient by the gradient at the current
+point, and moves along the variance-reduced estimate
+
+    g = n x_i (r_i' - r_i)^T + sum_l x_l r_l^T      (r = sw (p - y), the row's residual)
+
+followed by the penalty's proximal map (soft-thresholding for an L1 part, shrinkage by
+1 / (1 + eta ridge) for the ridge part). Rows are visited in a fresh random order every
+epoch. On CSR data a step costs O(nnz(x_i) K): features absent from the row are updated
+"just in time", their skipped steps applied in closed form when the feature is next read
+(:mod:`._saga_kernels`), and all features are brought up to date at the end of an epoch.
+
+Step size: eta = 1 / (3 L_max) with L_max = max_i n sw_i (||x_i||^2 + [intercept]) / 2,
+the largest smoothness constant of one term f_i = n sw_i CE_i (the softmax Hessian with
+respect to one row's logits has norm <= 1/2); the penalty is handled by its proximal map,
+so any ridge strength is stable.
+
+Stopping is on the optimality condition at the current point, exactly: every few epochs
+one full pass computes J and its gradient (and refreshes the whole gradient memory, which
+costs nothing extra and helps); the run has converged when the largest entry of the
+optimality violation (the gradient for a smooth penalty, :meth:`Penalty.optimality_violation`
+with an L1 part, and the intercept's gradient) is <= tol. The next check is scheduled
+from the linear rate seen between the last two checks, so few passes are spent on checks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..penalties import Penalty
+from . import _saga_kernels as kern
+from ._common import CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, \
+    check_finite_step
+
+#: the longest run of epochs between two exact optimality checks
+MAX_EPOCHS_BETWEEN_CHECKS = 5
+
+
+def saga_step_size(X, sw: np.ndarray, fit_intercept: bool) -> float:
+    """1 / (3 L_max), L_max = max_i n sw_i (||x_i||^2 + [intercept]) / 2 (see the module)."""
+    if sp.issparse(X):
+        row_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+    else:
+        row_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    L = 0.5 * len(sw) * float(np.max(sw * (row_sq + fit_intercept)))
+    if not np.isfinite(L):
+        raise ValueError("X has rows whose squared norm overflows float64; rescale the features")
+    return 1.0 / (3.0 * max(L, np.finfo(float).tiny))
+
+
+def _check_penalty(objective, penalty: Penalty | None) -> Penalty:
+    own = float(getattr(objective, "alpha", 0.0) or 0.0)
+    if penalty is None:
+        return Penalty(alpha=own)
+    if own:
+        raise ValueError(f"saga got both a penalty and an objective with its own alpha={own:g}: "
+                         "pass the L2 term in one place only")
+    if penalty.grouped:
+        raise ValueError("saga does not handle grouped=True penalties (no closed-form lazy "
+                         "update for row-wise shrinkage); use the entrywise L1 penalty")
+    return penalty
+
+
+class _Data:
+    """X in the layout the kernels read, the targets and the weights of an objective."""
+
+    def __init__(self, objective):
+        X = objective.X
+        self.sparse = sp.issparse(X)
+        if self.sparse:
+            X = X.tocsr() if X.format != "csr" else X
+            self.indptr = np.asarray(X.indptr, dtype=np.int64)
+            self.indices = np.asarray(X.indices, dtype=np.int64)
+            self.data = X.data
+        else:
+            self.X = np.asarray(X)
+        self.n, self.d = X.shape
+        self.K = objective.n_classes
+        self.soft = objective.Y is not None
+        self.codes = np.zeros(0, dtype=np.int64) if self.soft else \
+            np.asarray(objective.y, dtype=np.int64)
+        self.Y = np.asarray(objective.Y, dtype=np.float64) if self.soft else np.zeros((0, 0))
+        self.sw = np.asarray(objective.sw, dtype=np.float64)
+
+    def full_pass(self, W, b, mem, G, Gb) -> float:
+        if self.sparse:
+            return kern.full_pass_csr(self.indptr, self.indices, self.data, W, b, mem,
+                                      self.codes, self.Y, self.soft, self.sw, G, Gb)
+        return kern.full_pass_dense(self.X, W, b, mem, self.codes, self.Y, self.soft, self.sw,
+                                    G, Gb)
+
+    def epoch(self, order, W, b, A, Ab, mem, last, eta, lam, rho, logrho, fit_intercept):
+        if self.sparse:
+            kern.saga_epoch_csr(order, self.indptr, self.indices, self.data, W, b, A, Ab, mem,
+                                last, self.codes, self.Y, self.soft, self.sw, eta, lam, rho,
+                                logrho, fit_intercept)
+        else:
+            kern.saga_epoch_dense(order, self.X, W, b, A, Ab, mem, last, self.codes, self.Y,
+                                  self.soft, self.sw, eta, lam, rho, logrho, fit_intercept)
+
+
+def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = None, *,
+         tol: float = 1e-7, max_iter: int = 1000, callback: Callback = None,
+         random_state=None, step_size: float | None = None) -> SolverResult:
+    """Minimise the datafit of ``objective`` plus ``penalty`` with proximal SAGA.
+
+    Parameters
+    ----------
+    objective : SoftmaxObjective
+        Supplies X (n, d) (ndarray, float32 or float64, or sparse, read as CSR), the
+        targets (codes ``y`` (n,) or soft ``Y`` (n, K)), the normalised weights ``sw`` (n,),
+        ``fit_intercept`` and the parameter layout (``unpack``/``pack``).
+    penalty : Penalty or None
+        The penalty on W (d, K): ridge and entrywise L1 with penalty factors. None means
+        ``Penalty(alpha=objective.alpha)``; an objective with its own alpha > 0 together
+        with a penalty is refused (the L2 term would count twice).
+    theta0 : ndarray of shape (n_params,) or None (zeros)
+    tol : float
+        Converged when the optimality violation's max-norm is <= tol (see the module).
+    max_iter : int
+        Epochs (one epoch = n steps = about one pass over X).
+    callback : callable or None
+        Called with an :class:`IterationInfo` at every exact check (iteration = epoch).
+    random_state : None, int or Generator
+        Seeds the order of the rows.
+    step_size : float or None
+        The step eta; None means 1 / (3 L_max). A larger step may diverge
+        (:class:`DivergenceError`) or fail to converge; it never reports convergence
+        unless the optimality test passed.
+
+    Returns
+    -------
+    SolverResult
+        ``loss_curve`` holds J at each exact check; ``n_iter`` counts epochs.
+    """
+    penalty = _check_penalty(objective, penalty)
+    data = _Data(objective)
+    n, d, K = data.n, data.d, data.K
+    fit_intercept = bool(objective.fit_intercept)
+    rng = np.random.default_rng(random_state)
+    theta = objective.zeros() if theta0 is None else np.asarray(theta0, dtype=np.float64)
+    W0, b0 = objective.unpack(theta)
+    W = np.array(W0, dtype=np.float64, order="C", copy=True)
+    b = np.zeros(K) if b0 is None else np.array(b0, dtype=np.float64, copy=True)
+    eta = float(step_size) if step_size is not None else \
+        saga_step_size(objective.X, data.sw, fit_intercept)
+    pf = penalty.penalty_factor if penalty.penalty_factor is not None else np.ones(d)
+    if pf.shape[0] != d:
+        raise ValueError(f"penalty_factor has {pf.shape[0]} entries but X has {d} features")
+    lam = np.ascontiguousarray(penalty.l1 * pf, dtype=np.float64)
+    logrho = -np.log1p(eta * penalty.ridge * pf)
+    rho = np.exp(logrho)
+
+    mem = np.zeros((n, K))
+    A = np.zeros((d, K))
+    Ab = np.zeros(K)
+    last = np.zeros(d, dtype=np.int64)
+
+    def check(epoch: int) -> tuple[float, float]:
+        """J and the optimality violation at (W, b); refreshes mem, A, Ab exactly."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            data_loss = data.full_pass(W, b, mem, A, Ab)
+            loss = float(data_loss) + penalty.value(W)
+        objective.n_passes += 1
+        pack = objective.pack(W, b if fit_intercept else None)
+        check_finite_step(loss, pack, epoch, f"the step {eta:g} is too large; use a smaller "
+                          "learning rate or the automatic step")
+        violation = float(np.max(penalty.optimality_violation(W, A + penalty.smooth_gradient(W)),
+                                 initial=0.0))
+        if fit_intercept:
+            violation = max(violation, float(np.max(np.abs(Ab))))
+        return loss, violation
+
+    loss, viol = check(0)
+    curve: list[float] = []
+    history = [(0, viol)]
+    epoch, next_check, reason = 0, 1, MAX_ITER
+    if viol <= tol:
+        reason = CONVERGED
+    while reason != CONVERGED and epoch < max_iter:
+        epoch += 1
+        data.epoch(rng.permutation(n).astype(np.int64), W, b, A, Ab, mem, last, eta, lam, rho,
+                   logrho, fit_intercept)
+        objective.n_passes += 1
+        if epoch < next_check and epoch < max_iter:
+            continue
+        loss, viol = check(epoch)
+        curve.append(loss)
+        if callback is not None:
+            callback(IterationInfo(epoch, loss, viol))
+        if viol <= tol:
+            reason = CONVERGED
+            break
+        history.append((epoch, viol))
+        next_check = epoch + _epochs_to_next_check(history, tol)
+    theta = objective.pack(W, b if fit_intercept else None)
+    message = "" if reason == CONVERGED else \
+        f"max optimality violation {viol:.3g} > tol {tol:g} after {epoch} epochs"
+    return SolverResult(theta, epoch, reason, loss, viol, curve, message)
+
+
+def _epochs_to_next_check(history: list[tuple[int, float]], tol: float) -> int:
+    """Epochs until the violation should reach tol at the linear rate of the last checks."""
+    if len(history) < 3:
+        return 1
+    (e0, v0), (e1, v1) = history[-2], history[-1]
+    if not (v1 < v0 and v0 > 0 and v1 > 0):
+        return 1
+    rate = (math.log(v1) - math.log(v0)) / (e1 - e0)  # < 0: log-violation per epoch
+    needed = (math.log(tol) - math.log(v1)) / rate
+    return int(min(max(1, math.floor(needed)), MAX_EPOCHS_BETWEEN_CHECKS))
