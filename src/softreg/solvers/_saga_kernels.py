@@ -127,14 +127,25 @@ def _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r):
 
 
 @_jit
-def _catch_up(idx, W, A, last, t, eta, lam, rho, logrho):
-    """Apply the skipped steps (last[j] .. t-1) to the features idx of one row."""
+def _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, table_f, table_g):
+    """Apply the skipped steps (last[j] .. t-1) to the features idx of one row.
+
+    Where every feature has the same ridge and no L1 part, ``table_f[m]`` = rho^m and
+    ``table_g[m]`` = eta rho (1 - rho^m) / (1 - rho) hold the m-step factors (m <= n);
+    otherwise they are empty and the factors are computed per feature.
+    """
     K = W.shape[1]
+    tabled = table_f.shape[0] > 0
     for q in range(idx.shape[0]):
         j = idx[q]
         m = t - last[j]
         if m > 0:
-            if lam[j] == 0.0:
+            if tabled:
+                f = table_f[m]
+                g = table_g[m]
+                for k in range(K):
+                    W[j, k] = f * W[j, k] - g * A[j, k]
+            elif lam[j] == 0.0:
                 if rho[j] == 1.0:
                     f, g = 1.0, eta * m
                 else:
@@ -148,12 +159,22 @@ def _catch_up(idx, W, A, last, t, eta, lam, rho, logrho):
             last[j] = t
 
 
+def step_tables(n, eta, rho):
+    """(table_f, table_g) of :func:`_catch_up` for one common rho, m = 0..n."""
+    m = np.arange(n + 1, dtype=np.float64)
+    logrho = math.log(rho)
+    f = np.exp(m * logrho)
+    g = eta * m if rho == 1.0 else eta * rho * np.expm1(m * logrho) / math.expm1(logrho)
+    return f, g
+
+
 @_jit
 def _step(idx, vals, i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
-          logrho, fit_intercept, z, r):
+          logrho, eta_b, z, r, lazy, table_f, table_g):
     """One SAGA step on row i (features idx, values vals) at step number t."""
     K = W.shape[1]
-    _catch_up(idx, W, A, last, t, eta, lam, rho, logrho)
+    if lazy:
+        _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, table_f, table_g)
     _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r)
     for k in range(K):  # r <- Delta = new residual - remembered one
         new = r[k]
@@ -164,27 +185,31 @@ def _step(idx, vals, i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, l
         x = float(vals[q])
         nx = n * x
         lj = eta * lam[j]
-        for k in range(K):
-            v = W[j, k] - eta * (nx * r[k] + A[j, k])
-            if lj > 0.0:
+        rj = rho[j]
+        if lj > 0.0:
+            for k in range(K):
+                v = W[j, k] - eta * (nx * r[k] + A[j, k])
                 if v > lj:
                     v -= lj
                 elif v < -lj:
                     v += lj
                 else:
                     v = 0.0
-            W[j, k] = rho[j] * v
-            A[j, k] += x * r[k]
+                W[j, k] = rj * v
+                A[j, k] += x * r[k]
+        else:
+            for k in range(K):
+                W[j, k] = rj * (W[j, k] - eta * (nx * r[k] + A[j, k]))
+                A[j, k] += x * r[k]
         last[j] = t + 1
     for k in range(K):
-        if fit_intercept:
-            b[k] -= eta * (n * r[k] + Ab[k])
+        b[k] -= eta_b * (n * r[k] + Ab[k])
         Ab[k] += r[k]
 
 
 @_jit
 def saga_epoch_csr(order, indptr, indices, data, W, b, A, Ab, mem, last, codes, Y, soft, sw,
-                   eta, lam, rho, logrho, fit_intercept):
+                   eta, lam, rho, logrho, eta_b, table_f, table_g):
     """SAGA steps on the rows ``order`` of a CSR matrix; all features brought up to date."""
     K = W.shape[1]
     n = float(mem.shape[0])
@@ -195,25 +220,25 @@ def saga_epoch_csr(order, indptr, indices, data, W, b, A, Ab, mem, last, codes, 
         i = order[t]
         lo, hi = indptr[i], indptr[i + 1]
         _step(indices[lo:hi], data[lo:hi], i, t, n, W, b, A, Ab, mem, last, codes, Y, soft,
-              sw, eta, lam, rho, logrho, fit_intercept, z, r)
+              sw, eta, lam, rho, logrho, eta_b, z, r, True, table_f, table_g)
     everything = np.arange(W.shape[0])
-    _catch_up(everything, W, A, last, order.shape[0], eta, lam, rho, logrho)
+    _catch_up(everything, W, A, last, order.shape[0], eta, lam, rho, logrho, table_f, table_g)
 
 
 @_jit
 def saga_epoch_dense(order, X, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
-                     logrho, fit_intercept):
+                     logrho, eta_b):
     """SAGA steps on the rows ``order`` of a dense X (every feature is touched each step)."""
     K = W.shape[1]
     n = float(mem.shape[0])
     z = np.empty(K)
     r = np.empty(K)
     everything = np.arange(W.shape[0])
-    last[:] = 0
+    empty = np.zeros(0)
     for t in range(order.shape[0]):
         i = order[t]
         _step(everything, X[i], i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta,
-              lam, rho, logrho, fit_intercept, z, r)
+              lam, rho, logrho, eta_b, z, r, False, empty, empty)
 
 
 @_jit

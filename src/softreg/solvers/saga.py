@@ -39,17 +39,20 @@ from . import _saga_kernels as kern
 from ._common import CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, \
     check_finite_step
 
+#: the intercept's column of ones is read as this constant (b = scale * beta): its steps are
+#: scale^2 times the weights' and it counts scale^2 (not 1) in the step size's L_max
+INTERCEPT_SCALE = 1.0
 #: the longest run of epochs between two exact optimality checks
 MAX_EPOCHS_BETWEEN_CHECKS = 5
 
 
-def saga_step_size(X, sw: np.ndarray, fit_intercept: bool) -> float:
-    """1 / (3 L_max), L_max = max_i n sw_i (||x_i||^2 + [intercept]) / 2 (see the module)."""
+def saga_step_size(X, sw: np.ndarray, intercept_sq: float) -> float:
+    """1 / (3 L_max), L_max = max_i n sw_i (||x_i||^2 + intercept_sq) / 2 (see the module)."""
     if sp.issparse(X):
         row_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
     else:
         row_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    L = 0.5 * len(sw) * float(np.max(sw * (row_sq + fit_intercept)))
+    L = 0.5 * len(sw) * float(np.max(sw * (row_sq + intercept_sq)))
     if not np.isfinite(L):
         raise ValueError("X has rows whose squared norm overflows float64; rescale the features")
     return 1.0 / (3.0 * max(L, np.finfo(float).tiny))
@@ -88,6 +91,7 @@ class _Data:
             np.asarray(objective.y, dtype=np.int64)
         self.Y = np.asarray(objective.Y, dtype=np.float64) if self.soft else np.zeros((0, 0))
         self.sw = np.asarray(objective.sw, dtype=np.float64)
+        self._tables = None  # the lazy steps' factors, made by the first epoch
 
     def full_pass(self, W, b, mem, G, Gb) -> float:
         if self.sparse:
@@ -96,19 +100,24 @@ class _Data:
         return kern.full_pass_dense(self.X, W, b, mem, self.codes, self.Y, self.soft, self.sw,
                                     G, Gb)
 
-    def epoch(self, order, W, b, A, Ab, mem, last, eta, lam, rho, logrho, fit_intercept):
+    def epoch(self, order, W, b, A, Ab, mem, last, eta, lam, rho, logrho, eta_b):
         if self.sparse:
+            if self._tables is None:
+                uniform = not np.any(lam) and np.all(rho == rho[0]) if rho.size else False
+                self._tables = kern.step_tables(self.n, eta, float(rho[0])) if uniform else \
+                    (np.zeros(0), np.zeros(0))
             kern.saga_epoch_csr(order, self.indptr, self.indices, self.data, W, b, A, Ab, mem,
                                 last, self.codes, self.Y, self.soft, self.sw, eta, lam, rho,
-                                logrho, fit_intercept)
+                                logrho, eta_b, *self._tables)
         else:
             kern.saga_epoch_dense(order, self.X, W, b, A, Ab, mem, last, self.codes, self.Y,
-                                  self.soft, self.sw, eta, lam, rho, logrho, fit_intercept)
+                                  self.soft, self.sw, eta, lam, rho, logrho, eta_b)
 
 
 def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = None, *,
          tol: float = 1e-7, max_iter: int = 1000, callback: Callback = None,
-         random_state=None, step_size: float | None = None) -> SolverResult:
+         random_state=None, step_size: float | None = None,
+         intercept_scale: float = INTERCEPT_SCALE) -> SolverResult:
     """Minimise the datafit of ``objective`` plus ``penalty`` with proximal SAGA.
 
     Parameters
@@ -149,8 +158,10 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
     W0, b0 = objective.unpack(theta)
     W = np.array(W0, dtype=np.float64, order="C", copy=True)
     b = np.zeros(K) if b0 is None else np.array(b0, dtype=np.float64, copy=True)
+    c2 = intercept_scale ** 2 if fit_intercept else 0.0
     eta = float(step_size) if step_size is not None else \
-        saga_step_size(objective.X, data.sw, fit_intercept)
+        saga_step_size(objective.X, data.sw, c2)
+    eta_b = eta * c2
     pf = penalty.penalty_factor if penalty.penalty_factor is not None else np.ones(d)
     if pf.shape[0] != d:
         raise ValueError(f"penalty_factor has {pf.shape[0]} entries but X has {d} features")
@@ -187,7 +198,7 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
     while reason != CONVERGED and epoch < max_iter:
         epoch += 1
         data.epoch(rng.permutation(n).astype(np.int64), W, b, A, Ab, mem, last, eta, lam, rho,
-                   logrho, fit_intercept)
+                   logrho, eta_b)
         objective.n_passes += 1
         if epoch < next_check and epoch < max_iter:
             continue
@@ -211,7 +222,7 @@ def _epochs_to_next_check(history: list[tuple[int, float]], tol: float) -> int:
     if len(history) < 3:
         return 1
     (e0, v0), (e1, v1) = history[-2], history[-1]
-    if not (v1 < v0 and v0 > 0 and v1 > 0):
+    if not (v1 < v0 and v0 > 0 and v1 > 0 and tol > 0):
         return 1
     rate = (math.log(v1) - math.log(v0)) / (e1 - e0)  # < 0: log-violation per epoch
     needed = (math.log(tol) - math.log(v1)) / rate
