@@ -242,10 +242,12 @@ def saga_epoch_dense(order, X, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, 
 
 
 @_jit
-def full_pass_csr(indptr, indices, data, W, b, mem, codes, Y, soft, sw, G, Gb):
+def full_pass_csr(indptr, indices, data, W, b, n, codes, Y, soft, sw, G, Gb):
     """Exact datafit at (W, b): returns sum_i sw_i CE_i; G = sum_i x_i r_i^T, Gb = sum_i r_i.
 
-    The gradient memory ``mem`` is refreshed with every row's residual at (W, b).
+    The gradient memory is left alone: refreshing it with the residuals at one point
+    (as SVRG would) was measured to slow SAGA's convergence down (35 epochs instead of 19
+    on a tf-idf problem).
     """
     K = W.shape[1]
     z = np.empty(K)
@@ -253,7 +255,7 @@ def full_pass_csr(indptr, indices, data, W, b, mem, codes, Y, soft, sw, G, Gb):
     G[:, :] = 0.0
     Gb[:] = 0.0
     loss = 0.0
-    for i in range(mem.shape[0]):
+    for i in range(n):
         lo, hi = indptr[i], indptr[i + 1]
         idx = indices[lo:hi]
         vals = data[lo:hi]
@@ -266,13 +268,12 @@ def full_pass_csr(indptr, indices, data, W, b, mem, codes, Y, soft, sw, G, Gb):
             for k in range(K):
                 G[j, k] += x * r[k]
         for k in range(K):
-            mem[i, k] = r[k]
             Gb[k] += r[k]
     return loss
 
 
 @_jit
-def full_pass_dense(X, W, b, mem, codes, Y, soft, sw, G, Gb):
+def full_pass_dense(X, W, b, n, codes, Y, soft, sw, G, Gb):
     """:func:`full_pass_csr` for a dense X."""
     K = W.shape[1]
     z = np.empty(K)
@@ -281,7 +282,7 @@ def full_pass_dense(X, W, b, mem, codes, Y, soft, sw, G, Gb):
     G[:, :] = 0.0
     Gb[:] = 0.0
     loss = 0.0
-    for i in range(mem.shape[0]):
+    for i in range(n):
         vals = X[i]
         ce = _row_residual(everything, vals, W, b, K, i, codes, Y, soft, sw, z, r)
         if sw[i] != 0.0:
@@ -291,6 +292,5 @@ def full_pass_dense(X, W, b, mem, codes, Y, soft, sw, G, Gb):
             for k in range(K):
                 G[j, k] += x * r[k]
         for k in range(K):
-            mem[i, k] = r[k]
             Gb[k] += r[k]
     return loss

@@ -93,11 +93,11 @@ class _Data:
         self.sw = np.asarray(objective.sw, dtype=np.float64)
         self._tables = None  # the lazy steps' factors, made by the first epoch
 
-    def full_pass(self, W, b, mem, G, Gb) -> float:
+    def full_pass(self, W, b, G, Gb) -> float:
         if self.sparse:
-            return kern.full_pass_csr(self.indptr, self.indices, self.data, W, b, mem,
+            return kern.full_pass_csr(self.indptr, self.indices, self.data, W, b, self.n,
                                       self.codes, self.Y, self.soft, self.sw, G, Gb)
-        return kern.full_pass_dense(self.X, W, b, mem, self.codes, self.Y, self.soft, self.sw,
+        return kern.full_pass_dense(self.X, W, b, self.n, self.codes, self.Y, self.soft, self.sw,
                                     G, Gb)
 
     def epoch(self, order, W, b, A, Ab, mem, last, eta, lam, rho, logrho, eta_b):
@@ -173,20 +173,22 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
     A = np.zeros((d, K))
     Ab = np.zeros(K)
     last = np.zeros(d, dtype=np.int64)
+    G = np.zeros((d, K))  # the exact datafit gradient at the last check
+    Gb = np.zeros(K)
 
     def check(epoch: int) -> tuple[float, float]:
-        """J and the optimality violation at (W, b); refreshes mem, A, Ab exactly."""
+        """J and the optimality violation at (W, b) (the memory is left as it is)."""
         with np.errstate(over="ignore", invalid="ignore"):
-            data_loss = data.full_pass(W, b, mem, A, Ab)
+            data_loss = data.full_pass(W, b, G, Gb)
             loss = float(data_loss) + penalty.value(W)
         objective.n_passes += 1
         pack = objective.pack(W, b if fit_intercept else None)
         check_finite_step(loss, pack, epoch, f"the step {eta:g} is too large; use a smaller "
                           "learning rate or the automatic step")
-        violation = float(np.max(penalty.optimality_violation(W, A + penalty.smooth_gradient(W)),
+        violation = float(np.max(penalty.optimality_violation(W, G + penalty.smooth_gradient(W)),
                                  initial=0.0))
         if fit_intercept:
-            violation = max(violation, float(np.max(np.abs(Ab))))
+            violation = max(violation, float(np.max(np.abs(Gb))))
         return loss, violation
 
     loss, viol = check(0)
