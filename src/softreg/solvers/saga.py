@@ -14,17 +14,24 @@ epoch. On CSR data a step costs O(nnz(x_i) K): features absent from the row are 
 "just in time", their skipped steps applied in closed form when the feature is next read
 (:mod:`._saga_kernels`), and all features are brought up to date at the end of an epoch.
 
-Step size: eta = 1 / (3 L_max) with L_max = max_i n sw_i (||x_i||^2 + [intercept]) / 2,
-the largest smoothness constant of one term f_i = n sw_i CE_i (the softmax Hessian with
-respect to one row's logits has norm <= 1/2); the penalty is handled by its proximal map,
-so any ridge strength is stable.
+Step size: eta = (2/3) / L_max with L_max = max_i n sw_i (||x_i||^2 + c^2) / 2, the
+largest smoothness constant of one term f_i = n sw_i CE_i (the softmax Hessian with
+respect to one row's logits has norm <= 1/2). The intercept is b = c beta with c =
+INTERCEPT_SCALE = 0.3 (its column of ones read as c, as scikit-learn damps the intercept
+on sparse data): a constant column would otherwise dominate L_max of normalised rows.
+Theory's safe step is 1/(3 L_max); 2/(3 L_max) was measured 1.3-3x faster on tf-idf
+problems, and a run whose objective rises above its starting value (or overflows) is
+restarted from its start with half the step, so the automatic step cannot diverge
+unnoticed. The penalty is handled by its proximal map: any ridge strength is stable.
 
 Stopping is on the optimality condition at the current point, exactly: every few epochs
-one full pass computes J and its gradient (and refreshes the whole gradient memory, which
-costs nothing extra and helps); the run has converged when the largest entry of the
-optimality violation (the gradient for a smooth penalty, :meth:`Penalty.optimality_violation`
-with an L1 part, and the intercept's gradient) is <= tol. The next check is scheduled
-from the linear rate seen between the last two checks, so few passes are spent on checks.
+one full pass computes J and its gradient; the run has converged when the largest entry
+of the optimality violation (the gradient for a smooth penalty,
+:meth:`Penalty.optimality_violation` with an L1 part, and the intercept's gradient) is
+<= tol. The next check is scheduled from the linear rate seen between the last checks
+(at most 5 epochs apart), so few passes are spent on checks. The check leaves the
+gradient memory alone: refreshing it with the residuals at one point, as SVRG would,
+was measured to double the epochs needed.
 """
 
 from __future__ import annotations
@@ -41,13 +48,16 @@ from ._common import CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult,
 
 #: the intercept's column of ones is read as this constant (b = scale * beta): its steps are
 #: scale^2 times the weights' and it counts scale^2 (not 1) in the step size's L_max
-INTERCEPT_SCALE = 1.0
+INTERCEPT_SCALE = 0.3
+#: the automatic step is STEP_FACTOR / L_max (theory's safe 1/3 converged 1.3-3x slower
+#: on tf-idf problems; a run whose objective rises above its start halves it and restarts)
+STEP_FACTOR = 2.0 / 3.0
 #: the longest run of epochs between two exact optimality checks
 MAX_EPOCHS_BETWEEN_CHECKS = 5
 
 
 def saga_step_size(X, sw: np.ndarray, intercept_sq: float) -> float:
-    """1 / (3 L_max), L_max = max_i n sw_i (||x_i||^2 + intercept_sq) / 2 (see the module)."""
+    """STEP_FACTOR / L_max, L_max = max_i n sw_i (||x_i||^2 + intercept_sq) / 2."""
     if sp.issparse(X):
         row_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
     else:
@@ -55,7 +65,7 @@ def saga_step_size(X, sw: np.ndarray, intercept_sq: float) -> float:
     L = 0.5 * len(sw) * float(np.max(sw * (row_sq + intercept_sq)))
     if not np.isfinite(L):
         raise ValueError("X has rows whose squared norm overflows float64; rescale the features")
-    return 1.0 / (3.0 * max(L, np.finfo(float).tiny))
+    return STEP_FACTOR / max(L, np.finfo(float).tiny)
 
 
 def _check_penalty(objective, penalty: Penalty | None) -> Penalty:
@@ -92,6 +102,9 @@ class _Data:
         self.Y = np.asarray(objective.Y, dtype=np.float64) if self.soft else np.zeros((0, 0))
         self.sw = np.asarray(objective.sw, dtype=np.float64)
         self._tables = None  # the lazy steps' factors, made by the first epoch
+
+    def reset_tables(self):
+        self._tables = None
 
     def full_pass(self, W, b, G, Gb) -> float:
         if self.sparse:
@@ -176,22 +189,23 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
     G = np.zeros((d, K))  # the exact datafit gradient at the last check
     Gb = np.zeros(K)
 
-    def check(epoch: int) -> tuple[float, float]:
+    def check() -> tuple[float, float]:
         """J and the optimality violation at (W, b) (the memory is left as it is)."""
         with np.errstate(over="ignore", invalid="ignore"):
             data_loss = data.full_pass(W, b, G, Gb)
             loss = float(data_loss) + penalty.value(W)
         objective.n_passes += 1
-        pack = objective.pack(W, b if fit_intercept else None)
-        check_finite_step(loss, pack, epoch, f"the step {eta:g} is too large; use a smaller "
-                          "learning rate or the automatic step")
+        if not np.isfinite(loss):
+            return loss, float("inf")
         violation = float(np.max(penalty.optimality_violation(W, G + penalty.smooth_gradient(W)),
                                  initial=0.0))
         if fit_intercept:
             violation = max(violation, float(np.max(np.abs(Gb))))
         return loss, violation
 
-    loss, viol = check(0)
+    loss, viol = check()
+    check_finite_step(loss, W, 0, "the starting point overflows")
+    start_loss = loss
     curve: list[float] = []
     history = [(0, viol)]
     epoch, next_check, reason = 0, 1, MAX_ITER
@@ -204,7 +218,19 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
         objective.n_passes += 1
         if epoch < next_check and epoch < max_iter:
             continue
-        loss, viol = check(epoch)
+        loss, viol = check()
+        if step_size is None and not (np.isfinite(loss) and loss <= start_loss):
+            # the automatic step was too long for this data: restart with half of it
+            eta, eta_b = eta / 2, eta_b / 2
+            logrho = -np.log1p(eta * penalty.ridge * pf)
+            rho = np.exp(logrho)
+            data.reset_tables()
+            W[...], b[...] = W0, (0.0 if b0 is None else b0)
+            mem[...], A[...], Ab[...] = 0.0, 0.0, 0.0
+            next_check, history = epoch + 1, [(epoch, float("inf"))]
+            continue
+        check_finite_step(loss, W, epoch, f"the step {eta:g} is too large; use a smaller "
+                          "learning rate or the automatic step")
         curve.append(loss)
         if callback is not None:
             callback(IterationInfo(epoch, loss, viol))
