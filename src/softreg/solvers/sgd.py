@@ -25,27 +25,39 @@ from ._common import (
 )
 
 
+#: the stream average weighs step k like k^AVERAGE_POWER (polynomial-decay averaging):
+#: later, better iterates count more, the early ones are forgotten
+AVERAGE_POWER = 2.0
+
+
 @dataclass
 class SGDState:
-    """What carries over between epochs and between ``partial_fit`` calls."""
+    """What carries over between epochs and between ``partial_fit`` calls.
+
+    ``iterate`` and ``average`` (shape (n_params,)) are the raw SGD iterate and its
+    running average over the whole stream (None before the first :func:`stream_epoch`).
+    """
 
     eta0: float
     t0: int
     samples_seen: int = 0
     steps: int = 0
+    iterate: np.ndarray | None = None
+    average: np.ndarray | None = None
 
     def step_size(self, alpha: float) -> float:
         eta = self.eta0 / np.sqrt(1.0 + self.samples_seen / self.t0)
         return min(eta, 1.0 / (alpha * (self.steps + 1))) if alpha > 0 else eta
 
 
-def initial_state(objective, learning_rate, *, horizon: int | None = None) -> SGDState:
-    """eta0 = learning_rate, or 1/L (the smoothness bound) for "auto".
+def initial_state(objective, learning_rate, *, horizon: int | None = None,
+                  factor: float = 1.0) -> SGDState:
+    """eta0 = learning_rate, or factor/L (L: the smoothness bound) for "auto".
 
     The step halves after 3 * horizon samples: horizon is the data set's size for a fit
     (one epoch), or an estimate of a stream's useful length for partial_fit.
     """
-    eta0 = 1.0 / objective.smoothness_bound() if isinstance(learning_rate, str) \
+    eta0 = factor / objective.smoothness_bound() if isinstance(learning_rate, str) \
         else float(learning_rate)
     return SGDState(eta0=eta0, t0=max(1, horizon or objective.n_samples))
 
@@ -69,6 +81,35 @@ def sgd_epoch(objective, theta: np.ndarray, state: SGDState, *, batch_size: int,
         average += (theta - average) / n_steps if n_steps > 1 else theta - average
     objective.n_passes += 1
     return theta, average
+
+
+def stream_epoch(objective, theta: np.ndarray, state: SGDState, *, batch_size: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """One shuffled pass over a chunk of a stream; returns the stream's averaged model.
+
+    The raw iterate carries over in ``state`` between chunks (``theta`` only starts it),
+    and so does the average over every step of the stream so far, each step weighted
+    like k^AVERAGE_POWER (Polyak-Ruppert with polynomial decay): the average removes the
+    gradient noise that the raw iterate keeps at any step size, so one pass over a long
+    stream comes close to the optimum of the whole data.
+    """
+    if state.iterate is None or state.iterate.shape != np.shape(theta):
+        state.iterate = np.array(theta, dtype=np.float64, copy=True)
+        state.average = state.iterate.copy()
+    n = objective.n_samples
+    order = rng.permutation(n)
+    iterate, average = state.iterate, state.average
+    power = AVERAGE_POWER
+    for start in range(0, n, batch_size):
+        rows = np.sort(order[start:start + batch_size])
+        _, grad = objective.minibatch(rows).loss_grad(iterate)
+        iterate -= state.step_size(objective.alpha) * grad
+        state.samples_seen += len(rows)
+        state.steps += 1
+        # weights k^p: the new one's share of the sum over 1..k is about (p+1)/(k+p)
+        average += (iterate - average) * ((power + 1.0) / (state.steps + power))
+    objective.n_passes += 1
+    return average.copy()
 
 
 def sgd(objective, theta0: np.ndarray, *, learning_rate="auto", batch_size=32, tol=1e-6,
