@@ -74,7 +74,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     learning_rate : float or "auto", default="auto"
         Step of "gd" (fixed step when a float, backtracking line search when "auto"), of
         "sgd" (the SAGA step 2 / (3 L_max) when "auto") and the initial step of
-        ``partial_fit`` (1/L when "auto"). Ignored by the other solvers.
+        ``partial_fit`` (4/L when "auto", L the smoothness bound). Ignored by the other solvers.
     batch_size : int, default=64
         Minibatch size of ``partial_fit``.
     max_iter : int, default=1000

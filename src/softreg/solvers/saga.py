@@ -43,8 +43,7 @@ import scipy.sparse as sp
 
 from ..penalties import Penalty
 from . import _saga_kernels as kern
-from ._common import CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, \
-    check_finite_step
+from ._common import CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, check_finite_step
 
 #: the intercept's column of ones is read as this constant (b = scale * beta): its steps are
 #: scale^2 times the weights' and it counts scale^2 (not 1) in the step size's L_max
