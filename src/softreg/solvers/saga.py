@@ -105,12 +105,12 @@ class _Data:
     def reset_tables(self):
         self._tables = None
 
-    def full_pass(self, W, b, G, Gb) -> float:
+    def full_pass(self, W, b, G, Gb, mem) -> float:
         if self.sparse:
             return kern.full_pass_csr(self.indptr, self.indices, self.data, W, b, self.n,
-                                      self.codes, self.Y, self.soft, self.sw, G, Gb)
+                                      self.codes, self.Y, self.soft, self.sw, G, Gb, mem)
         return kern.full_pass_dense(self.X, W, b, self.n, self.codes, self.Y, self.soft, self.sw,
-                                    G, Gb)
+                                    G, Gb, mem)
 
     def epoch(self, order, W, b, A, Ab, mem, last, eta, lam, rho, logrho, eta_b):
         if self.sparse:
@@ -186,12 +186,15 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
     Ab = np.zeros(K)
     last = np.zeros(d, dtype=np.int64)
     G = np.zeros((d, K))  # the exact datafit gradient at the last check
+    no_memory = np.zeros((0, K))
     Gb = np.zeros(K)
 
-    def check() -> tuple[float, float]:
-        """J and the optimality violation at (W, b) (the memory is left as it is)."""
+    def check(start: bool = False) -> tuple[float, float]:
+        """J and the optimality violation at (W, b); at the start, fills the memory."""
         with np.errstate(over="ignore", invalid="ignore"):
-            data_loss = data.full_pass(W, b, G, Gb)
+            data_loss = data.full_pass(W, b, G, Gb, mem if start else no_memory)
+            if start:
+                A[...], Ab[...] = G, Gb
             loss = float(data_loss) + penalty.value(W)
         objective.n_passes += 1
         if not np.isfinite(loss):
@@ -202,7 +205,7 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
             violation = max(violation, float(np.max(np.abs(Gb))))
         return loss, violation
 
-    loss, viol = check()
+    loss, viol = check(start=True)
     check_finite_step(loss, W, 0, "the starting point overflows")
     start_loss = loss
     curve: list[float] = []
@@ -225,7 +228,7 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
             rho = np.exp(logrho)
             data.reset_tables()
             W[...], b[...] = W0, (0.0 if b0 is None else b0)
-            mem[...], A[...], Ab[...] = 0.0, 0.0, 0.0
+            check(start=True)
             next_check, history = epoch + 1, [(epoch, float("inf"))]
             continue
         check_finite_step(loss, W, epoch, f"the step {eta:g} is too large; use a smaller "
@@ -252,5 +255,7 @@ def _epochs_to_next_check(history: list[tuple[int, float]], tol: float) -> int:
     if not (v1 < v0 and v0 > 0 and v1 > 0 and tol > 0):
         return 1
     rate = (math.log(v1) - math.log(v0)) / (e1 - e0)  # < 0: log-violation per epoch
+    if not rate < 0:
+        return 1
     needed = (math.log(tol) - math.log(v1)) / rate
     return int(min(max(1, math.floor(needed)), MAX_EPOCHS_BETWEEN_CHECKS))
