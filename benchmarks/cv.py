@@ -46,7 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from softreg import SoftmaxRegressionCV
-from softreg._path import exact_newton_fits
+from softreg.solvers import EXACT_MAX_PARAMS
 
 N_FOLDS = 5
 ALPHAS = np.logspace(-1, -6, 10)
@@ -106,8 +106,8 @@ def compare(name, X, y, repeats: int) -> dict:
     sk_alpha = 1.0 / (float(m_sk.C_[0]) * n_train)
     # softreg stores alphas decreasing = Cs increasing: the same order as sklearn's Cs
     score_diff = float(np.max(np.abs(m_ours.mean_scores_ - sk_scores.mean(axis=0))))
-    path_solver = "exact Newton" if exact_newton_fits(
-        len(y), X.shape[1], len(np.unique(y)), True, False) else "SoftmaxRegression(auto)"
+    path_solver = "exact Newton" if (X.shape[1] + 1) * len(np.unique(y)) <= EXACT_MAX_PARAMS \
+        else "SoftmaxRegression(auto)"
     t_ours, t_sk = statistics.median(ours), statistics.median(theirs)
     return {
         "problem": name, "n_alphas": len(ALPHAS), "softreg_s": t_ours, "sklearn_s": t_sk,
@@ -153,7 +153,7 @@ def table(rows, args) -> str:
         "",
         "Iterations are summed over folds and alphas: Newton iterations for the exact "
         "Newton path (exact Hessian, rebuilt only after slow steps, see "
-        "`softreg/_path.py`), L-BFGS iterations (one gradient each) otherwise. softreg "
+        "`softreg.solvers.newton`), L-BFGS iterations (one gradient each) otherwise. softreg "
         "uses the exact Newton path when (d+1)K <= 400 on dense data; above that it "
         "warm-starts `SoftmaxRegression(solver='auto')` (L-BFGS there), the same algorithm "
         "as scikit-learn's, so expect parity there rather than a speed-up.",

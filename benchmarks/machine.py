@@ -74,11 +74,12 @@ def gemm_rate(dtype, size: int = 2048, repeats: int = 3) -> float:
 def evaluation_times(X, y, n_classes: int, alpha: float, repeats: int = 10) -> list[float]:
     """Wall times of ``repeats`` objective+gradient evaluations at distinct points.
 
-    Uses softreg's objective as ``fit`` builds it (default kernel), alternating two
-    parameter vectors so that its one-point cache never answers.
+    Uses softreg's datafit as ``fit`` builds it (default kernel; the penalty, a few
+    flops on the parameters, is left out), alternating two parameter vectors so that
+    its one-point cache never answers. ``alpha`` is unused (kept for the callers).
     """
     from softreg._objective import SoftmaxObjective
-    objective = SoftmaxObjective(X, y=y, alpha=alpha, fit_intercept=True, n_classes=n_classes)
+    objective = SoftmaxObjective(X, y=y, fit_intercept=True, n_classes=n_classes)
     rng = np.random.default_rng(0)
     thetas = [0.01 * rng.standard_normal(objective.n_params) for _ in range(2)]
     for theta in thetas:  # warm-up (and any compilation)

@@ -298,27 +298,27 @@ def fit_child(folder: str, library: str, solver: str, alpha: float,
 
 # -- the objective -----------------------------------------------------------------------
 def reference_objective(X, codes, alpha: float, n_classes: int):
-    """softreg's objective on X (as float64), plain-NumPy kernel where selectable."""
+    """softreg's J = datafit + L2 penalty on X (as float64), plain-NumPy kernel.
+
+    Offers loss, loss_grad, loss_grad_hessp and pack (softreg.solvers.Penalised).
+    """
     from softreg._objective import SoftmaxObjective
+    from softreg.penalties import Penalty
+    from softreg.solvers import Penalised
     X = X.astype(np.float64, copy=False)
-    try:
-        return SoftmaxObjective(X, y=codes, alpha=alpha, fit_intercept=True,
-                                n_classes=n_classes, kernel="reference")
-    except TypeError:  # before the kernel keyword existed: plain NumPy anyway
-        return SoftmaxObjective(X, y=codes, alpha=alpha, fit_intercept=True,
-                                n_classes=n_classes)
+    datafit = SoftmaxObjective(X, y=codes, fit_intercept=True, n_classes=n_classes,
+                               kernel="reference")
+    return Penalised(datafit, Penalty(alpha=alpha))
 
 
 def objective_value(objective, coef, intercept) -> float:
     """J at coef (K, d) and intercept (K,) (shapes of ``coef_``/``intercept_``)."""
-    objective._cache = None
     theta = objective.pack(np.asarray(coef, np.float64).T, np.asarray(intercept, np.float64))
     return float(objective.loss(theta))
 
 
 def gradient_max_norm(objective, coef, intercept) -> float:
     """max |grad J| at coef (K, d), intercept (K,)."""
-    objective._cache = None
     theta = objective.pack(np.asarray(coef, np.float64).T, np.asarray(intercept, np.float64))
     return float(np.max(np.abs(objective.loss_grad(theta)[1])))
 
@@ -342,7 +342,6 @@ def reference_solution(objective, start=None, tol: float = REFERENCE_TOL,
         np.asarray(start[0], np.float64).T, np.asarray(start[1], np.float64))
 
     def fun(theta):
-        objective._cache = None
         return objective.loss_grad(theta)
 
     result = minimize(fun, theta0, jac=True, method="L-BFGS-B",
@@ -362,7 +361,6 @@ def _newton_polish(objective, theta, tol: float, steps: int = 4, cg_iter: int = 
     from scipy.sparse.linalg import LinearOperator, cg
 
     def at(point):
-        objective._cache = None
         _, grad, hessp = objective.loss_grad_hessp(point)
         return grad, hessp, float(np.max(np.abs(grad)))
 

@@ -14,7 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from softreg import SoftmaxRegression, SoftmaxRegressionCV
 from softreg._objective import SoftmaxObjective
-from softreg._path import ExactHessian, newton_exact
+from softreg._params import coef_intercept
+from softreg.penalties import Penalty
+from softreg.solvers import NewtonState, newton
 
 ALPHAS = np.logspace(-1, -5, 6)
 
@@ -103,13 +105,10 @@ def test_weights_change_the_scores():
 def test_exact_newton_path_matches_the_estimator(K, fit_intercept):
     X, y = _data(3, n=200, K=K)
     s = np.random.default_rng(1).uniform(0.5, 2, size=len(y))
-    builder = ExactHessian(X, fit_intercept)
-    theta = None
+    obj = SoftmaxObjective(X, y=y, sample_weight=s, fit_intercept=fit_intercept, n_classes=K)
+    theta, state = obj.zeros(), NewtonState()
     for alpha in [1.0, 1e-2, 1e-4]:
-        obj = SoftmaxObjective(X, y=y, sample_weight=s, alpha=alpha,
-                               fit_intercept=fit_intercept, n_classes=K)
-        theta = obj.zeros() if theta is None else theta
-        res = newton_exact(obj, builder, theta, tol=1e-10)
+        res = newton(obj, Penalty(alpha=alpha), theta, tol=1e-10, inner="exact", state=state)
         theta = res.params
         assert res.stop_reason == "converged"
         with warnings.catch_warnings():
@@ -118,19 +117,8 @@ def test_exact_newton_path_matches_the_estimator(K, fit_intercept):
                                     tol=1e-8).fit(X, y, sample_weight=s)
         probe = SoftmaxRegression(alpha=alpha, fit_intercept=fit_intercept)
         probe.classes_, probe.n_features_in_ = ref.classes_, X.shape[1]
-        probe._set_params_from(obj, theta, X.dtype)
+        probe.coef_, probe.intercept_ = coef_intercept(*obj.unpack(theta), X.dtype)
         np.testing.assert_allclose(probe.predict_proba(X), ref.predict_proba(X), atol=1e-6)
-
-
-def test_exact_hessian_equals_hessian_vector_products():
-    X, y = _data(4, n=50, K=3)
-    obj = SoftmaxObjective(X, y=y, alpha=0.3, n_classes=3)
-    theta = np.random.default_rng(0).normal(size=obj.n_params)
-    _, _, hessp = obj.loss_grad_hessp(theta)
-    P = obj.probabilities(theta)
-    H = ExactHessian(X, True).hessian(P, obj.sw, obj.alpha, X.shape[1])
-    eye = np.eye(obj.n_params)
-    np.testing.assert_allclose(H, np.column_stack([hessp(e) for e in eye]), atol=1e-12)
 
 
 def test_attributes_and_serialisation():
@@ -177,3 +165,10 @@ def test_parallel_and_sparse_paths_agree_with_the_exact_path():
     np.testing.assert_array_equal(parallel.scores_, dense.scores_)
     np.testing.assert_allclose(sparse.scores_, dense.scores_, atol=1e-6)
     assert sparse.alpha_ == dense.alpha_
+
+
+@pytest.mark.parametrize("solver, expected", [("auto", "newton"), ("lbfgs", "lbfgs")])
+def test_cv_refit_records_its_solver(solver, expected):
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegressionCV(alphas=3, cv=3, solver=solver).fit(X, y)
+    assert model.solver_ == model.estimator_.solver_ == expected

@@ -23,6 +23,7 @@ import dask  # noqa: E402
 
 from softreg import SoftmaxRegression  # noqa: E402
 from softreg._objective import SoftmaxObjective  # noqa: E402
+from softreg._protocol import Datafit, missing_methods  # noqa: E402
 from softreg.distributed import DaskObjective, as_dask_data, fit_files  # noqa: E402
 
 PROBA_TOL = 1e-6
@@ -78,10 +79,11 @@ def test_local_threaded_scheduler_without_a_cluster():
 def test_objective_matches_in_memory_and_finite_differences(client):
     X, codes = make_data(n=300, d=4, K=3)
     s = np.random.default_rng(1).uniform(0.5, 2, size=300)
-    mem = SoftmaxObjective(X, y=codes, sample_weight=s, alpha=0.3, n_classes=3)
+    mem = SoftmaxObjective(X, y=codes, sample_weight=s, n_classes=3)
     data = as_dask_data(da.from_array(X, chunks=70), da.from_array(codes, chunks=70),
                         da.from_array(s, chunks=70))
-    dist = DaskObjective(data, alpha=0.3)
+    dist = DaskObjective(data)
+    assert isinstance(dist, Datafit) and not missing_methods(dist)
     theta = np.random.default_rng(2).normal(size=mem.n_params)
     v = np.random.default_rng(3).normal(size=mem.n_params)
     loss, grad = dist.loss_grad(theta)
@@ -91,6 +93,13 @@ def test_objective_matches_in_memory_and_finite_differences(client):
     np.testing.assert_allclose(dist.hessp(theta, v), mem.hessp(theta, v), rtol=1e-12,
                                atol=1e-14)
     assert dist.smoothness_bound() == pytest.approx(mem.smoothness_bound(), rel=1e-13)
+    np.testing.assert_allclose(dist.hessian(theta), mem.hessian(theta), rtol=1e-11,
+                               atol=1e-14)
+    for dense in (True, False):
+        np.testing.assert_allclose(dist.feature_moments(dense=dense),
+                                   mem.feature_moments(dense=dense), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dist.probabilities(theta).compute(), mem.probabilities(theta),
+                               rtol=1e-12)
     # central differences of the distributed loss
     eps = 1e-6
     for j in (0, 5, mem.n_params - 1):
@@ -98,10 +107,36 @@ def test_objective_matches_in_memory_and_finite_differences(client):
         e[j] = eps
         fd = (dist.loss(theta + e) - dist.loss(theta - e)) / (2 * eps)
         assert fd == pytest.approx(grad[j], abs=1e-7)
-    assert dist.n_passes == 1 + 1 + 6
+    assert dist.n_passes == 1 + 1 + 1 + 2 + 6  # (probabilities are lazy: not counted)
 
 
 # -- fits equal the in-memory fit -----------------------------------------------------------------
+def badly_scaled(n=1500, d=6, K=3, seed=4):
+    """Features spanning 1e-2 .. 1e2 in scale (the issue's example of a slow Dask fit)."""
+    X, codes = make_data(n=n, d=d, K=K, seed=seed)
+    return X * np.logspace(-2, 2, d), codes
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+@pytest.mark.parametrize("where", ["sync", "cluster"])
+def test_badly_scaled_dask_fit_reaches_the_in_memory_optimum_in_as_many_passes(
+        client, solver, where):
+    """The Dask datafit offers the whole protocol (feature moments included), so the
+    solvers run exactly as in memory: preconditioned L-BFGS, exact-Hessian Newton."""
+    X, codes = badly_scaled()
+    ref = SoftmaxRegression(alpha=1e-4, solver=solver).fit(X, codes)
+    assert ref.stop_reason_ == "converged"
+    Xd, yd = da.from_array(X, chunks=(300, 6)), da.from_array(codes, chunks=300)
+    if where == "sync":
+        with dask.config.set(scheduler="synchronous"):
+            model = SoftmaxRegression(alpha=1e-4, solver=solver).fit(Xd, yd)
+    else:
+        model = SoftmaxRegression(alpha=1e-4, solver=solver).fit(Xd, yd)
+    assert model.stop_reason_ == "converged" and model.solver_ == solver
+    assert_same_model(model, ref, X)
+    assert model.n_passes_ <= 1.5 * ref.n_passes_, (model.n_passes_, ref.n_passes_)
+
+
 @pytest.mark.parametrize("chunks, solver", [  # 1, 5 and 100 partitions
     (1200, "newton"), (250, "newton"), (250, "lbfgs"), (12, "lbfgs")])
 def test_array_fit_equals_in_memory(client, chunks, solver):
@@ -308,5 +343,6 @@ def test_fit_files_on_a_folder(client, tmp_path, fmt):
         else:
             part.to_csv(tmp_path / f"part{i}.csv", index=False)
     ref = SoftmaxRegression(alpha=1e-3).fit(df.drop(columns="species"), df["species"])
-    model = fit_files(tmp_path, target="species", scheduler=client, alpha=1e-3)
+    model = fit_files(tmp_path, target="species", scheduler=client,
+                      estimator=SoftmaxRegression(alpha=1e-3))
     assert_same_model(model, ref, df.drop(columns="species"))

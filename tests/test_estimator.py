@@ -250,3 +250,49 @@ def test_bad_parameters_and_predict_shapes(iris):
         model.predict(X[:, :3])
     with pytest.raises(ValueError, match="class_weight names class 'z'"):
         SoftmaxRegression(class_weight={"z": 1.0}).fit(X, y)
+
+
+# -- solver_: what ran, recorded ------------------------------------------------------------
+@pytest.mark.parametrize("solver", ["lbfgs", "newton", "gd", "sgd"])
+def test_solver_records_the_solver_that_ran(iris, solver):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftmaxRegression(solver=solver, max_iter=50).fit(X, y)
+    assert model.solver_ == solver
+
+
+def test_auto_resolves_by_the_exact_hessian_threshold_with_the_intercept():
+    from softreg.solvers import EXACT_MAX_PARAMS
+
+    rng = np.random.default_rng(0)
+    K = 4
+    d_small = EXACT_MAX_PARAMS // K - 1  # (d + 1) K == EXACT_MAX_PARAMS: Newton
+    y = rng.integers(0, K, 300)
+    small = SoftmaxRegression(alpha=1e-2).fit(rng.normal(size=(300, d_small)), y)
+    assert small.solver_ == "newton"
+    # the same d without an intercept is still newton; one feature more with it is not
+    large = SoftmaxRegression(alpha=1e-2).fit(rng.normal(size=(300, d_small + 1)), y)
+    assert large.solver_ == "lbfgs"
+    no_b = SoftmaxRegression(alpha=1e-2, fit_intercept=False).fit(
+        rng.normal(size=(300, d_small + 1)), y)
+    assert no_b.solver_ == "newton"
+
+
+def test_partial_fit_records_sgd_even_after_a_fit(iris):
+    X, y = iris
+    model = SoftmaxRegression().partial_fit(X, y, classes=[0, 1, 2])
+    assert model.solver_ == "sgd"
+    model = SoftmaxRegression(solver="lbfgs").fit(X, y)
+    assert model.solver_ == "lbfgs"
+    model.partial_fit(X, y)
+    assert model.solver_ == "sgd"
+
+
+def test_solver_survives_a_model_file(iris, tmp_path):
+    from softreg import load, save
+
+    X, y = iris
+    model = SoftmaxRegression(solver="gd", max_iter=3000).fit(X, y)
+    save(model, tmp_path / "m.softreg")
+    assert load(tmp_path / "m.softreg").solver_ == "gd"

@@ -10,7 +10,10 @@ import statsmodels.api as sm
 
 from softreg import SoftmaxRegression, SoftmaxRegressionCV
 from softreg._objective import SoftmaxObjective
+from softreg._params import full_params
 from softreg.inference import InferenceError, InferenceResult, SeparationWarning, infer
+from softreg.penalties import Penalty
+from softreg.solvers import Penalised
 
 
 def _generated(seed, n, d, K):
@@ -101,8 +104,8 @@ def test_frequency_weights_equal_repeated_rows():
 def _fd_laplace_cov(model, X, y, ref=0):
     """C pinv(H) C^T with H the finite-difference Hessian of sum(s) J in K-column form."""
     K, d = len(model.classes_), X.shape[1]
-    obj = SoftmaxObjective(X, y=y, alpha=model.alpha, n_classes=K)
-    W, b = model._full_params()
+    obj = Penalised(SoftmaxObjective(X, y=y, n_classes=K), Penalty(alpha=model.alpha))
+    W, b = full_params(model)
     theta = obj.pack(W, b)
     h = 1e-5
     H = np.empty((theta.size, theta.size))
@@ -136,7 +139,7 @@ def test_laplace_covariance_equals_pseudo_inverse_of_k_column_hessian(alpha):
     assert result.method == "laplace"
     assert "Laplace approximation" in result.summary()
     # the MAP contrasts are the model's own (K-column) parameters mapped to contrasts
-    W, b = model._full_params()
+    W, b = full_params(model)
     np.testing.assert_allclose(result.params.to_numpy()[1:], (W - W[:, [0]])[:, 1:],
                                atol=1e-8)
     np.testing.assert_allclose(result.params.to_numpy()[0], (b - b[0])[1:], atol=1e-8)
@@ -218,7 +221,7 @@ def test_logits_in_the_thousands_stay_finite():
     """Far-out rows (logit contrasts of several thousands) overflow statsmodels, not us."""
     X, y = _generated(7, 300, 1, 3)
     model = SoftmaxRegression(alpha=0).fit(X, y)
-    direction = model._full_params()[0][0]
+    direction = full_params(model)[0][0]
     far_x = np.array([[4000.0], [-4000.0]])
     far_y = np.array([np.argmax(direction), np.argmin(direction)])  # on the right side
     Xf, yf = np.vstack([X, far_x]), np.concatenate([y, far_y])

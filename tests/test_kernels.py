@@ -16,6 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from softreg import SoftmaxRegression
 from softreg._kernels import available, supports
 from softreg._objective import SoftmaxObjective, resolve_kernel
+from softreg.penalties import Penalty
+from softreg.solvers import Penalised
 from softreg.solvers._precondition import FeaturePreconditioner, feature_preconditioner
 from softreg.solvers.newton import conjugate_gradient
 
@@ -68,7 +70,7 @@ CASES = [
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_loss_gradient_probabilities_and_hessp_match_reference(case, fit_intercept):
     X, kw = _problem(**case)
-    fast, ref = _pair(X, kw, alpha=0.01, fit_intercept=fit_intercept)
+    fast, ref = _pair(X, kw, fit_intercept=fit_intercept)
     rng = np.random.default_rng(1)
     theta = rng.normal(size=fast.n_params)
     rtol = 1e-12  # both compute in float64 (float32 data is widened block by block)
@@ -86,7 +88,7 @@ def test_loss_gradient_probabilities_and_hessp_match_reference(case, fit_interce
 
 def test_gradient_and_hessp_match_finite_differences():
     X, kw = _problem(n=4000, d=6, K=4, weights=True)
-    obj = SoftmaxObjective(X, kernel="fast", alpha=0.1, **kw)
+    obj = SoftmaxObjective(X, kernel="fast", **kw)
     rng = np.random.default_rng(2)
     theta = rng.normal(size=obj.n_params)
     v = rng.normal(size=obj.n_params)
@@ -181,8 +183,8 @@ def test_fits_agree_across_layouts_and_with_sklearn(layout, dtype):
 
 def test_preconditioner_round_trips_and_whitens():
     X, kw = _problem(n=5000, d=12, K=4)
-    obj = SoftmaxObjective(X, alpha=1e-3, kernel="fast", **kw)
-    pre = feature_preconditioner(obj)
+    obj = Penalised(SoftmaxObjective(X, kernel="fast", **kw), Penalty(alpha=1e-3))
+    pre = feature_preconditioner(obj.datafit, obj.penalty)
     assert not pre.diagonal
     rng = np.random.default_rng(5)
     theta = rng.normal(size=obj.n_params)
@@ -194,9 +196,10 @@ def test_preconditioner_round_trips_and_whitens():
     # at theta = 0, on the centred (class-sum free) directions where the data acts, the
     # whitened Hessian is close to the identity: its condition number is far below the
     # raw Hessian's (the features' scales differ by up to 30x)
-    zero = np.zeros(obj.n_params)
+    zero = obj.zeros()
     _, _, hessp = obj.loss_grad_hessp(zero)
-    K, m = obj.n_classes, obj.n_params // obj.n_classes
+    K = obj.datafit.n_classes
+    m = obj.n_params // K
     centred = np.linalg.svd(np.eye(K) - 1 / K)[0][:, : K - 1]  # (K, K-1), orthonormal
     B = np.kron(np.eye(m), centred)  # (m K, m (K-1))
     H = np.column_stack([hessp(e) for e in B.T])

@@ -1,4 +1,4 @@
-"""The objective: value by hand, gradient and Hessian products by finite differences."""
+"""The datafit: value by hand, gradient and Hessian (products) by finite differences."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from scipy import special
 from softreg._objective import SoftmaxObjective
 
 
-def make_problem(soft=False, weights=False, sparse=False, intercept=True, alpha=0.3,
+def make_problem(soft=False, weights=False, sparse=False, intercept=True,
                  dtype=np.float64, seed=0, n=40, d=5, K=4):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
@@ -19,20 +19,20 @@ def make_problem(soft=False, weights=False, sparse=False, intercept=True, alpha=
     y = rng.integers(0, K, size=n)
     Y = rng.dirichlet(np.ones(K), size=n) if soft else None
     s = rng.uniform(0.1, 3.0, size=n) if weights else None
-    obj = SoftmaxObjective(X, y=None if soft else y, Y=Y, sample_weight=s, alpha=alpha,
+    obj = SoftmaxObjective(X, y=None if soft else y, Y=Y, sample_weight=s,
                            fit_intercept=intercept, n_classes=K)
     return obj, X, (np.eye(K)[y] if Y is None else Y), (np.ones(n) if s is None else s)
 
 
-def reference_loss(theta, X, Y, s, alpha, intercept, K):
-    """J written directly from the formula with scipy's logsumexp."""
+def reference_loss(theta, X, Y, s, intercept, K):
+    """The datafit written directly from the formula with scipy's logsumexp."""
     X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=float)
     d = X.shape[1]
     W = theta[: d * K].reshape(d, K)
     b = theta[d * K:] if intercept else np.zeros(K)
     Z = X @ W + b
     ce = special.logsumexp(Z, axis=1) - np.sum(Y * Z, axis=1)
-    return np.sum(s * ce) / np.sum(s) + 0.5 * alpha * np.sum(W * W)
+    return np.sum(s * ce) / np.sum(s)
 
 
 CASES = [dict(soft=soft, weights=w, sparse=spm, intercept=i)
@@ -48,8 +48,8 @@ def test_value_gradient_and_hessian_product(case):
     theta = rng.normal(scale=0.5, size=obj.n_params)
     K = obj.n_classes
     loss, grad = obj.loss_grad(theta)
-    np.testing.assert_allclose(loss, reference_loss(theta, X, Y, s, obj.alpha,
-                                                    obj.fit_intercept, K), rtol=1e-12)
+    np.testing.assert_allclose(loss, reference_loss(theta, X, Y, s, obj.fit_intercept, K),
+                               rtol=1e-12)
     # central finite differences of the value give the gradient
     h = 1e-6
     fd = np.array([(obj.loss(theta + h * e) - obj.loss(theta - h * e)) / (2 * h)
@@ -60,6 +60,11 @@ def test_value_gradient_and_hessian_product(case):
     hv = obj.hessp(theta, v)
     fd_hv = (obj.loss_grad(theta + h * v)[1] - obj.loss_grad(theta - h * v)[1]) / (2 * h)
     np.testing.assert_allclose(hv, fd_hv, rtol=1e-5, atol=1e-7)
+    # the exact Hessian: its columns are the Hessian-vector products of the unit vectors
+    H = obj.hessian(theta)
+    H_cols = np.column_stack([obj.hessp(theta, e) for e in np.eye(obj.n_params)])
+    np.testing.assert_allclose(H, H_cols, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(H @ v, hv, rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("kernel", ["reference", "fast"])
@@ -68,10 +73,10 @@ def test_float32_data_is_read_as_is_and_computed_in_float64(kernel):
     equals the float64 one on the same (float32-rounded) numbers to rounding error."""
     obj64, X, Y, s = make_problem(weights=True)
     X32 = X.astype(np.float32)
-    obj32 = SoftmaxObjective(X32, y=Y.argmax(1), sample_weight=s, alpha=obj64.alpha,
+    obj32 = SoftmaxObjective(X32, y=Y.argmax(1), sample_weight=s,
                              n_classes=obj64.n_classes, kernel=kernel)
     widened = SoftmaxObjective(X32.astype(np.float64), y=Y.argmax(1), sample_weight=s,
-                               alpha=obj64.alpha, n_classes=obj64.n_classes)
+                               n_classes=obj64.n_classes)
     assert obj32.X is X32
     theta = np.random.default_rng(2).normal(size=obj64.n_params)
     assert obj32.logits(theta).dtype == np.float64
@@ -97,3 +102,31 @@ def test_smoothness_bound_bounds_the_hessian():
     theta = np.random.default_rng(4).normal(size=obj.n_params)
     H = np.column_stack([obj.hessp(theta, e) for e in np.eye(obj.n_params)])
     assert np.linalg.eigvalsh((H + H.T) / 2).max() <= obj.smoothness_bound() * (1 + 1e-12)
+
+
+def test_pass_counter_counts_each_read_of_X_once():
+    obj, *_ = make_problem(n=40)
+    theta = np.random.default_rng(5).normal(size=obj.n_params)
+    assert obj.n_passes == 0
+    obj.loss_grad(theta)
+    obj.loss(theta)  # cached: no pass
+    assert obj.n_passes == 1
+    obj.hessp(theta, theta)  # P was not kept on this path or is: at most one more evaluation
+    passes = obj.n_passes
+    obj.feature_moments()
+    assert obj.n_passes == passes + 1
+    for rows in np.array_split(np.arange(40), 4):  # 40 rows through minibatches: one pass
+        obj.minibatch(rows)
+    assert obj.n_passes == passes + 2
+
+
+def test_probabilities_are_a_read_only_view_that_the_caller_copies():
+    obj, X, *_ = make_problem()
+    theta = np.random.default_rng(6).normal(size=obj.n_params)
+    P = obj.probabilities(theta)
+    assert not P.flags.writeable
+    Z = X @ theta[: obj.n_features * obj.n_classes].reshape(obj.n_features, -1)
+    np.testing.assert_allclose(P, special.softmax(Z + theta[obj.n_features * obj.n_classes:],
+                                                  axis=1), rtol=1e-12)
+    with pytest.raises(ValueError, match="read-only"):
+        P[0, 0] = 1.0

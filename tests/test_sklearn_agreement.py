@@ -90,6 +90,8 @@ def test_default_tol_reaches_the_promised_suboptimality(name, solver, dtype):
 def _J(model, X, y, s, alpha):
     """softreg's objective at a fitted model's (K-column) parameters, in float64."""
     from softreg._objective import SoftmaxObjective
+    from softreg.penalties import Penalty
+    from softreg.solvers import Penalised
 
     codes = np.searchsorted(np.unique(y), y)
     K = len(np.unique(y))
@@ -99,8 +101,8 @@ def _J(model, X, y, s, alpha):
         W, b = np.column_stack([-coef[0] / 2, coef[0] / 2]), np.array([-1, 1]) * intercept / 2
     else:
         W, b = coef.T, intercept
-    obj = SoftmaxObjective(X, y=codes, sample_weight=s, alpha=alpha, n_classes=K,
-                           kernel="reference")
+    obj = Penalised(SoftmaxObjective(X, y=codes, sample_weight=s, n_classes=K,
+                                     kernel="reference"), Penalty(alpha=alpha))
     return obj.loss(obj.pack(W, b))
 
 

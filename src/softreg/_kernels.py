@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
 import numpy as np
 
+numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
     import numba
 except ImportError:  # pragma: no cover - exercised only where numba is missing

@@ -1,4 +1,4 @@
-"""The softmax-regression objective J on fixed data: value, gradient, Hessian products.
+"""The cross-entropy datafit on fixed in-memory data: value, gradient, Hessian products.
 
 Shapes, written once:
 
@@ -10,8 +10,12 @@ Shapes, written once:
   ``theta = concat(W.ravel(), b)`` of shape (d*K + K,) (without ``b`` when there is no
   intercept)
 
-    J(W, b) = sum_i s_i CE_i / sum_i s_i + (alpha / 2) ||W||_F^2,
+    datafit(W, b) = sum_i s_i CE_i / sum_i s_i,
     CE_i = logsumexp(Z_i) - Y_i . Z_i,   Z = X W + b.
+
+The penalty (alpha / 2 ||W||^2 and its relatives) is not part of it: the solvers add a
+:class:`~softreg.penalties.Penalty`. :class:`SoftmaxObjective` implements the whole
+protocol of :mod:`softreg._protocol`.
 
 X is read in its own dtype and never copied whole (float32 stays float32 in memory); the
 parameters and all arithmetic are float64 (a float32 block of rows is widened at a
@@ -31,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _kernels
+from ._hessian import softmax_hessian
 from ._special import softmax_and_logsumexp
 
 #: below this many entries of X, "auto" keeps the NumPy path (nothing to gain from a kernel)
@@ -55,7 +60,7 @@ def resolve_kernel(kernel: str, X) -> str:
 
 
 class SoftmaxObjective:
-    """J(W, b) on fixed data; the one place in the library that touches X.
+    """The cross-entropy datafit on fixed data; the one place in the library that touches X.
 
     Parameters
     ----------
@@ -63,7 +68,6 @@ class SoftmaxObjective:
     y : ndarray of shape (n,) with int codes in range(n_classes), or None
     Y : ndarray of shape (n, n_classes) of soft targets, or None (exactly one of y, Y)
     sample_weight : ndarray of shape (n,) or None (all ones)
-    alpha : float, L2 penalty on W (never on b)
     fit_intercept : bool
     n_classes : int, K (needed with ``y``)
     weight_sum : float or None
@@ -74,8 +78,8 @@ class SoftmaxObjective:
         layout allows it and X is not tiny.
     """
 
-    def __init__(self, X, *, y=None, Y=None, sample_weight=None, alpha=0.0,
-                 fit_intercept=True, n_classes=None, weight_sum=None, kernel="auto"):
+    def __init__(self, X, *, y=None, Y=None, sample_weight=None, fit_intercept=True,
+                 n_classes=None, weight_sum=None, kernel="auto"):
         if (y is None) == (Y is None):
             raise TypeError("pass exactly one of y (int codes) or Y (soft targets)")
         self.X = X
@@ -94,16 +98,25 @@ class SoftmaxObjective:
         self.weight_sum = float(s.sum()) if weight_sum is None else float(weight_sum)
         #: normalised weights s / sum(s), shape (n,), float64
         self.sw = s / self.weight_sum
-        self.alpha = float(alpha)
         self.fit_intercept = bool(fit_intercept)
         self.n_params = (d + self.fit_intercept) * self.n_classes
-        #: passes over X so far (one per loss/gradient or Hessian product)
-        self.n_passes = 0
+        self._passes = 0  # full passes over X made here
+        self._minibatch_rows = 0  # rows handed out through minibatch()
         self.kernel = resolve_kernel(kernel, X)
         #: minibatches: "auto" picks by their own (small) size, "reference" stays so
         self._minibatch_kernel = "reference" if kernel == "reference" else "auto"
         self._cache = None  # (theta, loss, grad, P or None) of the last forward pass
         self._P = None  # (n, K) float64 buffer for the fast path's probabilities
+
+    @property
+    def n_passes(self) -> int:
+        """Passes over X so far: one per evaluation, Hessian product, Hessian or moments,
+        plus one per n_samples rows handed out by :meth:`minibatch`."""
+        return self._passes + self._minibatch_rows // max(self.n_samples, 1)
+
+    def add_passes(self, count: int = 1) -> None:
+        """Count passes over X that a solver made with kernels of its own (saga)."""
+        self._passes += int(count)
 
     # -- parameter layout -------------------------------------------------------------
     def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -147,16 +160,15 @@ class SoftmaxObjective:
             Z += b
         return Z
 
-    def _pack_grad(self, G: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """[X^T G + alpha W, G.sum(0)] as a flat float64 vector; G of shape (n, K)."""
+    def _pack_grad(self, G: np.ndarray) -> np.ndarray:
+        """[X^T G, G.sum(0)] as a flat float64 vector; G of shape (n, K)."""
         gW = np.zeros((self.n_features, self.n_classes))
         for rows in self._row_blocks():
             gW += np.asarray(self._rows64(rows).T @ G[rows])
-        return self._pack_parts(gW, G.sum(axis=0), W)
+        return self._pack_parts(gW, G.sum(axis=0))
 
     def _forward(self, theta):
-        """NumPy reference: loss J, weighted residual G = s * (P - Y) / sum(s) and P (n, K)."""
-        W, _ = self.unpack(theta)
+        """NumPy reference: the datafit, weighted residual G = s * (P - Y) / sum(s), P (n, K)."""
         Z = self.logits(theta)
         sw = self.sw
         if self.Y is not None:
@@ -164,8 +176,7 @@ class SoftmaxObjective:
         else:
             yz = Z[np.arange(self.n_samples), self.y]
         P, lse = softmax_and_logsumexp(Z)  # Z is overwritten by P
-        data_loss = float(np.dot(sw, lse - yz))
-        loss = data_loss + 0.5 * self.alpha * float(np.dot(W.ravel(), W.ravel()))
+        loss = float(np.dot(sw, lse - yz))
         G = P.copy()
         if self.Y is not None:
             G -= self.Y
@@ -190,36 +201,33 @@ class SoftmaxObjective:
             data_loss, gW, gb = _kernels.fused_pass(
                 self.X, W, self._intercept_or_zeros(b), codes=self.y, Y=self.Y, sw=self.sw,
                 P=self._P if want_P else None, want_P=want_P)
-            loss = float(data_loss) + 0.5 * self.alpha * float(np.dot(W.ravel(), W.ravel()))
-            grad = self._pack_parts(gW, gb, W)
+            loss = float(data_loss)
+            grad = self._pack_parts(gW, gb)
             P = self._P if want_P else None
         else:
             loss, G, P = self._forward(theta)
-            grad = self._pack_grad(G, W)
-        self.n_passes += 1
+            grad = self._pack_grad(G)
+        self._passes += 1
         self._cache = (np.array(theta, copy=True), loss, grad, P)
         return loss, grad, P
 
     def _intercept_or_zeros(self, b):
         return np.zeros(self.n_classes) if b is None else b
 
-    def _pack_parts(self, gW, gb, W):
-        """[gW + alpha W, gb] as a flat float64 vector (gW (d, K), gb (K,))."""
-        gW = np.asarray(gW, dtype=np.float64)
-        if self.alpha:
-            gW = gW + self.alpha * W
-        parts = [gW.ravel()]
+    def _pack_parts(self, gW, gb):
+        """[gW, gb] as a flat float64 vector (gW (d, K), gb (K,))."""
+        parts = [np.asarray(gW, dtype=np.float64).ravel()]
         if self.fit_intercept:
             parts.append(np.asarray(gb, dtype=np.float64))
         return np.concatenate(parts)
 
     # -- public entry points ------------------------------------------------------------------
     def loss(self, theta: np.ndarray) -> float:
-        """J(theta)."""
+        """The datafit's value at theta."""
         return self._evaluate(theta)[0]
 
     def loss_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """(J(theta), grad J(theta)) with the gradient of shape (n_params,)."""
+        """(value, gradient of shape (n_params,)) at theta."""
         loss, grad, _ = self._evaluate(theta)
         return loss, grad.copy()
 
@@ -227,36 +235,39 @@ class SoftmaxObjective:
         """P = softmax(X W + b) of shape (n, K), float64.
 
         Free after ``loss_grad`` at the same theta on the reference path; the fast path
-        makes one pass unless P was kept (as ``loss_grad_hessp`` does).
+        makes one pass unless P was kept (as ``loss_grad_hessp`` does). The array is the
+        objective's own buffer, read-only, valid until its next evaluation: copy it to
+        keep it.
         """
-        return self._evaluate(theta, want_P=True)[2]
+        P = self._evaluate(theta, want_P=True)[2].view()
+        P.flags.writeable = False
+        return P
 
     def loss_grad_hessp(self, theta: np.ndarray
                         ) -> tuple[float, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-        """J, grad J and a function v -> H(theta) v that reuses P (one pass per product)."""
+        """Value, gradient and a function v -> H(theta) v that reuses P (one pass each)."""
         loss, grad, P = self._evaluate(theta, want_P=True)
         grad = grad.copy()
         sw = self.sw[:, None]
         if self.kernel == "fast":
             P = P.copy()  # the buffer is overwritten by the next evaluation
 
-            def hessp(v: np.ndarray) -> np.ndarray:
+            def fast_hessp(v: np.ndarray) -> np.ndarray:
                 V, c = self.unpack(v)
                 _, gV, gc = _kernels.fused_pass(self.X, V, self._intercept_or_zeros(c),
                                                 sw=self.sw, P=P, hessian=True)
-                self.n_passes += 1
-                return self._pack_parts(gV, gc, V)
+                self._passes += 1
+                return self._pack_parts(gV, gc)
 
-            return loss, grad, hessp
+            return loss, grad, fast_hessp
 
         def hessp(v: np.ndarray) -> np.ndarray:
             R = self.logits(v)  # X V + c, a directional change of the logits
             PR = P * R
             D = PR - P * PR.sum(axis=1, keepdims=True)
             D *= sw
-            V, _ = self.unpack(v)
-            self.n_passes += 1
-            return self._pack_grad(D, V)
+            self._passes += 1
+            return self._pack_grad(D)
 
         return loss, grad, hessp
 
@@ -264,20 +275,31 @@ class SoftmaxObjective:
         """The objective's unbiased estimate from the rows ``rows`` (shape (m,)).
 
         Its data term is (n / m) * sum over the rows of sw_i CE_i, whose expectation over
-        uniformly drawn rows is the full data term, however uneven the weights.
+        uniformly drawn rows is the full data term, however uneven the weights. The rows
+        count towards this objective's passes (n_samples rows make one).
         """
+        self._minibatch_rows += len(rows)
         s = self.sw[rows] * (self.n_samples / len(rows))
         return SoftmaxObjective(
             self.X[rows],
             y=None if self.y is None else self.y[rows],
             Y=None if self.Y is None else self.Y[rows],
-            sample_weight=s, alpha=self.alpha, fit_intercept=self.fit_intercept,
+            sample_weight=s, fit_intercept=self.fit_intercept,
             n_classes=self.n_classes, weight_sum=1.0, kernel=self._minibatch_kernel,
         )
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """H(theta) v, shape (n_params,)."""
         return self.loss_grad_hessp(theta)[2](v)
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        """The datafit's Hessian at theta, shape (n_params, n_params) (see :mod:`._hessian`).
+
+        One pass for P (none when cached) and one for the Hessian.
+        """
+        P = self._evaluate(theta, want_P=True)[2]
+        self._passes += 1
+        return softmax_hessian(self.X, P, self.sw, self.fit_intercept)
 
     def feature_moments(self, dense: bool = True, block_entries: int = 1 << 18) -> np.ndarray:
         """C = sum_i sw_i a_i a_i^T for a_i = [x_i, 1] (1 only with an intercept), float64.
@@ -308,15 +330,15 @@ class SoftmaxObjective:
             C[d] = sw.sum()
         if not self.fit_intercept:
             C = C[:d, :d] if dense else C[:d]
-        self.n_passes += 1
+        self._passes += 1
         return C
 
     def smoothness_bound(self) -> float:
-        """An upper bound L on the largest eigenvalue of the Hessian (for step sizes).
+        """An upper bound L on the largest eigenvalue of the datafit's Hessian.
 
         The softmax Hessian with respect to one row of logits has norm <= 1/2 and the
         Hessian is a weighted sum of such terms, so
-        L <= 0.5 * sum_i sw_i (||x_i||^2 + [intercept]) + alpha  (sw: normalised weights).
+        L <= 0.5 * sum_i sw_i (||x_i||^2 + [intercept])  (sw: normalised weights).
         """
         X = self.X
         if sp.issparse(X):
@@ -324,4 +346,4 @@ class SoftmaxObjective:
         else:
             row_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
         mean_sq = float(np.dot(self.sw, row_sq))
-        return 0.5 * (mean_sq + self.fit_intercept) + self.alpha
+        return 0.5 * (mean_sq + self.fit_intercept)

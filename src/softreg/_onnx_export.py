@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 
+from ._params import full_params
+
 _ALIAS = "SoftregSoftmaxRegression"
 _registered = False
 
@@ -73,7 +75,7 @@ def _convert(scope, operator, container) -> None:
     if proto not in (TensorProto.FLOAT, TensorProto.DOUBLE):
         proto = TensorProto.FLOAT
     np_dtype = np.float64 if proto == TensorProto.DOUBLE else np.float32
-    W, b = model._full_params()
+    W, b = full_params(model)
     K = W.shape[1]
     X = operator.inputs[0].full_name
     if operator.inputs[0].type.__class__.__name__ not in ("FloatTensorType", "DoubleTensorType"):

@@ -17,8 +17,9 @@ of different sizes and on the refit. The refit keeps ``alpha_`` (as a GridSearch
 ``SoftmaxRegression(alpha)`` does); LogisticRegressionCV keeps ``C_``, which on all data is
 a smaller alpha = alpha_ * n_train / n.
 
-Path solver: with ``solver="auto"`` on dense data with (d+1)K <= 400 parameters the path
-is fitted by Newton's method with the exact Hessian (:mod:`softreg._path`), a few
+Path solver: with ``solver="auto"`` on dense data with (d+1)K <= 400 parameters
+(``solvers.EXACT_MAX_PARAMS``) the path is fitted by Newton's method with the exact
+Hessian (:func:`softreg.solvers.newton`), carried from one alpha to the next, a few
 iterations per alpha; otherwise by ``SoftmaxRegression(solver=...)`` with warm starts.
 Both stop at max |grad J| <= tol, the stopping rule of every softreg fit.
 """
@@ -38,20 +39,19 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
-from ._objective import SoftmaxObjective
-from ._path import ExactHessian, PathState, exact_newton_fits, newton_exact
+from . import solvers
+from ._params import build_datafit, coef_intercept, model_penalty
 from ._targets import check_weights, encode_labels, is_soft_target
 from .estimator import _SOLVERS, SoftmaxRegression
-from .solvers import CONVERGED, STALLED
 
 __all__ = ["SoftmaxRegressionCV"]
 
 
-def _path_on_fold(base, alphas, X, y, s, train, test, scorer, builder):
+def _path_on_fold(base, alphas, X, y, s, train, test, scorer, exact: bool):
     """Fit ``base`` along ``alphas`` (warm starts) on ``train``; scores and iterations.
 
-    ``builder``: the :class:`~softreg._path.ExactHessian` of all rows, to fit by Newton's
-    method with the exact Hessian (:mod:`softreg._path`); None: the estimator's own solver.
+    ``exact``: fit by Newton's method with the exact Hessian, carried from one alpha to
+    the next (:class:`softreg.solvers.NewtonState`); else the estimator's own solver.
 
     Returns
     -------
@@ -66,27 +66,22 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, builder):
     scores = np.empty(len(alphas))
     n_iter = np.empty(len(alphas), dtype=int)
     n_unconverged = 0
-    exact = builder is not None
     if exact:
         # the path runs in float64 (float32 rounding would stop Newton short of tol)
-        objective = est._build_objective(np.asarray(Xtr, dtype=np.float64), ytr, str_)
+        datafit, est.classes_ = build_datafit(np.asarray(Xtr, dtype=np.float64), ytr, str_,
+                                              fit_intercept=est.fit_intercept,
+                                              class_weight=est.class_weight)
         est.n_features_in_ = Xtr.shape[1]
-        builder = builder.subset(train)
-        theta, state = objective.zeros(), PathState()
+        theta, state = datafit.zeros(), solvers.NewtonState()
     for i, alpha in enumerate(alphas):
         est.set_params(alpha=alpha)
         if exact:
-            obj = SoftmaxObjective(objective.X, y=objective.y, Y=objective.Y,
-                                   sample_weight=objective.sw, alpha=alpha,
-                                   fit_intercept=objective.fit_intercept,
-                                   n_classes=objective.n_classes)
-            res = newton_exact(obj, builder, theta, tol=est.tol, max_iter=est.max_iter,
-                               state=state)
+            res = solvers.newton(datafit, model_penalty(est), theta, tol=est.tol,
+                                 max_iter=est.max_iter, inner="exact", state=state)
             theta = res.params
-            est._set_params_from(obj, theta, Xtr.dtype)
-            est.n_iter_ = res.n_iter
-            n_unconverged += res.stop_reason != CONVERGED and not (
-                res.stop_reason == STALLED and res.grad_norm <= 1e-7)
+            est.coef_, est.intercept_ = coef_intercept(*datafit.unpack(theta), Xtr.dtype)
+            est.n_iter_, est.solver_ = res.n_iter, "newton"
+            n_unconverged += not solvers.at_precision_floor(res)
         else:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConvergenceWarning)
@@ -112,7 +107,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         ``sample_weight`` of the held-out rows when weights are given.
     solver : {"auto", "newton", "lbfgs", "gd"}, default="auto"
         The solver of the path fits. "auto" uses Newton's method with the exact Hessian
-        (:mod:`softreg._path`) on dense data with few parameters ((d+1)K <= 400), and
+        on dense data with few parameters ((d+1)K <= 400), and
         ``SoftmaxRegression(solver="auto")`` otherwise. The refit always uses
         ``SoftmaxRegression(solver=solver)``.
     fit_intercept, tol, max_iter, class_weight :
@@ -133,7 +128,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     best_index_ : int, the first index of the best mean score
     alpha_ : float, ``alphas_[best_index_]``
     estimator_ : SoftmaxRegression refitted with ``alpha_`` on all data (if ``refit``)
-    classes_, coef_, intercept_, n_iter_, n_features_in_, feature_names_in_ :
+    classes_, coef_, intercept_, n_iter_, solver_, n_features_in_, feature_names_in_ :
         Those of ``estimator_``.
     """
 
@@ -221,11 +216,10 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         scorer = check_scoring(base, scoring=self.scoring)
         splitter = check_cv(self.cv, y, classifier=True)
         folds = list(splitter.split(X, y, groups))
-        exact = self.solver == "auto" and exact_newton_fits(
-            X.shape[0], X.shape[1], len(classes), self.fit_intercept, sp.issparse(X))
-        builder = ExactHessian(X, self.fit_intercept) if exact else None
+        exact = self.solver == "auto" and not sp.issparse(X) and \
+            (X.shape[1] + self.fit_intercept) * len(classes) <= solvers.EXACT_MAX_PARAMS
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_path_on_fold)(base, alphas, X, y, s, train, test, scorer, builder)
+            delayed(_path_on_fold)(base, alphas, X, y, s, train, test, scorer, exact)
             for train, test in folds)
         n_unconverged = sum(r[2] for r in results)
         if n_unconverged:
@@ -250,7 +244,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             self.estimator_ = self._base_estimator(self.alpha_).fit(X, y, **fit_kw)
             if hasattr(self, "feature_names_in_"):  # X was validated to an array above
                 self.estimator_.feature_names_in_ = self.feature_names_in_
-            for name in ("coef_", "intercept_", "n_iter_", "stop_reason_"):
+            for name in ("coef_", "intercept_", "n_iter_", "stop_reason_", "solver_"):
                 setattr(self, name, getattr(self.estimator_, name))
         return self
 

@@ -1,8 +1,10 @@
-"""SoftmaxRegression: scikit-learn glue over the objective and the solvers.
+"""SoftmaxRegression: scikit-learn glue over the datafit, the penalty and the solvers.
 
-It validates input, encodes labels, folds class weights into sample weights, builds a
-:class:`~softreg._objective.SoftmaxObjective`, calls a solver and sets attributes. The
-math lives in ``_objective`` and ``solvers``.
+It validates input, builds the datafit for its data (in memory through
+:func:`softreg._params.build_datafit`, or over Dask partitions through
+:mod:`softreg.distributed`), hands it with its :class:`~softreg.penalties.Penalty` to a
+solver and sets attributes. The math lives in ``_objective``, ``penalties`` and
+``solvers``.
 """
 
 from __future__ import annotations
@@ -17,23 +19,14 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from . import solvers
-from ._objective import SoftmaxObjective
+from ._params import build_datafit, coef_intercept, full_params, model_penalty
+from ._separation_check import warn_if_separated
 from ._special import log_softmax, softmax
-from ._targets import (
-    apply_class_weights,
-    check_soft_targets,
-    check_weights,
-    class_weights,
-    encode_labels,
-    is_soft_target,
-)
-
-#: "auto" uses Newton-CG up to this many parameters (d+1)*K, L-BFGS above
-NEWTON_MAX_PARAMS = 500
+from ._targets import is_soft_target
 
 #: default tolerances: max |grad J| (float64 and float32 data), for every solver
 GRADIENT_TOL = 1e-7
@@ -64,29 +57,30 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         L2 penalty (precision of the Gaussian prior on W). 0 means no penalty.
     fit_intercept : bool, default=True
     solver : {"auto", "lbfgs", "newton", "gd", "sgd", "saga"}, default="auto"
-        "auto" picks "newton" when (n_features + 1) * n_classes <= 500; else "saga" for
-        sparse X with alpha > 0 (measured 3-4x faster than L-BFGS's hundreds of passes
-        there), else "lbfgs"; the choice is recorded in ``solver_``. "saga": proximal SAGA
-        (:func:`softreg.solvers.saga`), a variance-reduced stochastic method with lazy
-        updates on sparse rows, one row per step. "sgd" on a finite data set runs the same
-        variance-reduced steps with ``learning_rate`` as its step, so that it converges to
-        tol rather than wandering in a noise ball; ``partial_fit`` streams minibatch SGD.
+        "auto" picks "newton" when (n_features + 1) * n_classes <= 400
+        (``solvers.EXACT_MAX_PARAMS``: Newton with the exact Hessian); above, "saga" for
+        sparse X with alpha > 0 (L-BFGS needs hundreds of passes there; SAGA was measured
+        3-4x faster than scikit-learn's saga), else "lbfgs". The choice is recorded in
+        ``solver_``. "saga": proximal SAGA (:func:`softreg.solvers.saga`), a
+        variance-reduced stochastic method with lazy updates on sparse rows, one row per
+        step. "sgd" on a finite data set runs the same variance-reduced steps with
+        ``learning_rate`` as its step, so it converges to tol instead of wandering in a
+        noise ball; ``partial_fit`` streams minibatch SGD with averaging.
     learning_rate : float or "auto", default="auto"
         Step of "gd" (fixed step when a float, backtracking line search when "auto"), of
         "sgd" (the SAGA step 2 / (3 L_max) when "auto") and the initial step of
-        ``partial_fit`` (4/L when "auto", L the smoothness bound). Ignored by the other solvers.
+        ``partial_fit`` (4/L when "auto", L the smoothness bound). Ignored otherwise.
     batch_size : int, default=64
         Minibatch size of ``partial_fit``.
     max_iter : int, default=1000
         Iterations (epochs for "sgd" and "saga").
     tol : float or None, default=None
-        Stop when max |gradient of J| <= tol (every solver: "converged" means this test
-        passed); None means 1e-7 for float64 data (1e-6 for float32), tight enough that the
-        objective is within about 1e-7 (relative) of its minimum; pass a smaller tol for
-        parameters accurate to more digits.
+        Stop when max |gradient of J| <= tol (every solver: "converged" means that this
+        test passed); None means 1e-7 for float64 data (1e-6 for float32), tight enough
+        that the objective is within about 1e-7 (relative) of its minimum; pass a smaller
+        tol for parameters accurate to more digits.
     n_iter_no_change : int, default=5
-        Kept for compatibility; no solver uses it any more (every one stops on the
-        gradient test).
+        Kept for compatibility; no solver uses it any more (all stop on the gradient test).
     class_weight : dict, "balanced" or None, default=None
     warm_start : bool, default=False
         Start from the previous ``coef_`` and ``intercept_`` instead of zeros.
@@ -108,7 +102,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     n_iter_ : int
     loss_curve_ : list of float, the objective J after each iteration
     stop_reason_ : {"converged", "max_iter", "stalled"}
-    solver_ : str, the solver that ran ("auto" resolved)
+    solver_ : str, the solver that ran ("auto" resolved; "sgd" after partial_fit)
+    n_passes_ : int, passes over X of the last fit
     """
 
     _parameter_constraints: dict = {
@@ -150,45 +145,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
                              dtype=(np.float64, np.float32))
 
-    def _build_objective(self, X, y, sample_weight, classes=None):
-        """Validate y and weights, set classes_, and return the objective on (X, y, s)."""
-        if y is None:
-            raise ValueError("SoftmaxRegression requires y to be passed, but the target y is None")
-        n = X.shape[0]
-        check_consistent_length(X, y)
-        if is_soft_target(y):
-            found, Y = check_soft_targets(y, None if classes is None else len(classes),
-                                          dtype=X.dtype)
-            classes_ = found if classes is None else np.asarray(classes)
-            codes = None
-        else:
-            classes_, codes = encode_labels(y, classes)
-            Y = None
-        if len(classes_) < 2:
-            raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
-                             f"got only one class: {classes_[0]!r}")
-        s = check_weights(sample_weight, X, n)
-        weighted = np.bincount(codes, weights=s, minlength=len(classes_)) if Y is None \
-            else s @ Y
-        if np.count_nonzero(weighted > 0) < 2 and classes is None:
-            raise ValueError("SoftmaxRegression needs at least 2 classes with positive sample "
-                             f"weight; only class {classes_[np.argmax(weighted)]!r} has any")
-        if self.class_weight is not None:
-            cw = class_weights(self.class_weight, classes_, weighted)
-            s, Yw = apply_class_weights(cw, s, codes=codes, Y=Y)
-            Y = Yw if Y is not None else None
-            if not np.any(s > 0):
-                raise ValueError("class_weight leaves every sample with zero weight")
-        self.classes_ = classes_
-        return SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s, alpha=self.alpha,
-                                fit_intercept=self.fit_intercept, n_classes=len(classes_))
-
-    def _initial_params(self, objective: SoftmaxObjective) -> np.ndarray:
+    def _initial_params(self, datafit) -> np.ndarray:
         if self.warm_start and hasattr(self, "coef_"):
-            W, b = self._full_params()
-            if W.shape == (objective.n_features, objective.n_classes):
-                return objective.pack(W, b if self.fit_intercept else None)
-        return objective.zeros()
+            W, b = full_params(self)
+            if W.shape == (datafit.n_features, datafit.n_classes):
+                return datafit.pack(W, b if self.fit_intercept else None)
+        return datafit.zeros()
 
     def _callback(self):
         user = self.callback
@@ -204,15 +166,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         return report
 
-    def resolved_solver(self, n_params: int, *, sparse: bool = False) -> str:
-        """The solver that ``solver`` stands for on a problem with n_params parameters.
-
-        ``sparse``: X is a scipy.sparse matrix (in memory). After ``fit``, ``solver_``
-        holds the answer that was used.
-        """
+    def _choose_solver(self, n_params: int, sparse: bool = False) -> str:
+        """The solver that ``solver`` stands for on a problem with n_params parameters
+        (``sparse``: X is an in-memory scipy.sparse matrix)."""
         if self.solver != "auto":
             return self.solver
-        if n_params <= NEWTON_MAX_PARAMS:
+        if n_params <= solvers.EXACT_MAX_PARAMS:
             return "newton"
         return "saga" if sparse and self.alpha > 0 else "lbfgs"
 
@@ -237,66 +196,85 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self
         """
         if _is_dask(X, y, sample_weight):
-            from .distributed import fit_dask
-            return fit_dask(self, X, y, sample_weight)
+            return self._fit_dask(X, y, sample_weight)
         X = self._validate_X(X, reset=True)
-        objective = self._build_objective(X, y, sample_weight)
-        return self._solve(objective, X)
+        datafit, self.classes_ = build_datafit(X, y, sample_weight,
+                                               fit_intercept=self.fit_intercept,
+                                               class_weight=self.class_weight)
+        return self._solve(datafit, X)
 
-    def _solve(self, objective, X_for_advice):
-        """Run the chosen solver on ``objective`` and set the fitted attributes.
+    def _fit_dask(self, X, y, sample_weight):
+        """fit on Dask input: the same optimum, the datafit over the partitions."""
+        from .distributed import DaskObjective, as_dask_data
+
+        data = as_dask_data(X, y, sample_weight)
+        datafit = DaskObjective(data, fit_intercept=self.fit_intercept,
+                                class_weight=self.class_weight)
+        self.classes_ = datafit.classes
+        self.n_features_in_ = datafit.n_features
+        if data.feature_names is not None:
+            self.feature_names_in_ = data.feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if self._choose_solver(datafit.n_params) in ("sgd", "saga"):
+            raise ValueError(f"solver={self.solver!r} does not run on Dask input (it visits "
+                             "single rows at random); use 'lbfgs', 'newton' or 'gd', or "
+                             "stream the partitions through partial_fit")
+        # two rows whose column variances are the data's: the advice needs only the spread
+        std = datafit.feature_std
+        return self._solve(datafit, np.vstack([std, -std]).astype(datafit.dtype))
+
+    def _solve(self, datafit, X_for_advice):
+        """Run the chosen solver on ``datafit`` and set the fitted attributes.
 
         ``X_for_advice`` is only used to judge the feature scales in a ConvergenceWarning.
-        Shared by the in-memory and the Dask fit (any objective with the solver interface).
         """
         # The fused kernels use every core themselves; what BLAS work the solver does
         # around them is small, and BLAS threads waiting for work beside the kernel's
         # threads slow both down severalfold, so BLAS runs single-threaded meanwhile.
-        fast = getattr(objective, "kernel", None) == "fast"
+        fast = getattr(datafit, "kernel", None) == "fast"
+        solver = self._choose_solver(datafit.n_params,
+                                     sparse=sp.issparse(getattr(datafit, "X", None)))
         with threadpool_limits(limits=1, user_api="blas") if fast else nullcontext():
-            result = self._run_solver(objective)
-        solver = self.solver_
-        self._set_params_from(objective, result.params, objective.dtype)
+            result = self._run_solver(datafit, solver)
+        self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(result.params),
+                                                     datafit.dtype)
+        self.solver_ = solver
         self.n_iter_ = result.n_iter
         self.loss_curve_ = list(result.loss_curve)
         self.stop_reason_ = result.stop_reason
-        self.n_passes_ = objective.n_passes
+        self.n_passes_ = datafit.n_passes
         self._warn_if_not_converged(result, solver, X_for_advice)
+        warn_if_separated(self, datafit, result)  # alpha = 0: no finite optimum?
         return self
 
-    def _run_solver(self, objective):
-        """The chosen solver's SolverResult on ``objective``."""
-        theta0 = self._initial_params(objective)
-        solver = self.solver_ = self.resolved_solver(
-            objective.n_params, sparse=sp.issparse(getattr(objective, "X", None)))
-        dtype = getattr(objective, "dtype", np.float64)
-        common = dict(tol=self._tol(solver, dtype), max_iter=self.max_iter,
+    def _run_solver(self, datafit, solver: str):
+        """The SolverResult of ``solver`` on ``datafit`` with this estimator's penalty."""
+        theta0 = self._initial_params(datafit)
+        penalty = model_penalty(self)
+        common = dict(tol=self._tol(solver, datafit.dtype), max_iter=self.max_iter,
                       callback=self._callback())
         if solver == "lbfgs":
-            result = solvers.lbfgs(objective, theta0, **common)
-        elif solver == "newton":
-            result = solvers.newton_cg(objective, theta0, **common)
-        elif solver == "gd":
-            result = solvers.gradient_descent(objective, theta0,
-                                              learning_rate=self.learning_rate, **common)
-        else:  # "saga", and "sgd" (its variance-reduced steps, with learning_rate's step)
-            if not hasattr(objective, "X"):
-                raise ValueError(f"solver={solver!r} needs the data in memory (it visits "
-                                 "single rows); use 'lbfgs', 'newton' or 'gd' on Dask input")
-            step = None if solver == "saga" or isinstance(self.learning_rate, str) \
-                else float(self.learning_rate)
-            result = solvers.saga(objective, None, theta0, random_state=self.random_state,
-                                  step_size=step, **common)
-            self._sgd_state = None  # a later partial_fit starts its own step schedule
-        return result
+            return solvers.lbfgs(datafit, penalty, theta0, **common)
+        if solver == "newton":
+            return solvers.newton(datafit, penalty, theta0, **common)
+        if solver == "gd":
+            return solvers.gradient_descent(datafit, penalty, theta0,
+                                            learning_rate=self.learning_rate, **common)
+        # "saga", and "sgd" (the same variance-reduced steps with learning_rate's step)
+        step = None if solver == "saga" or isinstance(self.learning_rate, str) \
+            else float(self.learning_rate)
+        self._sgd_state = None  # a later partial_fit starts its own step schedule
+        return solvers.saga(datafit, penalty, theta0, random_state=self.random_state,
+                            step_size=step, **common)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of minibatch SGD on (X, y), continuing the stream so far.
 
         The model set after each call is the average of the SGD iterates over the whole
-        stream (polynomial-decay Polyak-Ruppert averaging, :func:`softreg.solvers.stream_epoch`);
-        the raw iterate carries on underneath, so one pass over a long stream comes
-        within about 1% of the optimum's objective.
+        stream (polynomial-decay Polyak-Ruppert averaging,
+        :func:`softreg.solvers.stream_epoch`); the raw iterate carries on underneath, so
+        one pass over a long stream comes within about 1% of the optimum's objective.
 
         Parameters
         ----------
@@ -312,8 +290,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self
         """
         if _is_dask(X, y, sample_weight):
-            from .distributed import partial_fit_dask
-            return partial_fit_dask(self, X, y, classes, sample_weight)
+            return self._partial_fit_dask(X, y, classes, sample_weight)
         first = not hasattr(self, "coef_")  # after fit, partial_fit continues from its model
         if first:
             self._validate_params()
@@ -327,53 +304,48 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"classes={classes.tolist()} differs from the classes of "
                                  f"the first partial_fit call {self.classes_.tolist()}")
         known = classes if first else self.classes_
-        objective = self._build_objective(X, y, sample_weight, classes=known)
-        theta = objective.zeros() if first else objective.pack(*self._full_params())
+        datafit, self.classes_ = build_datafit(X, y, sample_weight,
+                                               fit_intercept=self.fit_intercept,
+                                               class_weight=self.class_weight, classes=known)
+        theta = datafit.zeros() if first else datafit.pack(*full_params(self))
+        penalty = model_penalty(self)
         if first or getattr(self, "_sgd_state", None) is None:
             # a stream's length is unknown: decay over at least 100 minibatches
-            horizon = max(objective.n_samples, STREAM_HORIZON_BATCHES * self.batch_size)
-            self._sgd_state = solvers.initial_state(objective, self.learning_rate,
-                                                    horizon=horizon, factor=STREAM_STEP_FACTOR)
+            horizon = max(datafit.n_samples, STREAM_HORIZON_BATCHES * self.batch_size)
+            self._sgd_state = solvers.initial_state(datafit, penalty, self.learning_rate,
+                                                    horizon=horizon,
+                                                    factor=STREAM_STEP_FACTOR)
             self._sgd_rng = np.random.default_rng(self.random_state)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
-            theta = solvers.stream_epoch(objective, theta, self._sgd_state,
+            theta = solvers.stream_epoch(datafit, penalty, theta, self._sgd_state,
                                          batch_size=self.batch_size, rng=self._sgd_rng)
-            loss = objective.loss(theta)
+            loss = solvers.Penalised(datafit, penalty).loss(theta)
         solvers.check_finite_step(loss, theta, 1, "use a smaller learning_rate")
-        self._set_params_from(objective, theta, X.dtype)
+        self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(theta), X.dtype)
+        self.solver_ = "sgd"
         self.n_iter_ = 1 if first else self.n_iter_ + 1
         self.loss_curve_ = ([] if first else list(self.loss_curve_)) + [loss]
         self.stop_reason_ = solvers.MAX_ITER
         return self
 
-    # -- parameters -----------------------------------------------------------------------------
-    def _set_params_from(self, objective: SoftmaxObjective, theta: np.ndarray, dtype):
-        """Centre (W, b) across classes (predictions unchanged) and set coef_, intercept_."""
-        W, b = objective.unpack(theta)
-        W = W - W.mean(axis=1, keepdims=True)
-        b = np.zeros(objective.n_classes) if b is None else b - b.mean()
-        if objective.n_classes == 2:
-            self.coef_ = (W[:, 1] - W[:, 0])[None, :].astype(dtype)
-            self.intercept_ = np.array([b[1] - b[0]], dtype=dtype)
-        else:
-            self.coef_ = np.ascontiguousarray(W.T, dtype=dtype)
-            self.intercept_ = b.astype(dtype)
+    def _partial_fit_dask(self, X, y, classes, sample_weight):
+        """partial_fit on Dask input: one SGD epoch over each partition in turn.
 
-    def _full_params(self) -> tuple[np.ndarray, np.ndarray]:
-        """(W (d, K), b (K,)) in the K-column form, float64, from coef_ and intercept_."""
-        coef = np.asarray(self.coef_, dtype=np.float64)
-        intercept = np.asarray(self.intercept_, dtype=np.float64)
-        if len(self.classes_) == 2:
-            return np.column_stack([-coef[0] / 2, coef[0] / 2]), \
-                np.array([-intercept[0] / 2, intercept[0] / 2])
-        return coef.T.copy(), intercept.copy()
+        Only one partition is in memory at a time. Without ``classes`` on the first call,
+        one scan of y discovers them.
+        """
+        from .distributed import as_dask_data, in_memory_partitions, scan_labels
+
+        data = as_dask_data(X, y, sample_weight)
+        if classes is None and not hasattr(self, "classes_") and not data.soft:
+            classes = scan_labels(data)
+        for Xi, yi, si in in_memory_partitions(data):
+            self.partial_fit(Xi, yi, classes=classes, sample_weight=si)
+        return self
 
     def _warn_if_not_converged(self, result, solver: str, X) -> None:
-        if result.stop_reason == solvers.CONVERGED:
+        if solvers.at_precision_floor(result, X.dtype):
             return
-        if result.stop_reason == solvers.STALLED and \
-                result.grad_norm <= np.sqrt(np.finfo(X.dtype).eps):
-            return  # at the precision floor of the dtype: as converged as it can be
         what = (f"reached max_iter={self.max_iter}" if result.stop_reason == solvers.MAX_ITER
                 else "stalled (no step decreased the objective)")
         advice = [f"increase max_iter (now {self.max_iter})"] \

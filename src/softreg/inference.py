@@ -49,10 +49,11 @@ is what makes sum(s) the number of observations in the covariance). Class weight
 model, if any, are folded into the sample weights in the same way as in the fit.
 
 The Hessian is formed exactly (two level-3 BLAS products over the rows, see
-:mod:`softreg._path`), so the parameter count (d + 1) K should stay in the low thousands.
+:mod:`softreg._hessian`), so the parameter count (d + 1) K should stay in the low thousands.
 
-Before the covariance is formed, the estimate is polished by a few exact Newton steps on
-F (the fitted model's tolerance is on the gradient of J = F / sum(s), which can leave
+Before the covariance is formed, the estimate is polished by exact Newton steps on F
+(:func:`softreg.solvers.newton` on the free coordinates; the fitted model's tolerance
+is on the gradient of J = F / sum(s), which can leave
 visible digits in the parameters), so the reported parameters are the optimum of the same
 objective the model was fitted with.
 """
@@ -70,8 +71,11 @@ from scipy import linalg, optimize, stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import solvers
+from ._fitstats import FitStatisticsMixin
+from ._jsonable import plain as _plain
 from ._objective import SoftmaxObjective
-from ._path import ExactHessian
+from ._params import full_params
 from ._targets import (
     apply_class_weights,
     check_weights,
@@ -79,6 +83,9 @@ from ._targets import (
     encode_labels,
     is_soft_target,
 )
+from .margins import MarginsMixin
+from .penalties import Penalty
+from .prediction import PredictionMixin
 
 __all__ = ["InferenceError", "InferenceResult", "SeparationWarning", "infer"]
 
@@ -100,7 +107,7 @@ class SeparationWarning(UserWarning):
 # the result
 # --------------------------------------------------------------------------------------------
 @dataclass
-class InferenceResult:
+class InferenceResult(FitStatisticsMixin, MarginsMixin, PredictionMixin):
     """Contrasts against a reference class with their (approximate) sampling distribution.
 
     Arrays have shape (n_terms, n_classes - 1): one row per term (the intercept first, then
@@ -122,6 +129,9 @@ class InferenceResult:
     grad_norm: float  # max |gradient of F| at the estimate, F = sum(s) * J
     param_shift: float  # max |change| of the contrasts made by the Newton polish
     notes: list[str] = field(default_factory=list)
+    class_mass: list[float] | None = None  # weighted count of each class (for llnull)
+    #: (X of shape (n, d), frequency weights (n,)) that infer saw; not serialised
+    _data: Any = field(default=None, repr=False, compare=False)
 
     # -- derived arrays -------------------------------------------------------------------------
     @property
@@ -201,8 +211,9 @@ class InferenceResult:
             f"{self.reference!r}",
             head,
             f"observations (sum of frequency weights): {self.n_obs:.6g}   rows: "
-            f"{self.n_samples}   log-likelihood: {self.loglike:.6g}",
+            f"{self.n_samples}",
         ]
+        lines += self._fit_statistics_lines()
         lines += [f"note: {n}" for n in self.notes]
         bse, zval = self.bse_array, self.coef / self.bse_array
         p = 2 * stats.norm.sf(np.abs(zval))
@@ -236,6 +247,8 @@ class InferenceResult:
             "n_samples": int(self.n_samples), "n_obs": float(self.n_obs),
             "loglike": float(self.loglike), "grad_norm": float(self.grad_norm),
             "param_shift": float(self.param_shift), "notes": list(self.notes),
+            "class_mass": None if self.class_mass is None else list(map(float,
+                                                                        self.class_mass)),
         }
 
     @classmethod
@@ -294,7 +307,7 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     if hasattr(model, "alphas_"):  # SoftmaxRegressionCV: its refitted estimator
         check_is_fitted(model, "estimator_")
         model = model.estimator_
-    if not hasattr(model, "_full_params"):
+    if not (hasattr(model, "coef_") and hasattr(model, "alpha") and hasattr(model, "solver")):
         raise TypeError("infer needs a fitted softreg.SoftmaxRegression or "
                         f"SoftmaxRegressionCV, got {type(model)!r}")
     X = validate_data(outer, X, reset=False, accept_sparse=("csr", "csc"),
@@ -308,6 +321,7 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     if len(codes) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {len(codes)} labels")
     s = check_weights(sample_weight, X, X.shape[0])
+    freq = s
     if model.class_weight is not None:
         mass = np.bincount(codes, weights=s, minlength=len(classes))
         s, _ = apply_class_weights(class_weights(model.class_weight, classes, mass), s,
@@ -318,9 +332,10 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     names = _feature_names(outer, d)
     q = d + fit_intercept  # rows of the parameter table [W; b]
 
-    objective = SoftmaxObjective(X, y=codes, sample_weight=s, alpha=alpha,
-                                 fit_intercept=fit_intercept, n_classes=K)
-    N = objective.weight_sum
+    objective = solvers.Penalised(
+        SoftmaxObjective(X, y=codes, sample_weight=s, fit_intercept=fit_intercept,
+                         n_classes=K), Penalty(alpha=alpha))
+    N = objective.datafit.weight_sum
     row_names = names + (["intercept"] if fit_intercept else [])
 
     # free coordinates of theta = [W; b].ravel() (row j, class k at j*K + k)
@@ -349,7 +364,7 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
                       f"(alpha={alpha:g}) and its Laplace approximation is prior-dominated "
                       "along that direction", SeparationWarning, stacklevel=2)
 
-    W, b = model._full_params()
+    W, b = full_params(model)
     theta = np.vstack([W, b[None, :]]) if fit_intercept else W.copy()
     if alpha == 0:
         theta = theta - theta[:, [ref]]
@@ -358,8 +373,12 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     theta = theta.ravel()
     start = theta.copy()
 
-    builder = ExactHessian(X, fit_intercept)
-    theta, H, grad = _polish(objective, builder, theta, free, N, row_names, K)
+    theta = solvers.newton(objective.datafit, objective.penalty, theta, tol=0.0, max_iter=50,
+                           inner="exact", free=free).params
+    _, grad, H = _hessian(objective, theta, free, N)
+    _check_singular(H, free, row_names, K)
+    if not np.all(np.isfinite(H)):
+        raise InferenceError("the Hessian is not finite at the estimate")
     if np.max(np.abs(grad), initial=0.0) > 1e-6 * N:
         warnings.warn(f"the estimate did not converge (max |gradient of J| = "
                       f"{np.max(np.abs(grad)) / N:.3g}): the standard errors are unreliable",
@@ -382,14 +401,14 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     # rows: intercept first, then the features
     order = ([d] if fit_intercept else []) + list(range(d))
     perm = np.concatenate([c * q + np.asarray(order, dtype=int) for c in range(len(others))])
-    loglike = -N * (objective.loss(theta) - 0.5 * alpha * float(
-        np.sum(objective.unpack(theta)[0] ** 2)))
+    loglike = -N * objective.datafit.loss(theta)
     return InferenceResult(
         coef=np.ascontiguousarray(beta[order]), cov=cov[np.ix_(perm, perm)],
         term_names=[row_names[j] for j in order], classes=[_plain(c) for c in classes],
         reference=_plain(classes[ref]), alpha=alpha, method="mle" if alpha == 0 else "laplace",
         n_samples=int(X.shape[0]), n_obs=N, loglike=float(loglike),
-        grad_norm=float(np.max(np.abs(grad), initial=0.0)), param_shift=shift, notes=notes)
+        grad_norm=float(np.max(np.abs(grad), initial=0.0)), param_shift=shift, notes=notes,
+        class_mass=np.bincount(codes, weights=s, minlength=K).tolist(), _data=(X, freq))
 
 
 def _pandas():
@@ -400,11 +419,6 @@ def _pandas():
                           "pip install 'softreg[stats]' (or pandas); the arrays are in "
                           "result.coef, result.cov and result.to_dict()") from error
     return pandas
-
-
-def _plain(v):
-    """A numpy scalar as the Python scalar (readable in tables, JSON-serialisable)."""
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _reference_index(classes: np.ndarray, reference) -> int:
@@ -424,16 +438,14 @@ def _feature_names(model, d: int) -> list[str]:
     return [f"x{j + 1}" for j in range(d)]
 
 
-def _hessian(objective: SoftmaxObjective, builder: ExactHessian, theta: np.ndarray,
-             free: np.ndarray, N: float):
+def _hessian(objective: solvers.Penalised, theta: np.ndarray, free: np.ndarray, N: float):
     """(F, grad F, Hessian of F) in the free coordinates, F = N * J.
 
-    The Hessian comes from :class:`softreg._path.ExactHessian` (two level-3 BLAS
-    products; tested equal to the objective's Hessian-vector products).
+    The Hessian is the datafit's exact one (:mod:`softreg._hessian`; tested equal to its
+    Hessian-vector products) plus the penalty's.
     """
     loss, grad = objective.loss_grad(theta)
-    P = objective.probabilities(theta)
-    H = builder.hessian(P, objective.sw, objective.alpha, objective.n_features)
+    H = objective.add_ridge(objective.datafit.hessian(theta))
     idx = np.flatnonzero(free)
     return N * loss, N * grad[idx], N * H[np.ix_(idx, idx)]
 
@@ -470,37 +482,6 @@ def _inverse(H: np.ndarray) -> np.ndarray:
     R = H * D[:, None] * D[None, :]
     inv = linalg.cho_solve(linalg.cho_factor(R), np.eye(len(R)))
     return inv * D[:, None] * D[None, :]
-
-
-def _polish(objective, builder, theta, free, N, row_names, K, max_iter=50):
-    """Exact Newton steps on F = N * J over the free coordinates; returns (theta, H, grad).
-
-    H and grad are those at the returned theta.
-    """
-    theta = theta.copy()
-    for _ in range(max_iter):
-        F, g, H = _hessian(objective, builder, theta, free, N)
-        _check_singular(H, free, row_names, K)
-        step = linalg.cho_solve(linalg.cho_factor(H), -g)
-        decrement = float(-g @ step)
-        if not np.isfinite(decrement) or decrement <= 1e-20 * max(1.0, abs(F)):
-            break  # converged
-        t = 1.0
-        while t > 1e-10:
-            trial = theta.copy()
-            trial[free] += t * step
-            if N * objective.loss(trial) <= F - 1e-4 * t * decrement + 1e-13 * abs(F):
-                break
-            t /= 2
-        else:
-            break  # no decrease left: at the floating-point floor
-        theta = trial
-    else:
-        F, g, H = _hessian(objective, builder, theta, free, N)
-        _check_singular(H, free, row_names, K)
-    if not np.all(np.isfinite(H)):
-        raise InferenceError("the Hessian is not finite at the estimate")
-    return theta, H, g
 
 
 def _separation(X, codes, s, ref, K, fit_intercept, row_names):

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write
+from ._jsonable import plain
 
 FORMAT_NAME = "softreg-model"
 #: (major, minor): a reader accepts any minor of its own major; a new major is refused
@@ -127,7 +128,7 @@ def _digest(meta: dict, tensors: dict, data: bytes) -> str:
 
 
 def _model_header(model, extra: dict | None) -> dict:
-    from . import __version__
+    from ._version import __version__
 
     classes = np.asarray(model.classes_)
     kind, values = _classes_to_json(classes)
@@ -143,7 +144,8 @@ def _model_header(model, extra: dict | None) -> dict:
         "n_features": int(model.n_features_in_),
         "fit": {"n_iter": int(getattr(model, "n_iter_", 0)),
                 "stop_reason": str(getattr(model, "stop_reason_", "max_iter")),
-                "n_passes": _opt_int(getattr(model, "n_passes_", None))},
+                "n_passes": _opt_int(getattr(model, "n_passes_", None)),
+                "solver": getattr(model, "solver_", None)},
         "extra": {} if extra is None else json.loads(_dumps(extra)),
     }
     if kind == "int":
@@ -179,15 +181,11 @@ def _params_to_json(params: dict, classes: np.ndarray) -> dict:
         if key == "random_state" and not (value is None or isinstance(value, int | np.integer)):
             value = None
         if key == "class_weight" and isinstance(value, dict):
-            value = [[_label_to_json(k), float(w)] for k, w in value.items()]
+            value = [[plain(k), float(w)] for k, w in value.items()]
         elif isinstance(value, np.generic):
-            value = value.item()
+            value = plain(value)
         out[key] = value
     return out
-
-
-def _label_to_json(label):
-    return label.item() if isinstance(label, np.generic) else label
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -405,6 +403,8 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
     need(_is_int(fit.get("n_iter")) and fit["n_iter"] >= 0, "fit.n_iter is not a count")
     need(fit.get("stop_reason") in _STOP_REASONS, f"fit.stop_reason {fit.get('stop_reason')!r}")
     need(fit.get("n_passes") is None or _is_int(fit.get("n_passes")), "fit.n_passes")
+    need(fit.get("solver") in (None, "lbfgs", "newton", "gd", "sgd"),
+         f"fit.solver {fit.get('solver')!r}")
     need(isinstance(header.get("extra", {}), dict), "extra must be an object")
     params = _params_from_json(header.get("params"), classes, need)
     model = SoftmaxRegression(**params)
@@ -423,6 +423,8 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
     model.stop_reason_ = fit["stop_reason"]
     if fit.get("n_passes") is not None:
         model.n_passes_ = fit["n_passes"]
+    if fit.get("solver") is not None:
+        model.solver_ = fit["solver"]
     return model
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._jsonable import plain as _plain
+
 N_BINS = 10
 
 
@@ -84,10 +86,6 @@ def classification_metrics(y_true, log_proba, classes, n_bins: int = N_BINS) -> 
         "calibration": bins,
         "expected_calibration_error": float(ece),
     }
-
-
-def _plain(v):
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _calibration_bins(confidence, correct, n_bins: int) -> list[dict]:

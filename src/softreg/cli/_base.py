@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from .._jsonable import json_default
+
 
 class CLIError(Exception):
     """An expected failure: reported as one line on stderr, exit status ``code``."""
@@ -50,17 +52,9 @@ def json_option(parser: argparse.ArgumentParser) -> None:
 
 def emit_json(obj) -> None:
     """Write one JSON document on stdout."""
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False, default=_plain) + "\n")
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False, default=json_default) + "\n")
 
 
-def _plain(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
 
 
 def show_progress(args) -> bool:

@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ _INF_WORDS = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 class Dataset:
     """X of shape (n_samples, n_features) (ndarray or CSR), labels y or None, names."""
 
-    X: object
+    X: Any  # ndarray or scipy.sparse CSR
     y: np.ndarray | None
     feature_names: list[str] | None
     path: str

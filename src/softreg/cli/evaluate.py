@@ -32,7 +32,7 @@ def evaluate(model, X, y, path: str) -> dict:
 
 def model_summary(model, header: dict) -> dict:
     cli = header.get("extra", {}).get("cli", {})
-    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    solver = getattr(model, "solver_", None)
     info = {"classes": len(model.classes_), "features": int(model.n_features_in_),
             "alpha": model.alpha, "solver": solver, "iterations": model.n_iter_,
             "stop_reason": model.stop_reason_}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -141,12 +142,13 @@ def run(args) -> int:
     if unnamed:
         print(f"note: {len(unnamed)} column(s) without a name (a written index?) are not "
               "features", file=sys.stderr)
-    classes = np.unique(ds.y)
+    classes = np.unique(np.asarray(ds.y))
     if len(classes) < 2:
         raise CLIError(f"{args.data}: the labels hold a single class ({classes[0]!r}); "
                        "a classifier needs at least 2")
     X = ds.X
-    mean = scale = None
+    mean: Any = None
+    scale: Any = None
     if args.standardize:
         mean, scale = standardizer(X)
         X = X @ sp.diags(1 / scale) if sp.issparse(X) else (X - mean) / scale
@@ -176,10 +178,12 @@ def run(args) -> int:
 
     if args.standardize:
         extra["cli"] |= scale_info(scale)
+        if args.infer and "feature_scale" in extra["cli"]:  # for predict --interval
+            extra["cli"]["feature_mean"] = [float(v) for v in mean]
     save(model, args.output, extra=extra)
     Xraw = ds.X if ds.feature_names is None else _frame(ds)
     accuracy = float(model.score(Xraw, ds.y, sample_weight=ds.sample_weight))
-    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    solver = getattr(model, "solver_", None)
     summary = {
         "model": args.output, "data": args.data, "n_samples": int(ds.n_samples),
         "n_features": int(model.n_features_in_), "classes": model.classes_.tolist(),
@@ -264,11 +268,10 @@ def run_dask(args) -> int:
             from exc
     callback, close = fit_progress(args, args.max_iter,
                                    1e-10 if args.tol is None else args.tol)
-    params = build_model(args, callback).get_params()
     try:
-        model = fit_files(args.data, target=args.target, features=args.features,
-                          sample_weight=args.sample_weight, scheduler=args.scheduler,
-                          **params)
+        model = fit_files(args.data, target=args.target, estimator=build_model(args, callback),
+                          features=args.features, sample_weight=args.sample_weight,
+                          scheduler=args.scheduler)
     finally:
         close()
     model.callback = None
@@ -277,7 +280,7 @@ def run_dask(args) -> int:
     save(model, args.output, extra={"cli": {"data": os.path.basename(args.data.rstrip("/")),
                                             "target": args.target, "standardized": False,
                                             "dask": args.scheduler or "local"}})
-    solver = model.resolved_solver((model.n_features_in_ + 1) * len(model.classes_))
+    solver = getattr(model, "solver_", None)
     summary = {
         "model": args.output, "data": args.data, "n_features": int(model.n_features_in_),
         "classes": model.classes_.tolist(), "solver": solver, "n_iter": int(model.n_iter_),

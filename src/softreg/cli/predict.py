@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from . import _intervals
 from ._base import UsageError, emit_json, json_option, show_progress
 from ._model import load_model, model_input, predict_log_proba
 
@@ -20,6 +21,10 @@ def add_parser(sub, parents) -> None:
                    help="write a .csv or .parquet file instead of CSV on stdout")
     p.add_argument("--proba", action="store_true",
                    help="add one column of probabilities per class, proba_<class>")
+    p.add_argument("--interval", type=_intervals.level, metavar="LEVEL",
+                   help="with the probabilities, add proba_<class>_lower/_upper: a LEVEL "
+                   "(e.g. 0.95) confidence interval of each (delta method on the logit "
+                   "scale; needs a model fitted with --infer; implies --proba)")
     json_option(p)
     p.set_defaults(run=run)
 
@@ -28,18 +33,27 @@ def run(args) -> int:
     out = args.output
     if out is not None and not out.lower().endswith((".csv", ".parquet")):
         raise UsageError(f"--output {out!r}: use a .csv or .parquet file name")
-    model, _ = load_model(args.model)
+    model, header = load_model(args.model)
     X, ds = model_input(model, args.data, progress=show_progress(args))
     log_proba = predict_log_proba(model, X)
     labels = model.classes_[np.argmax(log_proba, axis=1)]
     proba = np.exp(log_proba)
+    bounds = None
+    if args.interval is not None:
+        args.proba = True
+        bounds = _intervals.probability_intervals(header, X, args.interval, args.model)
     if out is None and args.json:
         doc = {"classes": model.classes_.tolist(), "labels": labels.tolist()}
         if args.proba:
             doc["probabilities"] = proba.tolist()
+        if bounds is not None:
+            doc["interval"] = {"level": args.interval, "lower": bounds[0].tolist(),
+                               "upper": bounds[1].tolist()}
         emit_json(doc)
         return 0
     frame = table(labels, proba if args.proba else None, model.classes_)
+    if bounds is not None:
+        frame = _intervals.add_interval_columns(frame, *bounds, model.classes_)
     if out is None:
         frame.to_csv(sys.stdout, index=False)
         return 0

@@ -1,8 +1,18 @@
-"""Pure solver functions: objective and starting point in, :class:`SolverResult` out.
+"""Pure solver functions: ``solver(datafit, penalty, theta0, ...) -> SolverResult``.
 
-A solver needs from the objective: ``loss``, ``loss_grad`` (all), ``loss_grad_hessp``
-(newton), ``smoothness_bound`` (gd/sgd with an automatic step), ``minibatch`` (sgd); saga reads
-the in-memory data (``X``, ``y``/``Y``, ``sw``) itself.
+The datafit implements :class:`softreg._protocol.Datafit`; the penalty is a
+:class:`softreg.penalties.Penalty` (None: none). What each solver calls of the datafit,
+checked before it starts (a missing method is refused by name):
+
+- ``lbfgs``: ``loss_grad``, ``feature_moments`` (preconditioned)
+- ``newton``: ``loss_grad`` and ``hessian`` (exact solve) or ``loss_grad_hessp`` and
+  ``feature_moments`` (CG solve)
+- ``gradient_descent``: ``loss_grad``, ``smoothness_bound``
+- ``sgd``: ``minibatch``, ``loss_grad``, ``smoothness_bound``
+- ``saga``: the in-memory data itself (``X``, ``y``/``Y``, ``sw``) and ``add_passes``;
+  it takes any penalty without a grouped L1 part (proximal steps)
+
+The smooth solvers (all but saga) accept only smooth penalties (no L1 part).
 """
 
 from ._common import (
@@ -11,17 +21,20 @@ from ._common import (
     STALLED,
     DivergenceError,
     IterationInfo,
+    Penalised,
     SolverResult,
+    at_precision_floor,
     check_finite_step,
 )
 from .gd import gradient_descent
 from .lbfgs import lbfgs
-from .newton import newton_cg
+from .newton import EXACT_MAX_PARAMS, NewtonState, newton, uses_exact_hessian
 from .saga import saga
 from .sgd import SGDState, initial_state, sgd, sgd_epoch, stream_epoch
 
 __all__ = [
-    "CONVERGED", "MAX_ITER", "STALLED", "DivergenceError", "IterationInfo", "SGDState",
-    "SolverResult", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
-    "newton_cg", "saga", "sgd", "sgd_epoch", "stream_epoch",
+    "CONVERGED", "EXACT_MAX_PARAMS", "MAX_ITER", "STALLED", "DivergenceError",
+    "IterationInfo", "NewtonState", "Penalised", "SGDState", "SolverResult",
+    "at_precision_floor", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
+    "newton", "saga", "sgd", "sgd_epoch", "stream_epoch", "uses_exact_hessian",
 ]

@@ -1,10 +1,11 @@
 """A feature-side preconditioner: L-BFGS on whitened coordinates.
 
-Near W = 0 the Hessian of J is (1/K) C (x) (I - 11^T / K) + alpha, where C is the
+Near W = 0 the Hessian of J is (1/K) C (x) (I - 11^T / K) + R, where C is the
 weighted second-moment matrix of the features (with a column of ones for the
+intercept) and R the penalty's ridge part (ridge * pf_j on feature j, zero on the
 intercept). Correlated or badly scaled features make C ill-conditioned, and first-order
-solvers then need many passes. With M = (1/K) C + alpha E = L L^T (E: identity on the
-feature rows, zero on the intercept row) and the change of variables theta = L^-T u,
+solvers then need many passes. With M = (1/K) C + R = L L^T and the change of variables
+theta = L^-T u,
 the Hessian in u is close to the identity on the data-relevant directions, so L-BFGS
 starts well scaled. Each change of variables costs a triangular solve of size d + 1
 per class (nothing next to a pass over X).
@@ -19,6 +20,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from .._protocol import require
+from ..penalties import Penalty
+
 #: above this many features, the preconditioner is diagonal (C's diagonal only)
 DENSE_MAX_FEATURES = 2000
 #: ... and above this many per class: forming C costs n d^2 flops, a pass 4 n d K, so
@@ -27,25 +31,23 @@ DENSE_MAX_FEATURES_PER_CLASS = 40
 
 
 class FeaturePreconditioner:
-    """theta <-> u = L^T Theta, with M = (1/K) C + alpha E = L L^T (or its diagonal).
+    """theta <-> u = L^T Theta, with M = (1/K) C + R = L L^T (or its diagonal).
 
     Parameters
     ----------
     moments : ndarray of shape (m, m) (dense) or (m,) (diagonal), m = d + intercept:
         C = sum_i sw_i a_i a_i^T for the (augmented) rows a_i = [x_i, 1]
     n_classes : int, K
-    alpha : float, the L2 penalty of J
+    ridge : float or ndarray of shape (d,), the ridge part of the penalty per feature
     fit_intercept : bool (the last row of C belongs to the intercept)
     """
 
-    def __init__(self, moments: np.ndarray, n_classes: int, alpha: float,
-                 fit_intercept: bool):
+    def __init__(self, moments: np.ndarray, n_classes: int, ridge, fit_intercept: bool):
         self.K = int(n_classes)
         M = np.array(moments, dtype=np.float64) / self.K
         m = M.shape[0]
-        penalty = np.full(m, float(alpha))
-        if fit_intercept:
-            penalty[-1] = 0.0
+        penalty = np.zeros(m)
+        penalty[: m - fit_intercept] = ridge
         self.diagonal = M.ndim == 1
         scale = float(np.mean(M if self.diagonal else np.diag(M))) or 1.0
         # a relative floor keeps M positive definite for constant or duplicated columns
@@ -87,15 +89,15 @@ class FeaturePreconditioner:
         return (self.L_inv @ G).ravel()
 
 
-def feature_preconditioner(objective) -> FeaturePreconditioner | None:
-    """The preconditioner for ``objective``, or None where it cannot provide moments.
+def feature_preconditioner(datafit, penalty: Penalty | None = None) -> FeaturePreconditioner:
+    """The preconditioner for ``datafit`` plus ``penalty``'s ridge part.
 
-    An objective offers ``feature_moments(dense: bool)`` (one pass over X) to take part.
+    Calls ``datafit.feature_moments(dense=...)`` (one pass over X); a datafit without it
+    is refused by name (TypeError).
     """
-    moments = getattr(objective, "feature_moments", None)
-    if moments is None:
-        return None
-    m = objective.n_features + objective.fit_intercept
-    dense = m <= min(DENSE_MAX_FEATURES, DENSE_MAX_FEATURES_PER_CLASS * objective.n_classes)
-    return FeaturePreconditioner(moments(dense=dense), objective.n_classes,
-                                 objective.alpha, objective.fit_intercept)
+    require(datafit, "preconditioner", "feature_moments")
+    m = datafit.n_features + datafit.fit_intercept
+    dense = m <= min(DENSE_MAX_FEATURES, DENSE_MAX_FEATURES_PER_CLASS * datafit.n_classes)
+    ridge = 0.0 if penalty is None else penalty.ridge_weights(datafit.n_features)
+    return FeaturePreconditioner(datafit.feature_moments(dense=dense), datafit.n_classes,
+                                 ridge, datafit.fit_intercept)

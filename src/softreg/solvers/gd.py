@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..penalties import Penalty
 from ._common import (
     CONVERGED,
     MAX_ITER,
@@ -14,12 +15,14 @@ from ._common import (
     backtracking_line_search,
     check_finite_step,
     max_abs,
+    smooth_objective,
 )
 
 
-def gradient_descent(objective, theta0: np.ndarray, *, learning_rate="auto", tol=1e-6,
-                     max_iter=1000, callback: Callback = None) -> SolverResult:
-    """Minimise ``objective`` by full-batch gradient descent.
+def gradient_descent(datafit, penalty: Penalty | None, theta0: np.ndarray, *,
+                     learning_rate="auto", tol=1e-6, max_iter=1000,
+                     callback: Callback = None) -> SolverResult:
+    """Minimise J = datafit + penalty (smooth) by full-batch gradient descent.
 
     With a float ``learning_rate`` eta every iteration is exactly
     ``theta <- theta - eta * grad J(theta)`` (so W <- W - eta (grad mean-CE + alpha W) and
@@ -29,8 +32,9 @@ def gradient_descent(objective, theta0: np.ndarray, *, learning_rate="auto", tol
     enough (Armijo backtracking).
 
     Stops when max |grad| <= tol. A fixed step that makes the objective non-finite raises
-    :class:`DivergenceError`.
+    :class:`DivergenceError`. Needs ``loss_grad`` (and ``smoothness_bound``).
     """
+    objective = smooth_objective(datafit, penalty, "gd", "loss_grad", "smoothness_bound")
     theta = np.array(theta0, dtype=np.float64, copy=True)
     loss, grad = objective.loss_grad(theta)
     curve: list[float] = []

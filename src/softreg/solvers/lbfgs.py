@@ -10,21 +10,31 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from ._common import CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, max_abs
+from ..penalties import Penalty
+from ._common import (
+    CONVERGED,
+    MAX_ITER,
+    Callback,
+    IterationInfo,
+    SolverResult,
+    max_abs,
+    smooth_objective,
+)
 from ._precondition import feature_preconditioner
-from .newton import newton_cg
+from .newton import newton
 
 
-def lbfgs(objective, theta0: np.ndarray, *, tol=1e-6, max_iter=1000, memory=10,
-          callback: Callback = None, precondition: bool = True) -> SolverResult:
-    """Minimise ``objective`` with L-BFGS; stops when max |grad J| <= tol.
+def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max_iter=1000,
+          memory=10, callback: Callback = None, precondition: bool = True) -> SolverResult:
+    """Minimise J = datafit + penalty (smooth) with L-BFGS; stops when max |grad J| <= tol.
 
-    ``precondition``: run on whitened coordinates when the objective offers
-    ``feature_moments`` (one extra pass over X). When L-BFGS stops early because the
-    objective's value no longer changes (rounding), a few Newton-CG steps finish the
-    convergence to tol.
+    Needs ``loss_grad`` (and ``feature_moments`` with ``precondition``: whitened
+    coordinates, one extra pass over X). When L-BFGS stops early because J's value no
+    longer changes (rounding), a few Newton steps finish the convergence to tol.
     """
-    pre = feature_preconditioner(objective) if precondition else None
+    needs = ("loss_grad", "feature_moments") if precondition else ("loss_grad",)
+    objective = smooth_objective(datafit, penalty, "lbfgs", *needs)
+    pre = feature_preconditioner(datafit, objective.penalty) if precondition else None
     theta0 = np.asarray(theta0, dtype=np.float64)
     if pre is None:
         def to_theta(u):
@@ -67,8 +77,9 @@ def lbfgs(objective, theta0: np.ndarray, *, tol=1e-6, max_iter=1000, memory=10,
         return SolverResult(theta, n_iter, MAX_ITER, float(loss), gnorm, curve, str(res.message))
     # L-BFGS's line search needs the objective's value to change, which stops it once the
     # value is flat to rounding error; Newton steps, steered by the gradient, finish the job.
-    polish = newton_cg(objective, theta, tol=tol, max_iter=max(1, min(20, max_iter - n_iter)),
-                       precondition=pre if pre is not None else False)
+    polish = newton(datafit, objective.penalty, theta, tol=tol,
+                    max_iter=max(1, min(20, max_iter - n_iter)),
+                    precondition=pre if pre is not None else False)
     return SolverResult(polish.params, n_iter + polish.n_iter, polish.stop_reason,
                         polish.loss, polish.grad_norm, curve + polish.loss_curve,
                         polish.message or str(res.message))

@@ -1,23 +1,71 @@
-"""Truncated Newton (Newton-CG) with an Armijo line search, using Hessian-vector products.
+"""Newton's method with one line search; the Newton system solved exactly or by CG.
 
-No Hessian is formed: each conjugate-gradient step costs one pass over X.
+Each iteration solves H p = -g for the Hessian H of J = datafit + penalty (smooth) and
+takes a backtracking (Armijo) step along p. The inner solve is chosen by size:
+
+- **exact** (n_params <= :data:`EXACT_MAX_PARAMS` and the datafit offers ``hessian``):
+  the Hessian is formed (about n (qK)^2 / 2 flops) and factored; it is rebuilt only
+  when the last step made slow progress (a lazy Newton method, which converges fast from
+  the warm starts of a regularisation path; :class:`NewtonState` carries the Hessian
+  from one fit to the next);
+- **cg**: truncated Newton, conjugate gradients on Hessian-vector products (one pass
+  each), preconditioned by the feature preconditioner, to relative accuracy
+  min(0.5, sqrt(||g||)).
+
+The flat directions of the exact solve: J does not change along U = {(v 1_K^T, c 1_K)}
+without a penalty, and along the intercept shift (0, 1_K) with one. H maps U and its
+orthogonal complement into themselves, and the gradient lies in the complement whenever
+W and b are centred across classes, so the exact step solves (H + s P_U) p = -g (P_U the
+projector onto U, s > 0): the step H^+ g, never singular for that reason. Its iterates
+are centred. With ``free`` (a mask of the coordinates to optimise; the others stay
+fixed, as for a contrast parameterisation) the solve is restricted to those instead.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
+import numpy as np
+from scipy import linalg
+
+from ..penalties import Penalty
 from ._common import (
     CONVERGED,
     MAX_ITER,
     STALLED,
     Callback,
     IterationInfo,
+    Penalised,
     SolverResult,
     backtracking_line_search,
     max_abs,
+    smooth_objective,
 )
 from ._precondition import feature_preconditioner
+
+#: the one threshold of "small enough for the exact Hessian": up to this many parameters
+#: (d + 1) K a Hessian (n ((d+1)K)^2 / 2 flops) and its Cholesky cost less than the
+#: dozens of Hessian-vector products of conjugate gradients; "auto" picks Newton up to it
+EXACT_MAX_PARAMS = 400
+#: exact solve: rebuild the Hessian after a step that shrank max |grad| by less than this
+REFRESH_RATIO = 0.3
+INNER = ("auto", "exact", "cg")
+
+
+@dataclass
+class NewtonState:
+    """What carries over between exact-Newton fits (a path): the last datafit Hessian."""
+
+    H_data: np.ndarray | None = None
+
+
+def uses_exact_hessian(datafit, inner: str = "auto") -> bool:
+    """Whether :func:`newton` solves exactly on ``datafit`` with ``inner``."""
+    if inner not in INNER:
+        raise ValueError(f"inner must be one of {INNER}; got {inner!r}")
+    if inner != "auto":
+        return inner == "exact"
+    return datafit.n_params <= EXACT_MAX_PARAMS and callable(getattr(datafit, "hessian", None))
 
 
 def conjugate_gradient(hessp, rhs: np.ndarray, *, rtol: float, max_iter: int,
@@ -55,42 +103,158 @@ def conjugate_gradient(hessp, rhs: np.ndarray, *, rtol: float, max_iter: int,
     return p
 
 
-def newton_cg(objective, theta0: np.ndarray, *, tol=1e-6, max_iter=100, max_cg=None,
-              callback: Callback = None, precondition=True) -> SolverResult:
-    """Minimise ``objective`` by inexact Newton steps; stops when max |grad| <= tol.
+class _CGInner:
+    """Newton directions by preconditioned CG on Hessian-vector products."""
 
-    The Newton system is solved by conjugate gradients to relative accuracy
-    min(0.5, sqrt(||g||)) (superlinear convergence near the optimum), preconditioned by
-    the feature preconditioner (``precondition``: True to build it, False for none, or a
-    ready :class:`FeaturePreconditioner`); then a backtracking line search from step 1
-    keeps every iteration a descent step.
+    def __init__(self, objective: Penalised, precondition, max_cg: int | None):
+        self.objective = objective
+        if precondition is True:
+            precondition = feature_preconditioner(objective.datafit, objective.penalty)
+        self.solve_m = precondition.inverse if precondition else None
+        self.max_cg = max_cg
+        self.hessp = None
+
+    def start(self, theta):
+        return theta
+
+    def evaluate(self, theta):
+        loss, grad, self.hessp = self.objective.loss_grad_hessp(theta)
+        return loss, grad
+
+    def direction(self, theta, grad):
+        max_cg = self.max_cg or min(200, theta.size)
+        return conjugate_gradient(self.hessp, -grad, rtol=min(0.5, np.sqrt(np.linalg.norm(grad))),
+                                  max_iter=max_cg, precondition=self.solve_m)
+
+    def retry(self) -> bool:
+        return False
+
+    def accepted(self, t, gmax_before, grad) -> None:
+        pass
+
+
+class _ExactInner:
+    """Newton directions from the exact Hessian, rebuilt lazily."""
+
+    def __init__(self, objective: Penalised, free, state: NewtonState | None):
+        self.objective = objective
+        datafit = objective.datafit
+        q, K = datafit.n_features + datafit.fit_intercept, datafit.n_classes
+        self.q, self.K = q, K
+        self.free = None if free is None else np.flatnonzero(free)
+        self.state = state if state is not None else NewtonState()
+        self.refresh = self.state.H_data is None or self.state.H_data.shape[0] != q * K
+        self.factor = None
+
+    def start(self, theta):
+        """The starting point: centred across classes unless some coordinates are fixed."""
+        if self.free is not None:
+            return theta
+        T = theta.reshape(self.q, self.K)
+        return (T - T.mean(axis=1, keepdims=True)).ravel()
+
+    def evaluate(self, theta):
+        self.theta = theta
+        return self.objective.loss_grad(theta)
+
+    def _factor(self):
+        A = self.objective.add_ridge(self.state.H_data.copy())
+        if self.free is None:
+            U = np.kron(np.eye(self.q), np.ones((self.K, self.K)) / self.K)  # flat directions
+            A += max(float(np.mean(np.diag(A))), 1e-12) * U
+        else:
+            A = A[np.ix_(self.free, self.free)]
+        try:
+            return linalg.cho_factor(A), None
+        except linalg.LinAlgError:  # singular (collinear columns without a penalty)
+            return None, A
+
+    def direction(self, theta, grad):
+        if self.refresh:
+            self.state.H_data = self.objective.datafit.hessian(theta)
+            self.factor = None
+        if self.factor is None:
+            self.factor = self._factor()
+        cho, singular = self.factor
+        g = grad if self.free is None else grad[self.free]
+        p = -linalg.cho_solve(cho, g) if singular is None \
+            else -linalg.lstsq(singular, g, cond=1e-12)[0]
+        if self.free is None:
+            return p
+        full = np.zeros_like(grad)
+        full[self.free] = p
+        return full
+
+    def retry(self) -> bool:
+        """After a failed step: rebuild a stale Hessian and try again (True), or give up."""
+        if self.refresh:
+            return False
+        self.refresh = True
+        return True
+
+    def accepted(self, t, gmax_before, grad) -> None:
+        self.refresh = t < 1.0 or max_abs(grad) > REFRESH_RATIO * gmax_before
+
+
+def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max_iter=100,
+           callback: Callback = None, inner: str = "auto", max_cg: int | None = None,
+           precondition=True, free: np.ndarray | None = None,
+           state: NewtonState | None = None) -> SolverResult:
+    """Minimise J = datafit + penalty (smooth) by Newton steps; stops at max |grad J| <= tol.
+
+    Parameters
+    ----------
+    datafit : Datafit; needs ``loss_grad`` and ``hessian`` (exact) or ``loss_grad_hessp``
+        (and ``feature_moments`` when preconditioned) (cg)
+    penalty : Penalty or None
+    theta0 : ndarray of shape (n_params,)
+    inner : {"auto", "exact", "cg"}
+        The solve of the Newton system; "auto": exact up to :data:`EXACT_MAX_PARAMS`.
+    max_cg : int or None, CG iterations per Newton step (default min(200, n_params))
+    precondition : bool or FeaturePreconditioner, for CG
+    free : bool ndarray of shape (n_params,) or None
+        Exact solve only: optimise these coordinates, keep the others at theta0's values.
+    state : NewtonState or None, exact solve only: the Hessian carried between fits
+
+    Returns
+    -------
+    SolverResult; "stalled" when no step along the Newton direction (nor, for the exact
+    solve, along one from a fresh Hessian) decreases J.
     """
-    if precondition is True:
-        precondition = feature_preconditioner(objective)
-    solve_m = precondition.inverse if precondition else None
-    theta = np.array(theta0, dtype=np.float64, copy=True)
-    max_cg = max_cg or min(200, theta.size)
+    exact = uses_exact_hessian(datafit, inner)
+    if free is not None and not exact:
+        raise ValueError("newton: free coordinates need the exact inner solve")
+    needs = ("loss_grad", "hessian") if exact else \
+        ("loss_grad_hessp",) + (("feature_moments",) if precondition is True else ())
+    objective = smooth_objective(datafit, penalty, "newton", *needs)
+    solve = _ExactInner(objective, free, state) if exact else \
+        _CGInner(objective, precondition, max_cg)
+    theta = solve.start(np.array(theta0, dtype=np.float64, copy=True))
     curve: list[float] = []
     reason, message = MAX_ITER, ""
-    loss, grad, hessp = objective.loss_grad_hessp(theta)
+    loss, grad = solve.evaluate(theta)
     it = 0
     for it in range(1, max_iter + 1):
-        if max_abs(grad) <= tol:
+        gmax = max_abs(grad)
+        if gmax <= tol:
             reason, it = CONVERGED, it - 1
             break
-        gnorm2 = float(np.linalg.norm(grad))
-        p = conjugate_gradient(hessp, -grad, rtol=min(0.5, np.sqrt(gnorm2)), max_iter=max_cg,
-                               precondition=solve_m)
-        slope = float(grad @ p)
-        if slope >= 0:  # not a descent direction (numerical trouble): fall back to -grad
-            p, slope = -grad, -gnorm2 ** 2
-        t = backtracking_line_search(objective, theta, loss, grad, p, slope)
-        if t is None:
+        while True:
+            p = solve.direction(theta, grad)
+            slope = float(grad @ p)
+            if not slope < 0:  # not a descent direction (numerical trouble): -grad instead
+                p, slope = -grad, -float(grad @ grad)
+            t = backtracking_line_search(objective, theta, loss, grad, p, slope)
+            ok = t is not None and max_abs(t * p) > 1e-15 * (1.0 + max_abs(theta))
+            if ok or not solve.retry():
+                break
+        if not ok:
             reason, message = STALLED, "the line search found no decrease along the Newton step"
             it -= 1
             break
         theta = theta + t * p
-        loss, grad, hessp = objective.loss_grad_hessp(theta)
+        loss, grad = solve.evaluate(theta)
+        solve.accepted(t, gmax, grad)
         curve.append(loss)
         if callback is not None:
             callback(IterationInfo(it, loss, max_abs(grad)))
@@ -98,4 +262,3 @@ def newton_cg(objective, theta0: np.ndarray, *, tol=1e-6, max_iter=100, max_cg=N
         if max_abs(grad) <= tol:
             reason = CONVERGED
     return SolverResult(theta, it, reason, loss, max_abs(grad), curve, message)
-

@@ -41,6 +41,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from .._protocol import require
 from ..penalties import Penalty
 from . import _saga_kernels as kern
 from ._common import CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, check_finite_step
@@ -67,13 +68,15 @@ def saga_step_size(X, sw: np.ndarray, intercept_sq: float) -> float:
     return STEP_FACTOR / max(L, np.finfo(float).tiny)
 
 
-def _check_penalty(objective, penalty: Penalty | None) -> Penalty:
-    own = float(getattr(objective, "alpha", 0.0) or 0.0)
+def _check_inputs(datafit, penalty: Penalty | None) -> Penalty:
+    """The penalty to use (None: none); refuses what saga cannot do, by name."""
+    require(datafit, "saga", "unpack", "pack", "zeros", "add_passes")
+    missing = [a for a in ("X", "sw", "y", "Y") if not hasattr(datafit, a)]
+    if missing:
+        raise TypeError(f"solver 'saga' needs the in-memory data ({', '.join(missing)}), "
+                        f"which {type(datafit).__name__} does not offer")
     if penalty is None:
-        return Penalty(alpha=own)
-    if own:
-        raise ValueError(f"saga got both a penalty and an objective with its own alpha={own:g}: "
-                         "pass the L2 term in one place only")
+        return Penalty()
     if penalty.grouped:
         raise ValueError("saga does not handle grouped=True penalties (no closed-form lazy "
                          "update for row-wise shrinkage); use the entrywise L1 penalty")
@@ -81,10 +84,10 @@ def _check_penalty(objective, penalty: Penalty | None) -> Penalty:
 
 
 class _Data:
-    """X in the layout the kernels read, the targets and the weights of an objective."""
+    """X in the layout the kernels read, the targets and the weights of a datafit."""
 
-    def __init__(self, objective):
-        X = objective.X
+    def __init__(self, datafit):
+        X = datafit.X
         self.sparse = sp.issparse(X)
         if self.sparse:
             X = X.tocsr() if X.format != "csr" else X
@@ -94,12 +97,12 @@ class _Data:
         else:
             self.X = np.asarray(X)
         self.n, self.d = X.shape
-        self.K = objective.n_classes
-        self.soft = objective.Y is not None
+        self.K = datafit.n_classes
+        self.soft = datafit.Y is not None
         self.codes = np.zeros(0, dtype=np.int64) if self.soft else \
-            np.asarray(objective.y, dtype=np.int64)
-        self.Y = np.asarray(objective.Y, dtype=np.float64) if self.soft else np.zeros((0, 0))
-        self.sw = np.asarray(objective.sw, dtype=np.float64)
+            np.asarray(datafit.y, dtype=np.int64)
+        self.Y = np.asarray(datafit.Y, dtype=np.float64) if self.soft else np.zeros((0, 0))
+        self.sw = np.asarray(datafit.sw, dtype=np.float64)
         self._tables = None  # the lazy steps' factors, made by the first epoch
 
     def reset_tables(self):
@@ -126,22 +129,22 @@ class _Data:
                                   self.soft, self.sw, eta, lam, rho, logrho, eta_b)
 
 
-def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = None, *,
+def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = None, *,
          tol: float = 1e-7, max_iter: int = 1000, callback: Callback = None,
          random_state=None, step_size: float | None = None,
          intercept_scale: float = INTERCEPT_SCALE) -> SolverResult:
-    """Minimise the datafit of ``objective`` plus ``penalty`` with proximal SAGA.
+    """Minimise ``datafit`` plus ``penalty`` with proximal SAGA.
 
     Parameters
     ----------
-    objective : SoftmaxObjective
+    datafit : SoftmaxObjective
         Supplies X (n, d) (ndarray, float32 or float64, or sparse, read as CSR), the
         targets (codes ``y`` (n,) or soft ``Y`` (n, K)), the normalised weights ``sw`` (n,),
-        ``fit_intercept`` and the parameter layout (``unpack``/``pack``).
+        ``fit_intercept``, the parameter layout (``unpack``/``pack``) and ``add_passes``
+        (SAGA's epochs and checks count as passes over X).
     penalty : Penalty or None
-        The penalty on W (d, K): ridge and entrywise L1 with penalty factors. None means
-        ``Penalty(alpha=objective.alpha)``; an objective with its own alpha > 0 together
-        with a penalty is refused (the L2 term would count twice).
+        The penalty on W (d, K): ridge and entrywise L1 with penalty factors (None: no
+        penalty). A grouped penalty is refused.
     theta0 : ndarray of shape (n_params,) or None (zeros)
     tol : float
         Converged when the optimality violation's max-norm is <= tol (see the module).
@@ -161,18 +164,18 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
     SolverResult
         ``loss_curve`` holds J at each exact check; ``n_iter`` counts epochs.
     """
-    penalty = _check_penalty(objective, penalty)
-    data = _Data(objective)
+    penalty = _check_inputs(datafit, penalty)
+    data = _Data(datafit)
     n, d, K = data.n, data.d, data.K
-    fit_intercept = bool(objective.fit_intercept)
+    fit_intercept = bool(datafit.fit_intercept)
     rng = np.random.default_rng(random_state)
-    theta = objective.zeros() if theta0 is None else np.asarray(theta0, dtype=np.float64)
-    W0, b0 = objective.unpack(theta)
+    theta = datafit.zeros() if theta0 is None else np.asarray(theta0, dtype=np.float64)
+    W0, b0 = datafit.unpack(theta)
     W = np.array(W0, dtype=np.float64, order="C", copy=True)
     b = np.zeros(K) if b0 is None else np.array(b0, dtype=np.float64, copy=True)
     c2 = intercept_scale ** 2 if fit_intercept else 0.0
     eta = float(step_size) if step_size is not None else \
-        saga_step_size(objective.X, data.sw, c2)
+        saga_step_size(datafit.X, data.sw, c2)
     eta_b = eta * c2
     pf = penalty.penalty_factor if penalty.penalty_factor is not None else np.ones(d)
     if pf.shape[0] != d:
@@ -196,7 +199,7 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
             if start:
                 A[...], Ab[...] = G, Gb
             loss = float(data_loss) + penalty.value(W)
-        objective.n_passes += 1
+        datafit.add_passes(1)
         if not np.isfinite(loss):
             return loss, float("inf")
         violation = float(np.max(penalty.optimality_violation(W, G + penalty.smooth_gradient(W)),
@@ -217,7 +220,7 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
         epoch += 1
         data.epoch(rng.permutation(n).astype(np.int64), W, b, A, Ab, mem, last, eta, lam, rho,
                    logrho, eta_b)
-        objective.n_passes += 1
+        datafit.add_passes(1)
         if epoch < next_check and epoch < max_iter:
             continue
         loss, viol = check()
@@ -241,7 +244,7 @@ def saga(objective, penalty: Penalty | None = None, theta0: np.ndarray | None = 
             break
         history.append((epoch, viol))
         next_check = epoch + _epochs_to_next_check(history, tol)
-    theta = objective.pack(W, b if fit_intercept else None)
+    theta = datafit.pack(W, b if fit_intercept else None)
     message = "" if reason == CONVERGED else \
         f"max optimality violation {viol:.3g} > tol {tol:g} after {epoch} epochs"
     return SolverResult(theta, epoch, reason, loss, viol, curve, message)

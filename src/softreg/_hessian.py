@@ -1,0 +1,59 @@
+"""The exact Hessian of the cross-entropy datafit, for problems with few parameters.
+
+    H[(j, k), (l, m)] = sum_i sw_i a_ij a_il (p_ik [k = m] - p_ik p_im),  a_i = [x_i, 1]
+
+(the 1 only with an intercept), in the parameter layout theta[j * K + k]. It is
+accumulated over blocks of rows with two level-3 BLAS products per block: with
+As = sqrt(sw) * A and Y = [As * p_1, ..., As * p_K] (rows, qK), in the class-major layout
+(k * q + j) H = blockdiag(A_1 .. A_K) - B with B = Y^T Y (one symmetric rank-k update)
+and [A_1 ... A_K] = As^T Y, then permuted to the parameter layout. Forming it costs
+n (qK)^2 / 2 flops, so it pays only while qK is small (see ``solvers.newton``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import blas
+
+#: rows per block bound the (rows, qK) buffers to about this many entries
+BLOCK_ELEMENTS = 2 ** 22
+
+
+def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """Hessian of sum_i sw_i CE_i with respect to theta, shape (qK, qK), q = d + intercept.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, d) (read in row blocks, widened to float64)
+    P : ndarray of shape (n, K), the probabilities at theta
+    sw : ndarray of shape (n,), the (normalised) sample weights
+    fit_intercept : bool
+    """
+    n, K = P.shape
+    d = X.shape[1]
+    q = d + fit_intercept
+    root = np.sqrt(np.asarray(sw, dtype=np.float64))
+    B = np.zeros((q * K, q * K))
+    A = np.zeros((q, q * K))
+    step = max(1, BLOCK_ELEMENTS // (q * K))
+    for start in range(0, n, step):
+        Xb = X[start:start + step]
+        Xb = Xb.toarray() if sp.issparse(Xb) else Xb
+        As = np.empty((Xb.shape[0], q))
+        As[:, :d] = Xb
+        if fit_intercept:
+            As[:, d] = 1.0
+        As *= root[start:start + step, None]
+        Pb = np.asarray(P[start:start + step], dtype=np.float64)
+        Y = np.empty((len(As), q * K), order="F")
+        for k in range(K):
+            np.multiply(As, Pb[:, k:k + 1], out=Y[:, k * q:(k + 1) * q])
+        B = blas.dsyrk(1.0, Y, beta=1.0, c=B, trans=1, lower=0, overwrite_c=1)
+        A += As.T @ Y
+    B = np.triu(B) + np.triu(B, 1).T
+    H = -B
+    for k in range(K):
+        H[k * q:(k + 1) * q, k * q:(k + 1) * q] += A[:, k * q:(k + 1) * q]
+    perm = (np.arange(K)[None, :] * q + np.arange(q)[:, None]).ravel()  # j*K+k -> k*q+j
+    return H[np.ix_(perm, perm)]

@@ -1,0 +1,238 @@
+"""Each solver on a small datafit directly (not through the estimator).
+
+The reference optimum comes from SciPy's trust-region Newton on J written here in plain
+NumPy (scipy.special.logsumexp), independent of softreg's objective, kernels and solvers.
+"""
+
+import numpy as np
+import pytest
+from scipy import optimize, special
+
+from softreg._objective import SoftmaxObjective
+from softreg.penalties import Penalty
+from softreg.solvers import (
+    CONVERGED,
+    STALLED,
+    NewtonState,
+    Penalised,
+    SolverResult,
+    at_precision_floor,
+    gradient_descent,
+    lbfgs,
+    newton,
+    sgd,
+)
+from softreg.solvers._common import backtracking_line_search
+
+N, D, K = 120, 4, 3
+ALPHA = 0.05
+PF = np.array([1.0, 0.5, 2.0, 0.0])  # a penalty factor with an unpenalised feature
+
+
+def _data(seed=0, scale=None):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N, D))
+    if scale is not None:
+        X *= scale
+    W = rng.normal(size=(D, K))
+    y = np.argmax(X @ W + rng.gumbel(size=(N, K)), axis=1)
+    s = rng.uniform(0.5, 2.0, size=N)
+    return X, y, s
+
+
+def _numpy_J(X, y, s, alpha, pf):
+    """J(theta) and its gradient from the formulas, theta = [W (D, K) row-major, b (K,)]."""
+    Y = np.eye(K)[y]
+    w = s / s.sum()
+    ridge = np.repeat(alpha * pf, K)
+
+    def J(theta):
+        W, b = theta[: D * K].reshape(D, K), theta[D * K:]
+        Z = X @ W + b
+        lse = special.logsumexp(Z, axis=1)
+        G = (np.exp(Z - lse[:, None]) - Y) * w[:, None]
+        value = np.dot(w, lse - np.sum(Y * Z, axis=1)) + 0.5 * np.dot(ridge * theta[:D * K],
+                                                                      theta[:D * K])
+        grad = np.concatenate([(X.T @ G).ravel() + ridge * theta[:D * K], G.sum(axis=0)])
+        return value, grad
+
+    return J
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y, s = _data()
+    J = _numpy_J(X, y, s, ALPHA, PF)
+    res = optimize.minimize(J, np.zeros((D + 1) * K), jac=True, method="BFGS",
+                            options={"gtol": 1e-12, "maxiter": 10_000})
+    theta = res.x - np.repeat(res.x.reshape(D + 1, K).mean(axis=1), K)  # centred
+    return X, y, s, theta, J
+
+
+def _datafit(X, y, s):
+    return SoftmaxObjective(X, y=y, sample_weight=s, n_classes=K)
+
+
+def _probs(theta, X):
+    W, b = theta[: D * K].reshape(D, K), theta[D * K:]
+    return special.softmax(X @ W + b, axis=1)
+
+
+PENALTY = Penalty(alpha=ALPHA, penalty_factor=PF)
+RUNS = {
+    "lbfgs": lambda f, t0: lbfgs(f, PENALTY, t0, tol=1e-10),
+    "lbfgs-plain": lambda f, t0: lbfgs(f, PENALTY, t0, tol=1e-10, precondition=False),
+    "newton-exact": lambda f, t0: newton(f, PENALTY, t0, tol=1e-10, inner="exact"),
+    "newton-cg": lambda f, t0: newton(f, PENALTY, t0, tol=1e-10, inner="cg"),
+    "gd": lambda f, t0: gradient_descent(f, PENALTY, t0, tol=1e-9, max_iter=50_000),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_each_smooth_solver_reaches_the_reference_optimum(problem, name):
+    X, y, s, theta_ref, J = problem
+    datafit = _datafit(X, y, s)
+    res = RUNS[name](datafit, datafit.zeros())
+    assert isinstance(res, SolverResult)
+    assert res.stop_reason == CONVERGED, (res.stop_reason, res.grad_norm)
+    assert res.grad_norm <= 1e-9
+    # the solver's J is the independent J, and its gradient vanishes there
+    value, grad = J(res.params)
+    assert res.loss == pytest.approx(value, rel=1e-12)
+    assert np.max(np.abs(grad)) <= 1e-8
+    np.testing.assert_allclose(_probs(res.params, X), _probs(theta_ref, X), atol=1e-7)
+    assert datafit.n_passes >= res.n_iter
+
+
+def test_sgd_gets_close_to_the_optimum(problem):
+    X, y, s, theta_ref, J = problem
+    datafit = _datafit(X, y, s)
+    res, state = sgd(datafit, PENALTY, datafit.zeros(), batch_size=8, tol=1e-7,
+                     max_iter=300, random_state=0)
+    assert state.samples_seen == res.n_iter * N
+    assert datafit.n_passes >= res.n_iter  # minibatch rows count as passes
+    assert J(res.params)[0] - J(theta_ref)[0] < 1e-3
+    np.testing.assert_allclose(_probs(res.params, X), _probs(theta_ref, X), atol=0.05)
+
+
+def test_newton_state_carries_the_hessian_along_a_path(problem):
+    X, y, s, *_ = problem
+    datafit = _datafit(X, y, s)
+    state, theta = NewtonState(), datafit.zeros()
+    for alpha in (1.0, 0.1, 0.01):
+        res = newton(datafit, Penalty(alpha=alpha), theta, tol=1e-10, inner="exact",
+                     state=state)
+        assert res.stop_reason == CONVERGED and state.H_data is not None
+        ref = lbfgs(_datafit(X, y, s), Penalty(alpha=alpha), theta, tol=1e-10)
+        np.testing.assert_allclose(_probs(res.params, X), _probs(ref.params, X), atol=1e-8)
+        theta = res.params
+
+
+def test_newton_with_fixed_coordinates_keeps_them(problem):
+    """free: optimise some coordinates only (inference's contrast parameterisation)."""
+    X, y, s, *_ = problem
+    datafit = _datafit(X, y, s)
+    free = np.ones(datafit.n_params, dtype=bool)
+    free[-K] = False  # the first class's intercept stays at its start value
+    start = np.zeros(datafit.n_params)
+    start[-K] = 0.7
+    res = newton(datafit, Penalty(alpha=ALPHA), start, tol=1e-10, inner="exact", free=free)
+    assert res.params[-K] == 0.7 and res.stop_reason == CONVERGED
+    # the intercepts are only identified up to a common shift: the same probabilities
+    ref = newton(datafit, Penalty(alpha=ALPHA), np.zeros(datafit.n_params), tol=1e-10)
+    np.testing.assert_allclose(_probs(res.params, X), _probs(ref.params, X), atol=1e-8)
+    with pytest.raises(ValueError, match="exact"):
+        newton(datafit, None, start, inner="cg", free=free)
+
+
+def test_exact_and_cg_newton_agree_on_badly_scaled_data():
+    X, y, s = _data(seed=3, scale=np.logspace(-2, 2, D))
+    runs = [newton(_datafit(X, y, s), Penalty(alpha=1e-3), np.zeros((D + 1) * K), tol=1e-9,
+                   inner=inner) for inner in ("exact", "cg")]
+    assert all(r.stop_reason == CONVERGED for r in runs)
+    np.testing.assert_allclose(_probs(runs[0].params, X), _probs(runs[1].params, X),
+                               atol=1e-7)
+
+
+@pytest.mark.parametrize("run", [
+    lambda f: lbfgs(f, Penalty(alpha=0.1, l1_ratio=0.5), f.zeros()),
+    lambda f: newton(f, Penalty(alpha=0.1, l1_ratio=1.0), f.zeros()),
+    lambda f: gradient_descent(f, Penalty(alpha=0.1, l1_ratio=0.2), f.zeros()),
+    lambda f: sgd(f, Penalty(alpha=0.1, l1_ratio=0.2), f.zeros()),
+])
+def test_smooth_solvers_refuse_an_l1_part_by_name(problem, run):
+    X, y, s, *_ = problem
+    with pytest.raises(ValueError, match=r"solver '\w+' handles smooth penalties only"):
+        run(_datafit(X, y, s))
+
+
+class _NoMoments:
+    """A datafit that offers values and gradients only."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.n_features, self.n_classes = inner.n_features, inner.n_classes
+        self.fit_intercept, self.n_params = inner.fit_intercept, inner.n_params
+
+    def loss(self, theta):
+        return self.inner.loss(theta)
+
+    def loss_grad(self, theta):
+        return self.inner.loss_grad(theta)
+
+
+def test_a_missing_method_is_refused_by_name_not_skipped(problem):
+    X, y, s, *_ = problem
+    partial = _NoMoments(_datafit(X, y, s))
+    with pytest.raises(TypeError, match="'lbfgs' needs the objective's feature_moments"):
+        lbfgs(partial, PENALTY, np.zeros(partial.n_params))
+    with pytest.raises(TypeError, match="'newton' needs the objective's .*hessian"):
+        newton(partial, PENALTY, np.zeros(partial.n_params), inner="exact")
+    with pytest.raises(TypeError, match="'sgd' needs the objective's minibatch"):
+        sgd(partial, PENALTY, np.zeros(partial.n_params))
+    # asked for without the preconditioner, L-BFGS needs only values and gradients
+    res = lbfgs(partial, PENALTY, np.zeros(partial.n_params), tol=1e-8, precondition=False)
+    assert res.stop_reason == CONVERGED
+
+
+def test_penalised_adds_the_ridge_part_with_penalty_factors(problem):
+    X, y, s, _, J = problem
+    obj = Penalised(_datafit(X, y, s), PENALTY)
+    theta = np.random.default_rng(1).normal(size=obj.n_params)
+    value, grad = obj.loss_grad(theta)
+    ref_value, ref_grad = J(theta)
+    assert value == pytest.approx(ref_value, rel=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-13)
+    W, _ = obj.unpack(theta)
+    assert value - obj.datafit.loss(theta) == pytest.approx(PENALTY.value(W), rel=1e-12)
+    v = np.random.default_rng(2).normal(size=obj.n_params)
+    h = 1e-6
+    fd = (obj.loss_grad(theta + h * v)[1] - obj.loss_grad(theta - h * v)[1]) / (2 * h)
+    np.testing.assert_allclose(obj.loss_grad_hessp(theta)[2](v), fd, rtol=1e-5, atol=1e-8)
+    H = obj.add_ridge(obj.datafit.hessian(theta))
+    np.testing.assert_allclose(H @ v, fd, rtol=1e-5, atol=1e-8)
+    # the smoothness bound bounds the penalised Hessian
+    assert np.linalg.eigvalsh(H).max() <= obj.smoothness_bound() * (1 + 1e-12)
+    assert obj.strong_convexity == 0.0  # the unpenalised feature
+
+
+def test_line_search_refuses_an_ascent_direction(problem):
+    X, y, s, *_ = problem
+    obj = Penalised(_datafit(X, y, s), PENALTY)
+    theta = obj.zeros()
+    loss, grad = obj.loss_grad(theta)
+    assert backtracking_line_search(obj, theta, loss, grad, grad, float(grad @ grad)) is None
+    t = backtracking_line_search(obj, theta, loss, grad, -grad, -float(grad @ grad))
+    assert t is not None and obj.loss(theta - t * grad) < loss
+
+
+@pytest.mark.parametrize("reason, grad_norm, dtype, ok", [
+    (CONVERGED, 1.0, np.float64, True),
+    (STALLED, 1e-9, np.float64, True),
+    (STALLED, 1e-6, np.float64, False),
+    (STALLED, 1e-6, np.float32, True),
+    ("max_iter", 1e-12, np.float64, False),
+])
+def test_one_rule_for_converged_though_stalled(reason, grad_norm, dtype, ok):
+    result = SolverResult(np.zeros(1), 3, reason, 0.0, grad_norm)
+    assert at_precision_floor(result, dtype) is ok
