@@ -163,15 +163,19 @@ def test_saga_never_claims_convergence_it_did_not_reach():
 
 
 def test_auto_picks_saga_for_sparse_data_and_records_it():
-    X, y = text_problem(n=300, d=400)
-    model = SoftmaxRegression(alpha=1e-3, random_state=0).fit(X, y)
+    """'auto': saga on sparse X where kappa / n is small, L-BFGS where it is large (weak
+    or no penalty) and on dense X, Newton for few parameters; recorded in solver_."""
+    X, y = text_problem(n=2000, d=400)
+    model = SoftmaxRegression(alpha=1e-2, random_state=0).fit(X, y)
     assert model.solver_ == "saga" and model.stop_reason_ == "converged"
-    dense = SoftmaxRegression(alpha=1e-3).fit(X.toarray(), y)
+    dense = SoftmaxRegression(alpha=1e-2).fit(X.toarray(), y)
     assert dense.solver_ == "lbfgs"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # 5 iterations without a penalty: not converged
-        assert SoftmaxRegression(alpha=0.0, max_iter=5).fit(X, y).solver_ == "lbfgs"
     # both stop at max |grad J| <= 1e-7: probabilities agree to ~1e-6
     np.testing.assert_allclose(model.predict_proba(X), dense.predict_proba(X), atol=1e-5)
-    small = SoftmaxRegression(alpha=1e-3).fit(X[:, :20], y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3 iterations: not converged
+        for alpha in (0.0, 1e-6):  # kappa / n = infinity, ~1e3
+            weak = SoftmaxRegression(alpha=alpha, max_iter=3).fit(X, y)
+            assert weak.solver_ == "lbfgs"
+    small = SoftmaxRegression(alpha=1e-2).fit(X[:, :20], y)
     assert small.solver_ == "newton"

@@ -59,8 +59,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     solver : {"auto", "lbfgs", "newton", "gd", "sgd", "saga"}, default="auto"
         "auto" picks "newton" when (n_features + 1) * n_classes <= 400
         (``solvers.EXACT_MAX_PARAMS``: Newton with the exact Hessian); above, "saga" for
-        sparse X with alpha > 0 (L-BFGS needs hundreds of passes there; SAGA was measured
-        3-4x faster than scikit-learn's saga), else "lbfgs". The choice is recorded in
+        sparse X when alpha > 0 and kappa / n = L_max / (alpha n) <= 8 (L_max: the largest
+        row's smoothness; there SAGA needs a few dozen epochs where L-BFGS needs hundreds
+        of passes, :func:`softreg.solvers.saga_suits`), else "lbfgs". The choice is recorded in
         ``solver_``. "saga": proximal SAGA (:func:`softreg.solvers.saga`), a
         variance-reduced stochastic method with lazy updates on sparse rows, one row per
         step. "sgd" on a finite data set runs the same variance-reduced steps with
@@ -166,14 +167,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         return report
 
-    def _choose_solver(self, n_params: int, sparse: bool = False) -> str:
+    def _choose_solver(self, n_params: int, datafit=None) -> str:
         """The solver that ``solver`` stands for on a problem with n_params parameters
-        (``sparse``: X is an in-memory scipy.sparse matrix)."""
+        (``datafit``: the in-memory one, where "auto" may pick saga for sparse X)."""
         if self.solver != "auto":
             return self.solver
         if n_params <= solvers.EXACT_MAX_PARAMS:
             return "newton"
-        return "saga" if sparse and self.alpha > 0 else "lbfgs"
+        if sp.issparse(getattr(datafit, "X", None)) and \
+                solvers.saga_suits(datafit, model_penalty(self)):
+            return "saga"
+        return "lbfgs"
 
     def _tol(self, solver: str, dtype=np.float64) -> float:
         if self.tol is not None:
@@ -233,8 +237,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # around them is small, and BLAS threads waiting for work beside the kernel's
         # threads slow both down severalfold, so BLAS runs single-threaded meanwhile.
         fast = getattr(datafit, "kernel", None) == "fast"
-        solver = self._choose_solver(datafit.n_params,
-                                     sparse=sp.issparse(getattr(datafit, "X", None)))
+        solver = self._choose_solver(datafit.n_params, datafit)
         with threadpool_limits(limits=1, user_api="blas") if fast else nullcontext():
             result = self._run_solver(datafit, solver)
         self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(result.params),

@@ -30,11 +30,12 @@ from .gd import gradient_descent
 from .lbfgs import lbfgs
 from .newton import EXACT_MAX_PARAMS, NewtonState, newton, uses_exact_hessian
 from .saga import saga
+from .saga import suits as saga_suits
 from .sgd import SGDState, initial_state, sgd, sgd_epoch, stream_epoch
 
 __all__ = [
     "CONVERGED", "EXACT_MAX_PARAMS", "MAX_ITER", "STALLED", "DivergenceError",
     "IterationInfo", "NewtonState", "Penalised", "SGDState", "SolverResult",
     "at_precision_floor", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
-    "newton", "saga", "sgd", "sgd_epoch", "stream_epoch", "uses_exact_hessian",
+    "newton", "saga", "saga_suits", "sgd", "sgd_epoch", "stream_epoch", "uses_exact_hessian",
 ]

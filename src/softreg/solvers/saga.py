@@ -68,6 +68,27 @@ def saga_step_size(X, sw: np.ndarray, intercept_sq: float) -> float:
     return STEP_FACTOR / max(L, np.finfo(float).tiny)
 
 
+#: "auto" prefers SAGA on sparse X while kappa / n = L_max / (ridge n) is at most this:
+#: SAGA's epochs grow like kappa / n beyond 1 (tf-idf, n = 20 000: kappa/n = 0.3 took 12
+#: epochs, 5.5 took 52; n = 500, kappa/n = 11: 500 epochs, where L-BFGS needed 70 passes)
+AUTO_MAX_KAPPA_PER_ROW = 8.0
+
+
+def suits(datafit, penalty: Penalty | None) -> bool:
+    """Whether SAGA is expected to beat the batch solvers on ``datafit`` (sparse X).
+
+    True when the penalty has a ridge part and kappa / n = L_max / (ridge n) <=
+    AUTO_MAX_KAPPA_PER_ROW (one cheap pass over the row norms of X).
+    """
+    ridge = 0.0 if penalty is None else penalty.ridge
+    if not ridge > 0 or not hasattr(datafit, "X"):
+        return False
+    c2 = INTERCEPT_SCALE ** 2 if datafit.fit_intercept else 0.0
+    with np.errstate(over="ignore"):
+        L_max = STEP_FACTOR / saga_step_size(datafit.X, datafit.sw, c2)
+    return bool(L_max / (ridge * datafit.n_samples) <= AUTO_MAX_KAPPA_PER_ROW)
+
+
 def _check_inputs(datafit, penalty: Penalty | None) -> Penalty:
     """The penalty to use (None: none); refuses what saga cannot do, by name."""
     require(datafit, "saga", "unpack", "pack", "zeros", "add_passes")
