@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._protocol import require
 from ..penalties import Penalty
 from ._common import (
     CONVERGED,
@@ -60,15 +61,49 @@ def _objective(datafit, penalty):
                             "smoothness_bound")
 
 
+def curvature(datafit, penalty: Penalty | None, iters: int = 20, seed: int = 0) -> float:
+    """An estimate of J's largest curvature: 0.5 lambda_max(C) + the largest ridge weight.
+
+    C = sum_i sw_i a_i a_i^T (a_i = [x_i, 1]); 0.5 lambda_max(C) bounds the datafit's
+    Hessian at any point (the softmax Hessian of one row's logits has norm <= 1/2) and is
+    far tighter than ``smoothness_bound`` (0.5 trace C) when the features are spread over
+    many directions. At theta = 0 the datafit's Hessian is (I/K - 11^T/K^2) kron C, whose
+    top eigenvalue is lambda_max(C) / K: ``iters`` power iterations with ``hessp``
+    (one pass each) find it.
+    """
+    require(datafit, "sgd", "hessp", "zeros")
+    theta = datafit.zeros()
+    v = np.random.default_rng(seed).standard_normal(theta.size)
+    top = 0.0
+    for _ in range(iters):
+        Hv = datafit.hessp(theta, v)
+        top = float(np.linalg.norm(Hv))
+        if not top > 0:
+            break
+        v = Hv / top
+    objective = _objective(datafit, penalty)
+    ridge = objective.ridge_diag
+    return 0.5 * datafit.n_classes * top + (0.0 if ridge is None or ridge.size == 0
+                                            else float(ridge.max()))
+
+
 def initial_state(datafit, penalty: Penalty | None, learning_rate, *,
-                  horizon: int | None = None, factor: float = 1.0) -> SGDState:
-    """eta0 = learning_rate, or factor/L (L: the smoothness bound of J) for "auto".
+                  horizon: int | None = None, factor: float = 1.0,
+                  curvature_from: str = "bound") -> SGDState:
+    """eta0 = learning_rate, or factor/L for "auto".
+
+    L is the smoothness bound of J (``curvature_from="bound"``), or the tighter
+    :func:`curvature` estimate (``"power"``: 20 passes over the datafit's rows).
 
     The step halves after 3 * horizon samples: horizon is the data set's size for a fit
     (one epoch), or an estimate of a stream's useful length for partial_fit.
     """
-    eta0 = factor / _objective(datafit, penalty).smoothness_bound() \
-        if isinstance(learning_rate, str) else float(learning_rate)
+    if not isinstance(learning_rate, str):
+        eta0 = float(learning_rate)
+    elif curvature_from == "power":
+        eta0 = factor / curvature(datafit, penalty)
+    else:
+        eta0 = factor / _objective(datafit, penalty).smoothness_bound()
     return SGDState(eta0=eta0, t0=max(1, horizon or datafit.n_samples))
 
 
