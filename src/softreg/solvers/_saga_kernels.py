@@ -27,7 +27,9 @@ try:  # numba is a dependency; without it the kernels run (slowly) as Python
 except ImportError:  # pragma: no cover
     numba = None
 
-_OPTIONS = dict(cache=True, nogil=True)
+#: no "nnan"/"ninf": overflow must stay visible to the divergence checks
+#: no "nnan"/"ninf": an overflow must stay visible to the divergence checks
+_OPTIONS = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
 
 
 def _jit(fn):
@@ -169,13 +171,56 @@ def step_tables(n, eta, rho):
 
 
 @_jit
+def _fused_residual(idx, vals, W, A, last, t, table_f, table_g, b, K, i, codes, Y, soft, sw,
+                    z, r):
+    """:func:`_catch_up` (tabled factors) and :func:`_row_residual` in one sweep of the row."""
+    for k in range(K):
+        z[k] = b[k]
+    for q in range(idx.shape[0]):
+        j = idx[q]
+        x = float(vals[q])
+        m = t - last[j]
+        if m > 0:
+            f = table_f[m]
+            g = table_g[m]
+            for k in range(K):
+                w = f * W[j, k] - g * A[j, k]
+                W[j, k] = w
+                z[k] += x * w
+            last[j] = t
+        else:
+            for k in range(K):
+                z[k] += x * W[j, k]
+    zmax = z[0]
+    for k in range(1, K):
+        if z[k] > zmax:
+            zmax = z[k]
+    total = 0.0
+    for k in range(K):
+        r[k] = math.exp(z[k] - zmax)
+        total += r[k]
+    s = sw[i]
+    if soft:
+        for k in range(K):
+            r[k] = s * (r[k] / total - Y[i, k])
+    else:
+        for k in range(K):
+            r[k] = s * (r[k] / total)
+        r[codes[i]] -= s
+
+
+@_jit
 def _step(idx, vals, i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
           logrho, eta_b, z, r, lazy, table_f, table_g):
     """One SAGA step on row i (features idx, values vals) at step number t."""
     K = W.shape[1]
-    if lazy:
-        _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, table_f, table_g)
-    _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r)
+    if lazy and table_f.shape[0] > 0:
+        _fused_residual(idx, vals, W, A, last, t, table_f, table_g, b, K, i, codes, Y, soft,
+                        sw, z, r)
+    else:
+        if lazy:
+            _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, table_f, table_g)
+        _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r)
     for k in range(K):  # r <- Delta = new residual - remembered one
         new = r[k]
         r[k] = new - mem[i, k]
