@@ -29,10 +29,13 @@ computes J and its gradient, and the run has converged when the largest entry of
 optimality violation (the gradient for a smooth penalty,
 :meth:`Penalty.optimality_violation` with an L1 part, and the intercept's gradient) is
 <= tol. That pass is made only when the same test on the gradient memory's sum A (free:
-no pass over X) passes, or after 10 epochs without a check: on tf-idf problems this
-found convergence at the same epoch as checking every epoch, with 3-6 checks instead of
-16-55. The check leaves the gradient memory alone: refreshing it with the residuals at
-one point, as SVRG would, was measured to double the epochs needed.
+no pass over X) passes, or after 10 epochs without a check; when a check finds the true
+violation above the memory's, the next one waits for the memory to fall below tol times
+their ratio. On tf-idf problems (n = 10 000) this found convergence at the same epoch as
+checking every epoch (+-4), with 3-6 checks instead of 16-55; on the benchmark's C=10
+problem 57 epochs and 6 checks instead of 53 epochs and 32 checks. The check leaves the
+gradient memory alone: refreshing it with the residuals at one point, as SVRG would, was
+measured to double the epochs needed.
 """
 
 from __future__ import annotations
@@ -236,6 +239,7 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
 
     loss, viol = check(start=True)
     checked = 0
+    trust = 1.0  # the memory's violation must be <= tol * trust to call a check
     check_finite_step(loss, W, 0, "the starting point overflows")
     start_loss = loss
     curve: list[float] = []
@@ -247,11 +251,14 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
         data.epoch(rng.permutation(n).astype(np.int64), W, b, A, Ab, mem, last, eta, lam, rho,
                    logrho, eta_b)
         datafit.add_passes(1)
+        estimate = memory_violation()
         if epoch < max_iter and epoch - checked < MAX_EPOCHS_BETWEEN_CHECKS and \
-                memory_violation() > tol:
+                estimate > tol * trust:
             continue
         checked = epoch
         loss, viol = check()
+        if viol > tol and viol > 0:  # the memory flattered: ask it for more next time
+            trust = min(1.0, estimate / viol)
         if step_size is None and not (np.isfinite(loss) and loss <= start_loss):
             # the automatic step was too long for this data: restart with half of it
             eta, eta_b = eta / 2, eta_b / 2
