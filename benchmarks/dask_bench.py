@@ -88,7 +88,7 @@ def in_memory_vs_dask(n, d, K, chunk_rows, n_passes, worker_counts, rounds=3):
 
     X, y = make_problem(n, d, K)
     rows = []
-    mem = SoftmaxObjective(X, y=y, alpha=1e-4, n_classes=K)
+    mem = SoftmaxObjective(X, y=y, n_classes=K)
     with threadpool_limits(limits=1):  # one core, like one single-threaded worker
         start = time.perf_counter()
         ref = SoftmaxRegression(alpha=1e-4, solver="lbfgs").fit(X, y)
@@ -102,7 +102,7 @@ def in_memory_vs_dask(n, d, K, chunk_rows, n_passes, worker_counts, rounds=3):
             Xd = client.persist(da.from_array(X, chunks=(chunk_rows, d)))
             yd = client.persist(da.from_array(y, chunks=chunk_rows))
             client.wait_for_workers(workers)
-            obj = DaskObjective(as_dask_data(Xd, yd), alpha=1e-4)
+            obj = DaskObjective(as_dask_data(Xd, yd))
             # alternate in-memory and Dask rounds so both see the same machine load
             t_dask, t_mem = [], []
             for _ in range(rounds):
@@ -151,9 +151,11 @@ def out_of_core(n_files, rows_per_file, d, K, memory_limit, max_iter, workers=2)
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # max_iter bounds the run on purpose
-                model = fit_files(folder, target="label", scheduler=client, alpha=1e-4,
-                                  solver="lbfgs", max_iter=max_iter,
-                                  callback=lambda info: iterations.append(info.loss))
+                estimator = SoftmaxRegression(
+                    alpha=1e-4, solver="lbfgs", max_iter=max_iter,
+                    callback=lambda info: iterations.append(info.loss))
+                model = fit_files(folder, target="label", scheduler=client,
+                                  estimator=estimator)
             fit_s = time.perf_counter() - start
             peaks = client.run(_peak_rss)
             restarts = len(client.scheduler_info()["workers"])
@@ -208,8 +210,9 @@ def report(rows, ooc, args) -> str:
                 f"{args.d} float64 features + an int label, files of {first['rows_per_file']} "
                 f"rows ({mib(first['data_bytes'] / first['files'])} in memory each, one "
                 "partition per file); 2 worker processes x 1 thread, each with memory limit "
-                f"{first['memory_limit']}; `fit_files(folder, target='label', solver='lbfgs', "
-                f"max_iter={args.max_iter})`: every pass re-reads the files on the workers. "
+                f"{first['memory_limit']}; `fit_files(folder, target='label', "
+                f"estimator=SoftmaxRegression(solver='lbfgs', max_iter={args.max_iter}))`: "
+                "every pass re-reads the files on the workers. "
                 "Peak RSS sampled every 20 ms in each worker process.", "",
                 "| files | data in memory (on disk) | data / one worker's limit | fit s | passes "
                 "| s per pass | peak RSS per worker (idle) | peak RSS client+scheduler |",

@@ -18,14 +18,15 @@ COLUMNS = ("problem", "fit", "time s", "passes over X", "iterations", "(J-J*)/J*
            "converged", "peak extra MB", "peak / size of X", "speed-up vs fastest sklearn")
 
 #: (target name, threshold) used by :func:`targets`
-SPEEDUP_MIN = 3.0
+SPEEDUP_MIN = 10.0  # issue 12: on every dense float64 problem
+FORTRAN_TIME_MAX = 1.3  # F-ordered X against the same data in C order
 SUBOPT64_MAX = 1e-7
 #: sparse tf-idf problems (issue 12): the default fit this much faster than scikit-learn's
 #: fastest converged solver, at (J-J*)/J* <= SUBOPT64_MAX
 SPARSE_SPEEDUP_MIN = 2.0
 SUBOPT32_MAX = 1e-5
 FLOAT32_TIME_MAX = 0.6
-EVAL_LIMIT_MAX = 1.5
+EVAL_LIMIT_MAX = 3.0  # issue 12: within 3x of the tighter bound
 MEMORY_FRACTION_MAX = 0.5  # "well under X's size"
 DENSIFY_FRACTION_MAX = 0.01  # of the dense n*d array
 
@@ -134,7 +135,7 @@ def limits_table(records: list[dict]) -> str:
     """Machine limit for one pass over X vs one objective+gradient evaluation."""
     cols = ("problem", "X MB", "stream X once ms", "GB/s", "GEMM GFLOP/s",
             "4ndK flops at peak ms", "limit ms", "one evaluation ms (best / median)",
-            "evaluation / limit")
+            "evaluation / limit", "two BLAS GEMMs per row block ms")
     lines = [_row(cols), _row(["---"] * len(cols))]
     hows = []
     for rec in records:
@@ -147,7 +148,8 @@ def limits_table(records: list[dict]) -> str:
             f"{lim['bandwidth'] / 1e9:.1f}", f"{lim['gemm_rate'] / 1e9:.0f}",
             f"{lim['flops_time'] * 1e3:.1f}", f"{lim['limit'] * 1e3:.1f}",
             f"{lim['eval_best'] * 1e3:.1f} / {lim['eval_median'] * 1e3:.1f}",
-            f"{lim['eval_best'] / lim['limit']:.2f}x"]))
+            f"{lim['eval_best'] / lim['limit']:.2f}x",
+            f"{lim['blas_blocks'] * 1e3:.1f}" if "blas_blocks" in lim else "-"]))
     if len(lines) == 2:
         return ""
     return "\n".join(lines) + "\n\nFastest read-only pass found: " + "; ".join(hows) + "."
@@ -216,8 +218,9 @@ def targets(records: list[dict]) -> list[tuple[str, str, str]]:
     def speedup(pair):
         return speedup_at(pair, SPEEDUP_MIN)
 
-    check(f"dense64: default fit >= {SPEEDUP_MIN:g}x faster than the fastest "
-          "scikit-learn solver", ["dense64"], speedup)
+    for name in ("dense64", "classes100", "n50k", "n800k"):
+        check(f"{name}: default fit >= {SPEEDUP_MIN:g}x faster than the fastest "
+              "scikit-learn solver", [name], speedup)
     for name, limit in (("dense64", SUBOPT64_MAX), ("dense32", SUBOPT32_MAX)):
         check(f"{name}: default fit (J-J*)/J* <= {limit:g}", [name],
               lambda p, lim=limit: (p[1]["subopt"] <= lim, f"{p[1]['subopt']:.2e}"))
@@ -225,6 +228,12 @@ def targets(records: list[dict]) -> list[tuple[str, str, str]]:
           lambda p32, p64: (p32[1]["seconds"] <= FLOAT32_TIME_MAX * p64[1]["seconds"],
                             f"{p32[1]['seconds'] / p64[1]['seconds']:.2f}x "
                             f"({p32[1]['seconds']:.2f} s / {p64[1]['seconds']:.2f} s)"))
+    for f_name, c_name in (("dense64F", "dense64"), ("dense32F", "dense32")):
+        check(f"{f_name}: fit time <= {FORTRAN_TIME_MAX:g}x the C-order time",
+              [f_name, c_name],
+              lambda pf, pc: (pf[1]["seconds"] <= FORTRAN_TIME_MAX * pc[1]["seconds"],
+                              f"{pf[1]['seconds'] / pc[1]['seconds']:.2f}x "
+                              f"({pf[1]['seconds']:.2f} s / {pc[1]['seconds']:.2f} s)"))
     for name in ("dense64", "dense32"):
         def within(pair):
             lim = pair[0]["limit"]
@@ -275,7 +284,10 @@ def document(records: list[dict], *, command: str, machine: list[str],
                   "the measured GEMM peak, or one read of X, whichever is slower. The "
                   "evaluation is softreg's objective as `fit` builds it (default kernel), "
                   "at alternating points so its cache never answers; the ratio uses the "
-                  "best of 10.", "", limits, ""]
+                  "best of 10. Last column: the same evaluation built on BLAS instead "
+                  "(per cache-sized row block, Z = X_b W by GEMM, softmax in NumPy, then "
+                  "X_b^T R by a second GEMM; float32 blocks widened), best of 3.", "",
+                  limits, ""]
     scaling = scaling_table(records)
     if scaling:
         parts += ["## Growth with n (softreg default fit, same distribution)", "",

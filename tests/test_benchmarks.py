@@ -104,7 +104,7 @@ def test_run_problem_and_tables(tmp_path):
     assert limit["eval_best"] > 0 and "evaluation / limit" in report.limits_table([record])
 
     status = {target: s for s, target, _ in report.targets([record])}
-    assert len(status) == 13
+    assert len(status) == 18
     problem_of = {target: target.split(":")[0] for target in status}
     assert {s for t, s in status.items() if problem_of[t] != "dense64"} == {"SKIP"}
     assert {s for t, s in status.items() if problem_of[t] == "dense64"} <= {"PASS", "FAIL"}
@@ -141,7 +141,7 @@ def test_main_writes_the_results_file_atomically(tmp_path, capsys, restore_threa
     assert row[:2] == ["dense64F: dense64, Fortran order", "softreg (default)"]
     float(row[2]), float(row[5]), float(row[7])  # time, suboptimality, memory parse
     assert "- **PASS** dense64F: no copy of X" in text or "- **FAIL** dense64F" in text
-    assert text.count("- **SKIP**") == 12
+    assert text.count("- **SKIP**") == 17
 
     with pytest.raises(TypeError):
         report.write_atomic(out, object())  # fails while writing: the old file survives

@@ -152,7 +152,7 @@ def test_predict_columns_missing_extra_reordered(capsys, data):
 def test_libsvm_huge_index_and_too_wide_for_model(capsys, tmp_path):
     (tmp_path / "huge.svm").write_text("1 1:0.5 3:1\n2 2:1 1000000000000:1\n1 1:1\n")
     fails(capsys, 1, "fit", tmp_path / "huge.svm", "-o", tmp_path / "m.softreg",
-          match="line 2: feature index 1000000000000 exceeds the limit of 1000000")
+          match="line 2: feature index 1000000000000 exceeds --max-features=1000000")
     (tmp_path / "big.svm").write_text("1 1:0.5 3:1\n2 2:1 2000000:1\n1 1:1\n")
     fails(capsys, 1, "fit", tmp_path / "big.svm", "-o", tmp_path / "m.softreg",
           match="feature index 2000000 (line 2) exceeds --max-features=1000000")
@@ -230,12 +230,26 @@ def test_progress_only_on_a_terminal_or_when_asked(monkeypatch):
     assert show_progress(ns(progress=None, json=False))
     assert not show_progress(ns(progress=None, json=True))
     assert not show_progress(ns(progress=False, json=False))
+    # not a terminal: only the final state, once
     stream = io.StringIO()
     line = ProgressLine("fit", total=10, stream=stream)
     line.update(5, "iter 5", force=True)
     line.close(10, "iter 10")
-    assert stream.getvalue() == ("\rfit [############............]  50% iter 5\x1b[K"
-                                 "\rfit [########################] 100% iter 10\x1b[K\n")
+    assert stream.getvalue() == "fit " + "\u2501" * 24 + " 100% iter 10\n"
+    # a terminal: redrawn in place, ending at 100%
+    stream = Tty()
+    line = ProgressLine("fit", total=10, stream=stream)
+    line.update(5, "iter 5", force=True)
+    line.close(10, "iter 10")
+    out = stream.getvalue()
+    assert " 50%" in out and out.count("\r") >= 2
+    assert "100%" in out.split("\r")[-1] and "iter 10" in out.split("\r")[-1]
+    # a short job (within the delay) draws nothing
+    stream = io.StringIO()
+    line = ProgressLine("fit", total=10, stream=stream, delay=1e9)
+    line.update(5, "iter 5")
+    line.close(10, "iter 10")
+    assert stream.getvalue() == ""
 
 
 def test_csv_index_column_weights_and_parquet_duplicates(capsys, tmp_path):

@@ -14,7 +14,8 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from softreg import SoftmaxRegression
-from softreg._kernels import available, supports
+from softreg._kernel_tiles import exp_nonpositive
+from softreg._kernels import _class_tile, available, supports
 from softreg._objective import SoftmaxObjective, resolve_kernel
 from softreg.penalties import Penalty
 from softreg.solvers import Penalised
@@ -63,6 +64,10 @@ CASES = [
     dict(weights=True),
     dict(soft=True, weights=True),
     dict(n=7, d=3, K=2),  # fewer rows than a register block: only the tail loop runs
+    dict(K=7),  # class tiles of 4, one padding class
+    dict(K=13, d=9, order="F", soft=True),  # tiles of 5; a leftover class in the F gradient
+    dict(n=9001, K=10, order="F"),  # two threads' chunks, each ending in a partial block
+    dict(n=9001, K=2, dtype=np.float32, weights=True),  # two chunks, two padding classes
 ]
 
 
@@ -84,6 +89,25 @@ def test_loss_gradient_probabilities_and_hessp_match_reference(case, fit_interce
     hf = fast.loss_grad_hessp(theta)[2](v)
     hr = ref.loss_grad_hessp(theta)[2](v)
     np.testing.assert_allclose(hf, hr, rtol=rtol, atol=rtol * np.abs(hr).max())
+
+
+def test_vectorised_exp_matches_numpy():
+    rng = np.random.default_rng(4)
+    x = np.concatenate([-np.abs(rng.normal(scale=s, size=4000)) for s in (1e-3, 1, 30, 300)])
+    x = np.concatenate([x, [0.0, -0.0, -1e-300, -708.0, -707.9, -709.0, -1e4]])
+    want = np.exp(np.maximum(x, -708.0))  # below -708 it returns exp(-708), not 0
+    got = x.copy()
+    exp_nonpositive(got, np.empty(got.size, np.int64), got.size)
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+    part = x.copy()  # only the first m entries change
+    exp_nonpositive(part, np.empty(part.size, np.int64), 10)
+    np.testing.assert_array_equal(part[10:], x[10:])
+
+
+@pytest.mark.parametrize(("K", "tile"), [(2, 4), (3, 4), (4, 4), (5, 5), (9, 5), (10, 5),
+                                         (12, 4), (20, 4), (24, 4), (99, 4), (100, 4)])
+def test_class_tile_pads_least(K, tile):
+    assert _class_tile(K) == tile
 
 
 def test_gradient_and_hessp_match_finite_differences():

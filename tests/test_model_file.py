@@ -339,3 +339,9 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch)
 def test_save_into_missing_folder_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         softreg.save(fitted(Y_CODES), tmp_path / "nope" / "m.softreg")
+
+
+def test_model_file_knows_every_solver_a_fit_can_record():
+    from softreg import estimator, model_file
+
+    assert set(model_file._FITTED_SOLVERS) == set(estimator.SOLVERS) - {"auto"}

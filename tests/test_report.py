@@ -82,3 +82,58 @@ def test_report_files_are_valid(tmp_path, K, curve):
     assert json.loads((tmp_path / "metrics.json").read_text())["metrics"] == m
     html = (tmp_path / "index.html").read_text()
     assert "<img src=\"calibration.png\"" in html and "lbfgs" in html
+
+
+def test_baseline_is_the_majority_class_and_the_class_frequencies():
+    from sklearn.dummy import DummyClassifier
+
+    y, log_proba, classes = random_case(n=200, seed=3)
+    m = classification_metrics(y, log_proba, classes)
+    X = np.zeros((len(y), 1))
+    dummy = DummyClassifier(strategy="prior").fit(X, y)
+    assert m["baseline"]["class"] == dummy.predict(X[:1])[0]
+    assert m["baseline"]["accuracy"] == pytest.approx(dummy.score(X, y))
+    assert m["baseline"]["log_loss"] == pytest.approx(log_loss(y, dummy.predict_proba(X)),
+                                                      rel=1e-12)
+
+
+def test_calibration_intervals_are_wilson_intervals():
+    from statsmodels.stats.proportion import proportion_confint
+
+    from softreg.report import wilson_interval
+
+    for k, n in [(0, 1), (1, 1), (3, 7), (45, 50), (0, 30), (30, 30)]:
+        np.testing.assert_allclose(wilson_interval(k, n),
+                                   proportion_confint(k, n, alpha=0.05, method="wilson"),
+                                   rtol=1e-9, atol=1e-12)
+    y, log_proba, classes = random_case(n=300, seed=4)
+    for b in classification_metrics(y, log_proba, classes)["calibration"]:
+        if b["count"]:
+            assert b["accuracy_low"] <= b["accuracy"] <= b["accuracy_high"]
+        else:
+            assert b["accuracy_low"] is None
+
+
+@pytest.mark.parametrize("K", [3, 20])
+def test_html_shows_figures_at_native_size_in_a_grid(tmp_path, K):
+    from softreg.report import CELL_WIDTH, DPI, png_size
+
+    rng = np.random.default_rng(K)
+    classes = np.arange(K)
+    Z = rng.normal(size=(400, K))
+    log_proba = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    y = rng.integers(0, K, size=400)
+    m = classification_metrics(y, log_proba, classes)
+    write_report(tmp_path, m, classes, model_info={"standardised features": "no"},
+                 data_info={"file": "test.csv"})
+    html = (tmp_path / "index.html").read_text()
+    for name in ("confusion_matrix.png", "calibration.png", "loss_curve.png"):
+        w, h = png_size(tmp_path / name)
+        assert f'src="{name}" width="{w}" height="{h}"' in html  # shown at native size
+        assert w <= 1184  # the page's content width at 1280 px: never scaled down there
+    assert png_size(tmp_path / "calibration.png")[0] == round(CELL_WIDTH * DPI)
+    # two cells side by side at 1280 px; a wide confusion matrix takes a whole row
+    assert "display: grid" in html and ("<figure class=\"wide\">" in html) == (K > 12)
+    for text in ("Baseline (no features)", "majority class", "standardised features",
+                 "test.csv", f"{m['baseline']['accuracy']:.4f}"):
+        assert text in html

@@ -1,44 +1,30 @@
-"""Stable softmax, log_softmax and logsumexp against scipy.special and hand values."""
+"""The objective's private softmax-and-logsumexp step against scipy.special and by hand."""
 
 import numpy as np
-import pytest
 from scipy import special
 
-from softreg import log_softmax, logsumexp, softmax
+from softreg._special import softmax_and_logsumexp
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matches_scipy_on_ordinary_values(dtype):
-    Z = np.random.default_rng(0).normal(scale=5, size=(50, 7)).astype(dtype)
-    rtol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(softmax(Z), special.softmax(Z.astype(float), axis=1), rtol=rtol)
-    np.testing.assert_allclose(log_softmax(Z), special.log_softmax(Z.astype(float), axis=1),
-                               rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(logsumexp(Z), special.logsumexp(Z.astype(float), axis=1),
-                               rtol=rtol)
-    assert softmax(Z).dtype == dtype and log_softmax(Z).dtype == dtype
+def test_matches_scipy_and_overwrites_its_input():
+    Z = np.random.default_rng(0).normal(scale=5, size=(50, 7))
+    P, lse = softmax_and_logsumexp(Z.copy())
+    np.testing.assert_allclose(P, special.softmax(Z, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(lse, special.logsumexp(Z, axis=1), rtol=1e-12)
+    W = Z.copy()
+    out, _ = softmax_and_logsumexp(W)
+    assert out is W  # in place: no second n x K buffer
 
 
-def test_hand_computed_values():
-    Z = np.array([[0.0, np.log(3.0)]])  # probabilities 1/4, 3/4
-    np.testing.assert_allclose(softmax(Z), [[0.25, 0.75]])
-    np.testing.assert_allclose(logsumexp(Z), [np.log(4.0)])
-    np.testing.assert_allclose(log_softmax(Z), [[np.log(0.25), np.log(0.75)]])
-
-
-def test_huge_logits_do_not_overflow():
-    Z = np.array([[1e308, 1e308 - 1e292, 0.0], [-1e308, -1e308, -1e308], [1000.0, 0.0, -1000.0]])
-    P = softmax(Z)
-    assert np.all(np.isfinite(P))
+def test_hand_computed_values_and_huge_logits():
+    P, lse = softmax_and_logsumexp(np.array([[0.0, np.log(3.0)]]))  # probabilities 1/4, 3/4
+    np.testing.assert_allclose(P, [[0.25, 0.75]])
+    np.testing.assert_allclose(lse, [np.log(4.0)])
+    Z = np.array([[1e308, 1e308 - 1e292, 0.0], [-1e308, -1e308, -1e308],
+                  [1000.0, 0.0, -1000.0]])
+    P, lse = softmax_and_logsumexp(Z.copy())
+    assert np.all(np.isfinite(P)) and np.all(np.isfinite(lse))
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
     np.testing.assert_allclose(P[1], [1 / 3] * 3)
     np.testing.assert_allclose(P[2], [1.0, 0.0, 0.0])
-    assert np.all(np.isfinite(logsumexp(Z)))
-    np.testing.assert_allclose(log_softmax(Z)[2], [0.0, -1000.0, -2000.0])
-
-
-def test_softmax_in_place():
-    Z = np.array([[1.0, 2.0, 3.0]])
-    out = softmax(Z, out=Z)
-    assert out is Z
-    np.testing.assert_allclose(Z, special.softmax([[1.0, 2.0, 3.0]], axis=1))
+    np.testing.assert_allclose(lse[2], 1000.0)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -51,6 +52,14 @@ def null_loglike(class_mass) -> float:
 
 class FitStatisticsMixin:
     """statsmodels' fit statistics on :class:`softreg.inference.InferenceResult`."""
+
+    # provided by the result class this is mixed into
+    term_names: list
+    classes: Any
+    method: str
+    n_obs: float
+    loglike: float
+    class_mass: Any
 
     @property
     def _n_free(self) -> int:

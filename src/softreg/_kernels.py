@@ -1,16 +1,27 @@
 """Fused, blocked kernels for the objective: one pass over X per evaluation.
 
-For every row the kernel forms the logits z = x W + b, the max-shifted softmax, the loss
-term and the residual r = s (p - y), and adds r x to the gradient while the row is still
-in cache, so X is read from memory once per evaluation (a NumPy evaluation reads it twice
-and writes several n x K temporaries). Rows are split into one chunk per thread; each
-chunk has its own gradient accumulator, summed at the end (deterministic for a fixed
-thread count).
+Rows are split into one chunk per thread (each with its own gradient accumulator, summed
+at the end: deterministic for a fixed thread count) and each chunk into blocks of rows.
+Per block the kernel forms the logits Z = X_b W + b with register tiles, the max-shifted
+softmax, the loss and the residual R = s (P - Y) along the block's rows in vector lanes,
+and adds R^T X_b to the gradient while the block is still in cache, so X is read from
+memory once per evaluation (a NumPy evaluation reads it twice and writes several n x K
+temporaries). The micro-kernels are in :mod:`softreg._kernel_tiles`.
 
-Shapes: X (n, d) C- or F-contiguous ndarray; Wt (K, d) = W^T, C order; b (K,); codes (n,)
-int, or Y (n, K) soft targets; sw (n,) normalised weights. X is read in its own dtype
-(float32 stays float32 in memory: half the bytes); the parameters and all arithmetic are
-float64, so float32 data costs no accuracy in the optimisation.
+- C-ordered X: blocks of ``_BLOCK`` rows; the next block is prefetched while one computes.
+- F-ordered X (what pandas hands over): read in place, never copied or transposed, through
+  X.T (C-ordered), in blocks of ``_F_BLOCK`` rows whose column segments are contiguous.
+
+Shapes: X (n, d) C- or F-contiguous ndarray; Wt (Kp, d) = W^T and b (Kp,) padded with zero
+classes to Kp (a multiple of the class tile, 4 or 5); codes (n,) int, or Y (n, K) soft
+targets; sw (n,) normalised weights. X is read in its own dtype (float32 stays float32 in
+memory: half the bytes); the parameters and all arithmetic are float64, so float32 data
+costs no accuracy in the optimisation (see :mod:`softreg._kernel_tiles` for why).
+
+Measured alternative (``benchmarks``, "two BLAS GEMMs per row block"): X_b W and X_b^T R
+by BLAS on cache-sized row blocks with the softmax between is slower than these kernels
+for the benchmark's K = 10: OpenBLAS runs (rows x 100) @ (100 x 10) products at a small
+fraction of its peak.
 
 :func:`supports` says False where numba is not installed or X is sparse or strided; the
 NumPy path in :mod:`softreg._objective` is then used (and is always the reference the
@@ -21,218 +32,183 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any
 
 import numpy as np
 
-numba: Any
-try:  # numba is a dependency, but the library still works (more slowly) without it
-    import numba
-except ImportError:  # pragma: no cover - exercised only where numba is missing
-    numba = None
+from . import _kernel_tiles as _tiles
+from ._kernel_tiles import numba
 
-_OPTIONS = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp"})
-
-
-def _jit(fn):
-    """Compile a helper with numba (left as Python where numba is missing)."""
-    return fn if numba is None else numba.njit(**_OPTIONS)(fn)
-
+_OPTIONS = _tiles._OPTIONS
 
 _prange = range if numba is None else numba.prange
 
-#: rows per register block of the dense kernels
-_ROWS = 4
+#: rows per block of the C-order pass (its Z, R buffers and rows stay in L1/L2)
+_BLOCK = 64
+#: rows ahead that the C-order pass prefetches (one block: it streams while a block computes)
+_AHEAD = 64
+#: rows per block of the F-order pass (and how far ahead it prefetches each column segment)
+_F_BLOCK = 256
 #: minimum rows per thread before a second thread is worth starting
 _MIN_ROWS_PER_THREAD = 2048
 
 
-@_jit
-def _dense_logits(X, i0, m, Wt, b, z):
-    """z[r, k] = x_{i0+r} . Wt[k] + b[k] for r < m (m <= 4 rows), float64."""
-    K, d = Wt.shape
-    if m == _ROWS:
-        for k in range(K):
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            for j in range(d):
-                w = Wt[k, j]
-                s0 += X[i0, j] * w
-                s1 += X[i0 + 1, j] * w
-                s2 += X[i0 + 2, j] * w
-                s3 += X[i0 + 3, j] * w
-            z[0, k] = s0 + b[k]
-            z[1, k] = s1 + b[k]
-            z[2, k] = s2 + b[k]
-            z[3, k] = s3 + b[k]
-    else:
-        for r in range(m):
-            for k in range(K):
-                s = 0.0
-                for j in range(d):
-                    s += X[i0 + r, j] * Wt[k, j]
-                z[r, k] = s + b[k]
+def _class_tile(K: int) -> int:
+    """The logits tile's class count (4 or 5) that pads K the least (4 on a tie)."""
+    return 5 if -K % 5 < -K % 4 else 4
 
 
-@_jit
-def _dense_accumulate(X, i0, m, res, acc):
-    """acc[k, :] += sum_{r < m} res[r, k] * x_{i0+r} (acc of shape (K, d), float64)."""
-    K, d = acc.shape
-    if m == _ROWS:
-        for k in range(K):
-            r0 = res[0, k]
-            r1 = res[1, k]
-            r2 = res[2, k]
-            r3 = res[3, k]
-            for j in range(d):
-                acc[k, j] += (r0 * X[i0, j] + r1 * X[i0 + 1, j]) + \
-                    (r2 * X[i0 + 2, j] + r3 * X[i0 + 3, j])
-    else:
-        for r in range(m):
-            for k in range(K):
-                rk = res[r, k]
-                for j in range(d):
-                    acc[k, j] += rk * X[i0 + r, j]
+@_tiles._jit
+def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb):
+    """Turn the logits Z[:K, :m] of rows i0.. into residuals R[:, :m]; add R's row sums to gb.
 
+    Class-major (Z[k, r], R[k, r]), so every loop below runs along the m rows of the block
+    in vector lanes, exp included. aux (3, B) float64 scratch.
 
-@_jit
-def _softmax_residual(z, r, i, codes, Y, soft, sw, res, P_out, want_P):
-    """Turn logits z[r] of row i into the residual res[r] = sw_i (p - y_i); return sw_i CE_i.
-
-    The softmax is max-shifted: every exp sees z - max(z) <= 0.
+    hessian=False: R[:, r] = sw_i (p_i - y_i) with p_i the max-shifted softmax of Z[:, r];
+    returns sum_r sw_i CE_i and writes P[i] when ``want_P``. hessian=True: Z holds the
+    direction's logits and R[:, r] = sw_i (p_i * z - p_i (p_i . z)) with the current
+    point's probabilities P; returns 0.
     """
-    K = z.shape[1]
-    zmax = z[r, 0]
-    for k in range(1, K):
-        if z[r, k] > zmax:
-            zmax = z[r, k]
-    total = 0.0
-    for k in range(K):
-        e = math.exp(z[r, k] - zmax)
-        res[r, k] = e
-        total += e
-    lse = zmax + math.log(total)
-    w = sw[i]
-    if soft:
-        yz = 0.0
+    w = sw[i0:i0 + m]  # views of the block's rows: range() indices need no wraparound
+    Pb = P[i0:i0 + m]
+    Yb = Y[i0:i0 + m]
+    cb = codes[i0:i0 + m]
+    loss = 0.0
+    if hessian:
+        pz = aux[0]
+        pz[:m] = 0.0
         for k in range(K):
-            yz += Y[i, k] * z[r, k]
+            for r in range(m):
+                pz[r] += Pb[r, k] * Z[k, r]
+        for k in range(K):
+            for r in range(m):
+                R[k, r] = w[r] * Pb[r, k] * (Z[k, r] - pz[r])
     else:
-        yz = z[r, codes[i]]
-    for k in range(K):
-        p = res[r, k] / total
+        zmax = aux[0]
+        total = aux[1]
+        yz = aux[2]
+        zmax[:m] = Z[0, :m]
+        for k in range(1, K):
+            for r in range(m):
+                zmax[r] = max(zmax[r], Z[k, r])
+        total[:m] = 0.0
+        for k in range(K):
+            Rk = R[k]
+            for r in range(m):
+                Rk[r] = Z[k, r] - zmax[r]
+            _tiles.exp_nonpositive(Rk, bits, m)
+            for r in range(m):
+                total[r] += Rk[r]
+        if soft:
+            yz[:m] = 0.0
+            for k in range(K):
+                for r in range(m):
+                    yz[r] += Yb[r, k] * Z[k, r]
+        else:
+            for r in range(m):
+                yz[r] = Z[cb[r], r]
+        for r in range(m):
+            loss += w[r] * (zmax[r] + math.log(total[r]) - yz[r])
+            total[r] = 1.0 / total[r]
         if want_P:
-            P_out[i, k] = p
-        res[r, k] = w * p
-    if soft:
+            for r in range(m):
+                for k in range(K):
+                    Pb[r, k] = R[k, r] * total[r]
+        for r in range(m):
+            total[r] *= w[r]
         for k in range(K):
-            res[r, k] -= w * Y[i, k]
+            for r in range(m):
+                R[k, r] *= total[r]
+        if soft:
+            for k in range(K):
+                for r in range(m):
+                    R[k, r] -= w[r] * Yb[r, k]
+        else:
+            for r in range(m):
+                R[cb[r], r] -= w[r]
+    for k in range(K):
+        s = 0.0
+        for r in range(m):
+            s += R[k, r]
+        gb[k] += s
+    return loss
+
+
+@_tiles._jit
+def _block(src, s0, i0, m, ahead, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian,
+           Z, R, aux, bits, acc, gb):
+    """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``."""
+    mt = m - m % _tiles.ROWS
+    if tile == 5:
+        _tiles.logits_tile5(src, s0, mt, Wt, b, Z, ahead)
     else:
-        res[r, codes[i]] -= w
-    return w * (lse - yz)
+        _tiles.logits_tile4(src, s0, mt, Wt, b, Z, ahead)
+    _tiles.logits_rows(src, s0, mt, m, Wt, b, K, Z)
+    loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb)
+    _tiles.accumulate_tile(src, s0, mt, R, acc)
+    _tiles.accumulate_rows(src, s0, mt, m, R, acc)
+    return loss
 
 
-@_jit
-def _hessian_residual(z, r, i, P, sw, res):
-    """res[r] = sw_i (p * z - p (p . z)) for the direction's logits z[r] of row i."""
-    K = z.shape[1]
-    pz = 0.0
-    for k in range(K):
-        pz += P[i, k] * z[r, k]
-    w = sw[i]
-    for k in range(K):
-        res[r, k] = w * P[i, k] * (z[r, k] - pz)
-
-
-@_jit
+@_tiles._jit
 def _chunk_bounds(n, n_chunks, c):
     return c * n // n_chunks, (c + 1) * n // n_chunks
 
 
-def _dense_pass(X, Wt, b, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
-    """One fused pass; returns (data loss, gradient of W^T (K, d), gradient of b (K,)).
+def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+    """One fused pass over C-ordered X; returns (data loss, grad of W^T (K, d), grad b (K,)).
 
-    hessian=False: Wt, b are the parameters and the residual is sw (p - y) (P is written
-    when want_P). hessian=True: Wt, b are a direction V^T, c and the residual is the
-    Hessian's, using the probabilities P of the current point.
+    Wt (Kp, d), b (Kp,): W^T and b padded with zeros to Kp classes (a multiple of
+    ``tile``). hessian=False: Wt, b are the parameters and the residual is sw (p - y)
+    (P is written when want_P). hessian=True: Wt, b are a direction V^T, c and the residual
+    is the Hessian's, using the probabilities P of the current point.
     """
     n, d = X.shape
-    K = Wt.shape[0]
+    Kp = Wt.shape[0]
     grads = np.zeros((n_chunks, K, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        acc = grads[c]
-        z = np.empty((_ROWS, K))
-        res = np.empty((_ROWS, K))
+        Z = np.zeros((Kp, _BLOCK))
+        R = np.zeros((K, _BLOCK))
+        aux = np.zeros((3, _BLOCK))
+        bits = np.zeros(_BLOCK, np.int64)
         loss = 0.0
-        for i0 in range(lo, hi, _ROWS):
-            m = min(_ROWS, hi - i0)
-            _dense_logits(X, i0, m, Wt, b, z)
-            for r in range(m):
-                if hessian:
-                    _hessian_residual(z, r, i0 + r, P, sw, res)
-                else:
-                    loss += _softmax_residual(z, r, i0 + r, codes, Y, soft, sw, res, P,
-                                              want_P)
-                for k in range(K):
-                    gbs[c, k] += res[r, k]
-            _dense_accumulate(X, i0, m, res, acc)
+        for i0 in range(lo, hi, _BLOCK):
+            m = min(_BLOCK, hi - i0)
+            loss += _block(X, i0, i0, m, _AHEAD, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
+                           hessian, Z, R, aux, bits, grads[c], gbs[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
 
-def _dense_f_pass(X, Wt, b, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
-    """As :func:`_dense_pass` for F-contiguous X: blocks of rows, vectorised along columns.
+def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+    """As :func:`_dense_pass` for F-ordered X, read in place through XT = X.T (d, n), C order.
 
-    A block's logits Zt (K, rows) are built column by column (each column segment of X is
-    contiguous), the residuals follow row by row, and the gradient takes one dot product
-    per (class, column) with the block still in cache.
+    Blocks of ``_F_BLOCK`` rows: the logits are built column segment by column segment
+    (contiguous in F order, vectorised along the rows), the residuals follow as for C
+    order, and the gradient takes one dot product per (class, column) segment while the
+    block is still in cache; the next block's column segments are prefetched meanwhile.
     """
-    n, d = X.shape
-    K = Wt.shape[0]
+    d, n = XT.shape
+    Kp = Wt.shape[0]
     grads = np.zeros((n_chunks, K, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
-    block = 256
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        acc = grads[c]
-        Zt = np.empty((K, block))
-        Rt = np.empty((K, block))
-        z = np.empty((1, K))
-        res = np.empty((1, K))
+        Z = np.zeros((Kp, _F_BLOCK))
+        R = np.zeros((K, _F_BLOCK))
+        aux = np.zeros((3, _F_BLOCK))
+        bits = np.zeros(_F_BLOCK, np.int64)
         loss = 0.0
-        for start in range(lo, hi, block):
-            m = min(block, hi - start)
-            for k in range(K):
-                for r in range(m):
-                    Zt[k, r] = b[k]
-            for j in range(d):
-                for k in range(K):
-                    w = Wt[k, j]
-                    for r in range(m):
-                        Zt[k, r] += X[start + r, j] * w
-            for r in range(m):
-                for k in range(K):
-                    z[0, k] = Zt[k, r]
-                if hessian:
-                    _hessian_residual(z, 0, start + r, P, sw, res)
-                else:
-                    loss += _softmax_residual(z, 0, start + r, codes, Y, soft, sw, res, P,
-                                              want_P)
-                for k in range(K):
-                    Rt[k, r] = res[0, k]
-                    gbs[c, k] += res[0, k]
-            for j in range(d):
-                for k in range(K):
-                    total = 0.0
-                    for r in range(m):
-                        total += Rt[k, r] * X[start + r, j]
-                    acc[k, j] += total
+        for i0 in range(lo, hi, _F_BLOCK):
+            m = min(_F_BLOCK, hi - i0)
+            _tiles.logits_f(XT, i0, m, Wt, b, K, tile, Z, _F_BLOCK)
+            loss += _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux,
+                               bits, gbs[c])
+            _tiles.accumulate_f(XT, i0, m, R, grads[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
@@ -309,8 +285,14 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     parallel = threads > 1
     if X.flags.c_contiguous:
         fn = kernels.dense if parallel else kernels.dense_serial
-    else:
+    else:  # F order: the kernel reads X.T, C-ordered (the same memory)
         fn = kernels.dense_f if parallel else kernels.dense_f_serial
-    Wt = np.ascontiguousarray(np.asarray(W).T, dtype=np.float64)
-    loss, gWt, gb = fn(X, Wt, b_, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
+        X = X.T
+    tile = _class_tile(K)
+    Kp = -(-K // tile) * tile
+    Wt = np.zeros((Kp, W.shape[0]))
+    Wt[:K] = np.asarray(W).T
+    bp = np.zeros(Kp)
+    bp[:K] = b_
+    loss, gWt, gb = fn(X, Wt, bp, K, tile, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
     return loss, gWt.T, gb

@@ -49,13 +49,14 @@ def build_datafit(X, y, sample_weight, *, fit_intercept: bool, class_weight=None
         Y = None
     if len(classes_) < 2:
         raise ValueError("SoftmaxRegression needs samples of at least 2 classes in y; "
-                         f"got only one class: {classes_[0]!r}")
-    s = check_weights(sample_weight, X, n)
+                         f"got only one class: {classes_[:1].tolist()[0]!r}")
+    s = check_weights(sample_weight, X, n, normalize=True)  # the fit is scale-free in s
     weighted = s @ Y if Y is not None else \
         np.bincount(np.asarray(codes), weights=s, minlength=len(classes_))
     if np.count_nonzero(weighted > 0) < 2 and classes is None:
+        only = classes_[[np.argmax(weighted)]].tolist()[0]  # 1, not np.int64(1)
         raise ValueError("SoftmaxRegression needs at least 2 classes with positive sample "
-                         f"weight; only class {classes_[np.argmax(weighted)]!r} has any")
+                         f"weight; only class {only!r} has any")
     if class_weight is not None:
         cw = class_weights(class_weight, classes_, weighted)
         s, Yw = apply_class_weights(cw, s, codes=codes, Y=Y)
@@ -68,18 +69,24 @@ def build_datafit(X, y, sample_weight, *, fit_intercept: bool, class_weight=None
 
 
 def model_penalty(model) -> Penalty:
-    """The penalty of a SoftmaxRegression's parameters (alpha; l1_ratio where it has one)."""
-    return Penalty(alpha=float(model.alpha), l1_ratio=float(getattr(model, "l1_ratio", 0.0)))
+    """The penalty of a SoftmaxRegression's parameters (alpha; l1_ratio, grouped and
+    penalty_factor where it has them)."""
+    return Penalty(alpha=float(model.alpha), l1_ratio=float(getattr(model, "l1_ratio", 0.0)),
+                   grouped=bool(getattr(model, "grouped", False)),
+                   penalty_factor=getattr(model, "penalty_factor", None))
 
 
-def coef_intercept(W: np.ndarray, b: np.ndarray | None, dtype) -> tuple[np.ndarray, np.ndarray]:
+def coef_intercept(W: np.ndarray, b: np.ndarray | None, dtype,
+                   centre_W: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's (coef_, intercept_) from W (d, K) and b (K,) or None, in ``dtype``.
 
     (W, b) is centred across classes first (the probabilities do not change); two
-    classes give one row, the second class's logit minus the first's.
+    classes give one row, the second class's logit minus the first's. ``centre_W=False``
+    keeps W as fitted (with an L1 part centring would change the penalty's value).
     """
     K = W.shape[1]
-    W = W - W.mean(axis=1, keepdims=True)
+    if centre_W:
+        W = W - W.mean(axis=1, keepdims=True)
     b = np.zeros(K) if b is None else b - b.mean()
     if K == 2:
         return (W[:, 1] - W[:, 0])[None, :].astype(dtype), np.array([b[1] - b[0]], dtype=dtype)

@@ -27,9 +27,9 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import softmax
 from sklearn.exceptions import ConvergenceWarning
 
-from ._special import softmax
 from .inference import SeparationWarning, _feature_names, _separation
 
 __all__ = ["FitSeparationWarning", "warn_if_separated"]

@@ -68,13 +68,22 @@ def check_soft_targets(Y, n_classes: int | None = None, dtype=np.float64
     return classes, Y
 
 
-def check_weights(sample_weight, X, n_samples: int) -> np.ndarray:
-    """Sample weights of shape (n,), float64: finite, non-negative, not all zero."""
+def check_weights(sample_weight, X, n_samples: int, *, normalize: bool = False) -> np.ndarray:
+    """Sample weights of shape (n,), float64: finite, non-negative, not all zero.
+
+    With ``normalize``, they are divided by their largest value (so they lie in [0, 1]).
+    The fit's objective divides by the weights' sum, so this changes no fit; it keeps the
+    sum finite and normal (weights of 1e307 on 50 rows sum to infinity, weights of 1e-320
+    to a subnormal number), where a raw sum would silently zero every weight. Frequency
+    weights whose scale matters (standard errors) must not be normalised.
+    """
     s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if s.shape[0] != n_samples:
         raise ValueError(f"sample_weight has {s.shape[0]} entries for {n_samples} samples")
     if not np.any(s > 0):
         raise ValueError("sample_weight is zero for every sample: nothing to fit")
+    if normalize:
+        s = s / s.max()
     return s
 
 

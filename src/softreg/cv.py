@@ -42,7 +42,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, valida
 from . import solvers
 from ._params import build_datafit, coef_intercept, model_penalty
 from ._targets import check_weights, encode_labels, is_soft_target
-from .estimator import _SOLVERS, SoftmaxRegression
+from .estimator import SOLVERS, SoftmaxRegression
 
 __all__ = ["SoftmaxRegressionCV"]
 
@@ -77,7 +77,7 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, exact: bool):
         est.set_params(alpha=alpha)
         if exact:
             res = solvers.newton(datafit, model_penalty(est), theta, tol=est.tol,
-                                 max_iter=est.max_iter, inner="exact", state=state)
+                                 max_iter=est.max_iter, state=state)
             theta = res.params
             est.coef_, est.intercept_ = coef_intercept(*datafit.unpack(theta), Xtr.dtype)
             est.n_iter_, est.solver_ = res.n_iter, "newton"
@@ -98,6 +98,9 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     alphas : int or array-like of shape (n_alphas,), default=10
+        With l1_ratio > 0 an int n stands for n values from the data's alpha_max (the
+        smallest alpha with an all-zero W) geometrically down to 1e-2 alpha_max
+        (n_samples < n_features) or 1e-4 alpha_max (glmnet's default); otherwise:
         The grid of L2 penalties (see :class:`SoftmaxRegression`); an int n stands for
         ``np.logspace(0, -6, n)``. Fitted in decreasing order.
     cv : int, cross-validation generator or iterable, default=5
@@ -110,6 +113,12 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         on dense data with few parameters ((d+1)K <= 400), and
         ``SoftmaxRegression(solver="auto")`` otherwise. The refit always uses
         ``SoftmaxRegression(solver=solver)``.
+    l1_ratio, grouped, penalty_factor :
+        The penalty, as in :class:`SoftmaxRegression`, for every fit.
+    rule : {"best", "1se"}, default="best"
+        Which alpha is refitted: "best", the best mean score; "1se", the largest alpha
+        whose mean score is within one standard error of the best (glmnet's
+        ``lambda.1se``; SE = std over folds with ddof=1 / sqrt(n_folds)).
     fit_intercept, tol, max_iter, class_weight :
         As in :class:`SoftmaxRegression`, for every fit of the path and the refit
         (``tol`` bounds max |gradient of J| in both).
@@ -126,7 +135,9 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     mean_scores_, std_scores_ : ndarray of shape (n_alphas,)
     n_iter_path_ : ndarray of shape (n_folds, n_alphas), solver iterations of each path fit
     best_index_ : int, the first index of the best mean score
-    alpha_ : float, ``alphas_[best_index_]``
+    alpha_best_ : float, ``alphas_[best_index_]``
+    alpha_1se_ : float, the largest alpha with mean score >= best mean - its SE
+    alpha_ : float, the refitted alpha: ``alpha_best_`` or ``alpha_1se_`` by ``rule``
     estimator_ : SoftmaxRegression refitted with ``alpha_`` on all data (if ``refit``)
     classes_, coef_, intercept_, n_iter_, solver_, n_features_in_, feature_names_in_ :
         Those of ``estimator_``.
@@ -134,10 +145,14 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "alphas": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "grouped": ["boolean"],
+        "penalty_factor": ["array-like", None],
+        "rule": [StrOptions({"best", "1se"})],
         "cv": ["cv_object"],
         "scoring": [callable, str, None],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions(set(_SOLVERS) - {"sgd"})],
+        "solver": [StrOptions(set(SOLVERS) - {"sgd"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -147,9 +162,13 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, alphas=10, *, cv=5, scoring=None, fit_intercept=True, solver="auto",
-                 tol=1e-8, max_iter=1000, class_weight=None, n_jobs=None, refit=True,
-                 verbose=0):
+                 tol=1e-8, max_iter=1000, class_weight=None, l1_ratio=0.0, grouped=False,
+                 penalty_factor=None, rule="best", n_jobs=None, refit=True, verbose=0):
         self.alphas = alphas
+        self.l1_ratio = l1_ratio
+        self.grouped = grouped
+        self.penalty_factor = penalty_factor
+        self.rule = rule
         self.cv = cv
         self.scoring = scoring
         self.fit_intercept = fit_intercept
@@ -164,9 +183,19 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     def _base_estimator(self, alpha) -> SoftmaxRegression:
         return SoftmaxRegression(alpha=alpha, fit_intercept=self.fit_intercept,
                                  solver=self.solver, tol=self.tol, max_iter=self.max_iter,
-                                 class_weight=self.class_weight, verbose=self.verbose)
+                                 class_weight=self.class_weight, verbose=self.verbose,
+                                 l1_ratio=self.l1_ratio, grouped=self.grouped,
+                                 penalty_factor=self.penalty_factor)
 
-    def _alpha_grid(self) -> np.ndarray:
+    def _alpha_grid(self, X=None, y=None, s=None) -> np.ndarray:
+        if isinstance(self.alphas, Integral) and self.l1_ratio > 0:
+            from .regpath import default_alphas, regularization_path
+            a_max = regularization_path(X, y, l1_ratio=self.l1_ratio, grouped=self.grouped,
+                                        n_alphas=1, sample_weight=s,
+                                        penalty_factor=self.penalty_factor,
+                                        fit_intercept=self.fit_intercept).alpha_max
+            ratio = 1e-2 if X.shape[0] < X.shape[1] else 1e-4
+            return default_alphas(a_max if a_max > 0 else 1.0, int(self.alphas), ratio)
         if isinstance(self.alphas, Integral):
             return np.logspace(0, -6, int(self.alphas))
         alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
@@ -211,12 +240,15 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             raise ValueError("SoftmaxRegressionCV needs samples of at least 2 classes in y; "
                              f"got only one class: {classes[0]!r}")
         s = None if sample_weight is None else check_weights(sample_weight, X, X.shape[0])
-        alphas = self._alpha_grid()
+        base = self._base_estimator(1.0)
+        if base._penalised():
+            base._check_penalty(X.shape[1])  # bad penalty settings fail before any work
+        alphas = self._alpha_grid(X, y, s)
         base = self._base_estimator(alphas[0])
         scorer = check_scoring(base, scoring=self.scoring)
         splitter = check_cv(self.cv, y, classifier=True)
         folds = list(splitter.split(X, y, groups))
-        exact = self.solver == "auto" and not sp.issparse(X) and \
+        exact = self.solver == "auto" and not base._penalised() and not sp.issparse(X) and \
             (X.shape[1] + self.fit_intercept) * len(classes) <= solvers.EXACT_MAX_PARAMS
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_path_on_fold)(base, alphas, X, y, s, train, test, scorer, exact)
@@ -235,7 +267,14 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         if not np.any(np.isfinite(self.mean_scores_)):
             raise ValueError("every alpha scored NaN on some fold; check the scoring")
         self.best_index_ = int(np.nanargmax(self.mean_scores_))
-        self.alpha_ = float(alphas[self.best_index_])
+        self.alpha_best_ = float(alphas[self.best_index_])
+        n_folds = self.scores_.shape[0]
+        se = (self.scores_[:, self.best_index_].std(ddof=1) / np.sqrt(n_folds)
+              if n_folds > 1 else 0.0)
+        within = self.mean_scores_ >= self.mean_scores_[self.best_index_] - se
+        self.index_1se_ = int(np.flatnonzero(within)[0])  # alphas_ is decreasing
+        self.alpha_1se_ = float(alphas[self.index_1se_])
+        self.alpha_ = self.alpha_1se_ if self.rule == "1se" else self.alpha_best_
         self.classes_ = classes
         if self.refit:
             fit_kw = {} if s is None else {"sample_weight": s}

@@ -16,17 +16,19 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from . import solvers
 from ._params import build_datafit, coef_intercept, full_params, model_penalty
 from ._separation_check import warn_if_separated
-from ._special import log_softmax, softmax
 from ._targets import is_soft_target
+from .penalties import _as_penalty_factor
 
 #: default tolerances: max |grad J| (float64 and float32 data), for every solver
 GRADIENT_TOL = 1e-7
@@ -41,14 +43,18 @@ STREAM_HORIZON_BATCHES = 100
 #: 2/L, 0.22% / 0.07% with 4/L; the looser bound 1/(0.5 trace) ended 2.4% / 1.7% above.
 STREAM_STEP_FACTOR = 2.0
 
-_SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "saga")
+#: the values of the solver parameter
+SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "saga", "prox_newton")
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
-    """Multinomial (softmax) logistic regression with an L2 penalty.
+    """Multinomial (softmax) logistic regression with an L2, L1, elastic-net or grouped penalty.
 
-    Minimises J(W, b) = sum_i s_i CE_i / sum_i s_i + (alpha / 2) ||W||_F^2 with
-    CE_i = logsumexp(z_i) - y_i . z_i and z_i = x_i W + b; the intercept is not penalised.
+    Minimises J(W, b) = sum_i s_i CE_i / sum_i s_i + alpha * (l1_ratio * Omega(W)
+    + (1 - l1_ratio) / 2 * sum_j pf_j ||W_j||^2) with CE_i = logsumexp(z_i) - y_i . z_i,
+    z_i = x_i W + b, Omega(W) = sum_jk pf_j |W_jk| (or sum_j pf_j ||W_j,:||_2 with
+    ``grouped=True``) and pf the ``penalty_factor``; the intercept is not penalised. With
+    l1_ratio = 0 (the default) this is the L2 model (alpha / 2) ||W||_F^2.
     For K >= 3 classes ``alpha = 1 / (C * sum(s))`` gives the optimum of scikit-learn's
     ``LogisticRegression(C=C)``; for two classes (where scikit-learn fits one weight
     vector) the same holds with ``C = 2 / (alpha * sum(s))``.
@@ -56,15 +62,29 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     alpha : float, default=1e-4
-        L2 penalty (precision of the Gaussian prior on W). 0 means no penalty.
+        Penalty strength (glmnet's ``lambda``; with l1_ratio=0 the precision of the
+        Gaussian prior on W). 0 means no penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Share of the L1 part (glmnet's ``alpha``; scikit-learn's ``l1_ratio`` at
+        ``C = 1 / (alpha * sum(s))``). With l1_ratio > 0 the fit is sparse and W is not
+        centred across classes (the penalty identifies the K-column parameterisation;
+        centring would change its value): ``coef_`` is the minimiser itself.
+    grouped : bool, default=False
+        Omega sums the row norms ||W_j,:||_2: a feature is in or out for all classes at
+        once (glmnet's ``type.multinomial="grouped"``). Needs l1_ratio > 0.
+    penalty_factor : array-like of shape (n_features,) or None, default=None
+        Per-feature multiplier of the penalty (glmnet's ``penalty.factor``, used as given,
+        not rescaled); 0 leaves a feature unpenalised. None: all ones.
     fit_intercept : bool, default=True
-    solver : {"auto", "lbfgs", "newton", "gd", "sgd", "saga"}, default="auto"
-        "auto" picks "newton" when (n_features + 1) * n_classes <= 400
-        (``solvers.EXACT_MAX_PARAMS``: Newton with the exact Hessian); above, "saga" for
+    solver : {"auto", "lbfgs", "newton", "gd", "sgd", "saga", "prox_newton"}, default="auto"
+        "auto" picks "prox_newton" when l1_ratio > 0, grouped or penalty_factor is given
+        (proximal Newton with coordinate descent on working sets, stopping on the
+        optimality conditions; "saga" fits these too, except grouped), else "newton" when
+        (n_features + 1) * n_classes <= 400 (``solvers.EXACT_MAX_PARAMS``), else "saga" for
         sparse X when alpha > 0 and kappa / n = L_max / (alpha n) <= 8 (L_max: the largest
         row's smoothness; there SAGA needs a few dozen epochs where L-BFGS needs hundreds
-        of passes, :func:`softreg.solvers.saga_suits`), else "lbfgs". The choice is recorded in
-        ``solver_``. "saga": proximal SAGA (:func:`softreg.solvers.saga`), a
+        of passes, :func:`softreg.solvers.saga_suits`), else "lbfgs". The choice is
+        recorded in ``solver_``. "saga": proximal SAGA (:func:`softreg.solvers.saga`), a
         variance-reduced stochastic method with lazy updates on sparse rows, one row per
         step. "sgd" on a finite data set runs the same variance-reduced steps with
         ``learning_rate`` as its step, so it converges to tol instead of wandering in a
@@ -111,8 +131,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "grouped": ["boolean"],
+        "penalty_factor": ["array-like", None],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions(set(_SOLVERS))],
+        "solver": [StrOptions(set(SOLVERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -125,11 +148,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "callback": [callable, None],
     }
 
-    def __init__(self, alpha=1e-4, *, fit_intercept=True, solver="auto", learning_rate="auto",
+    def __init__(self, alpha=1e-4, *, l1_ratio=0.0, grouped=False, penalty_factor=None,
+                 fit_intercept=True, solver="auto", learning_rate="auto",
                  batch_size=64, max_iter=1000, tol=None, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, verbose=0,
                  callback=None):
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.grouped = grouped
+        self.penalty_factor = penalty_factor
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.learning_rate = learning_rate
@@ -169,9 +196,30 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         return report
 
+    def _penalised(self) -> bool:
+        """True when the fit needs the proximal solver (L1 part, grouped, penalty factors)."""
+        return self.l1_ratio > 0 or self.grouped or self.penalty_factor is not None or \
+            self.solver == "prox_newton"
+
+    def _check_penalty(self, n_features: int) -> None:
+        """Clear errors for impossible penalty settings, before any work."""
+        if self.grouped and self.l1_ratio == 0:
+            raise ValueError("grouped=True needs l1_ratio > 0: with l1_ratio=0 there is no "
+                             "L1 part to group (the ridge penalty treats all entries alike)")
+        _as_penalty_factor(self.penalty_factor, n_features)
+
     def _choose_solver(self, n_params: int, datafit=None) -> str:
         """The solver that ``solver`` stands for on a problem with n_params parameters
         (``datafit``: the in-memory one, where "auto" may pick saga for sparse X)."""
+        if self._penalised():
+            if self.solver == "saga" and not self.grouped:
+                return "saga"
+            if self.solver not in ("auto", "prox_newton"):
+                raise ValueError(
+                    f"solver={self.solver!r} cannot fit l1_ratio > 0, grouped or "
+                    "penalty_factor: use solver='auto' or 'prox_newton' ('saga' without "
+                    "grouped)")
+            return "prox_newton"
         if self.solver != "auto":
             return self.solver
         if n_params <= solvers.EXACT_MAX_PARAMS:
@@ -202,8 +250,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self
         """
         if _is_dask(X, y, sample_weight):
+            if self._penalised():
+                raise NotImplementedError(
+                    "l1_ratio > 0 / grouped / penalty_factor are not yet supported on Dask "
+                    "collections; fit in memory (X.compute()) or use l1_ratio=0")
             return self._fit_dask(X, y, sample_weight)
         X = self._validate_X(X, reset=True)
+        if self._penalised():
+            self._check_penalty(X.shape[1])
         datafit, self.classes_ = build_datafit(X, y, sample_weight,
                                                fit_intercept=self.fit_intercept,
                                                class_weight=self.class_weight)
@@ -243,7 +297,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas") if fast else nullcontext():
             result = self._run_solver(datafit, solver)
         self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(result.params),
-                                                     datafit.dtype)
+                                                     datafit.dtype,
+                                                     centre_W=not self.l1_ratio > 0)
         self.solver_ = solver
         self.n_iter_ = result.n_iter
         self.loss_curve_ = list(result.loss_curve)
@@ -259,10 +314,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         penalty = model_penalty(self)
         common = dict(tol=self._tol(solver, datafit.dtype), max_iter=self.max_iter,
                       callback=self._callback())
+        if solver == "prox_newton":
+            return solvers.prox_newton(datafit, penalty, theta0, **common)
         if solver == "lbfgs":
             return solvers.lbfgs(datafit, penalty, theta0, **common)
         if solver == "newton":
-            return solvers.newton(datafit, penalty, theta0, **common)
+            # at the default tol, small problems get one more (nearly free) Newton step
+            polish = self.tol is None and datafit.n_params <= solvers.EXACT_MAX_PARAMS
+            return solvers.newton(datafit, penalty, theta0, polish=polish, **common)
         if solver == "gd":
             return solvers.gradient_descent(datafit, penalty, theta0,
                                             learning_rate=self.learning_rate, **common)
@@ -273,6 +332,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return solvers.saga(datafit, penalty, theta0, random_state=self.random_state,
                             step_size=step, **common)
 
+    @available_if(lambda self: not self._penalised())
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of minibatch SGD on (X, y), continuing the stream so far.
 
@@ -280,6 +340,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         stream (polynomial-decay Polyak-Ruppert averaging,
         :func:`softreg.solvers.stream_epoch`); the raw iterate carries on underneath, so
         one pass over a long stream comes within about 1% of the optimum's objective.
+
+        Only with the plain L2 penalty: with l1_ratio > 0, grouped or a penalty_factor
+        the method is absent (``hasattr(model, "partial_fit")`` is False).
 
         Parameters
         ----------
@@ -319,8 +382,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             horizon = max(datafit.n_samples, STREAM_HORIZON_BATCHES * self.batch_size)
             self._sgd_state = solvers.initial_state(datafit, penalty, self.learning_rate,
                                                     horizon=horizon,
-                                                    factor=STREAM_STEP_FACTOR,
-                                                    curvature_from="power")
+                                                    # after a fit: small steps from its model
+                                                    factor=STREAM_STEP_FACTOR if first else 1.0,
+                                                    curvature_from="power" if first
+                                                    else "bound")
             self._sgd_rng = np.random.default_rng(self.random_state)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked next
             theta = solvers.stream_epoch(datafit, penalty, theta, self._sgd_state,
@@ -412,13 +477,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Class probabilities of shape (n_samples, n_classes); rows sum to 1."""
         if _is_dask(X):
             return _predict_dask(self, X, "predict_proba")
-        return softmax(self._shifted_logits(X))
+        return softmax(self._shifted_logits(X), axis=1)
 
     def predict_log_proba(self, X):
         """Log class probabilities of shape (n_samples, n_classes)."""
         if _is_dask(X):
             return _predict_dask(self, X, "predict_log_proba")
-        return log_softmax(self._shifted_logits(X))
+        return log_softmax(self._shifted_logits(X), axis=1)
 
     def predict(self, X):
         """Most probable class of each row, shape (n_samples,)."""

@@ -310,6 +310,15 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     if not (hasattr(model, "coef_") and hasattr(model, "alpha") and hasattr(model, "solver")):
         raise TypeError("infer needs a fitted softreg.SoftmaxRegression or "
                         f"SoftmaxRegressionCV, got {type(model)!r}")
+    if getattr(model, "l1_ratio", 0) > 0:
+        raise ValueError(
+            f"infer does not apply to a model with an L1 penalty (l1_ratio={model.l1_ratio}): "
+            "its standard errors and p-values would ignore that the features were selected "
+            "on the same data (post-selection inference is not what infer computes); refit "
+            "the selected features with l1_ratio=0 on fresh data for valid inference")
+    if getattr(model, "penalty_factor", None) is not None:
+        raise ValueError("infer supports a uniform L2 penalty only: the model has a "
+                         "penalty_factor; refit with penalty_factor=None")
     X = validate_data(outer, X, reset=False, accept_sparse=("csr", "csc"),
                       dtype=(np.float64, np.float32))
     X = X.toarray() if sp.issparse(X) else X

@@ -26,6 +26,7 @@ with the rescaled versions by the quotient rule (averaged over rows for "overall
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -199,6 +200,11 @@ class MarginalEffects:
 
 class MarginsMixin:
     """``get_margeff`` on :class:`softreg.inference.InferenceResult`."""
+
+    # provided by the result class this is mixed into
+    _data: Any
+    cov: Any
+    classes: Any
 
     def get_margeff(self, at: str = "overall", method: str = "dydx", X=None,
                     sample_weight=None) -> MarginalEffects:

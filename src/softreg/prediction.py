@@ -194,6 +194,8 @@ class PredictionResult:
 class PredictionMixin:
     """``get_prediction`` on :class:`softreg.inference.InferenceResult`."""
 
+    classes: Any  # provided by the result class this is mixed into
+
     def get_prediction(self, X) -> PredictionResult:
         """Class probabilities of new rows with their uncertainty.
 

@@ -1,11 +1,14 @@
 """Metrics and plots for evaluating a classifier, and a report folder that shows them.
 
 :func:`classification_metrics` computes, from labels and predicted log-probabilities,
-accuracy, log-loss, Brier score, per-class precision/recall/F1, the confusion matrix and a
-reliability table (top-label confidence in bins against the accuracy in each bin, with the
-expected calibration error). :func:`write_report` writes ``metrics.json``, three PNG plots
-(``confusion_matrix.png``, ``calibration.png``, ``loss_curve.png``) and ``index.html``.
-matplotlib is imported only for the plots (``pip install softreg[cli]``).
+accuracy, log-loss, Brier score, per-class precision/recall/F1 and the confusion matrix
+(with :mod:`sklearn.metrics`), the majority-class baseline, and a reliability table
+(top-label confidence in bins against the accuracy in each bin, with a 95% Wilson interval
+per bin and the expected calibration error). :func:`write_report` writes ``metrics.json``,
+three PNG plots (``confusion_matrix.png``, ``calibration.png``, ``loss_curve.png``) and
+``index.html``: a header with the data, the model and the baseline, then the plots at
+their native size in a grid. matplotlib is imported only for the plots
+(``pip install softreg[cli]``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import numpy as np
 from ._jsonable import plain as _plain
 
 N_BINS = 10
+#: z of a two-sided 95% interval
+Z95 = 1.959963984540054
+#: figures are drawn at this many pixels per inch and shown at their native size
+DPI = 100
 
 
 def classification_metrics(y_true, log_proba, classes, n_bins: int = N_BINS) -> dict:
@@ -42,9 +49,19 @@ def classification_metrics(y_true, log_proba, classes, n_bins: int = N_BINS) -> 
         true class, natural log), ``brier`` (mean squared error of the probability vector
         against the one-hot label, summed over classes), ``per_class`` (list of dicts
         with class, precision, recall, f1, support), ``macro_f1``, ``confusion_matrix``
-        (rows true, columns predicted, counts), ``calibration`` (list of bins with lower,
-        upper, count, mean_confidence, accuracy) and ``expected_calibration_error``.
+        (rows true, columns predicted, counts), ``baseline`` (the majority class, its
+        accuracy, and the log-loss of predicting the class frequencies for every row),
+        ``calibration`` (list of bins with lower, upper, count, mean_confidence, accuracy,
+        accuracy_low, accuracy_high: a 95% Wilson interval) and
+        ``expected_calibration_error``.
     """
+    from sklearn.metrics import (
+        accuracy_score,
+        brier_score_loss,
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )
+
     classes = np.asarray(classes)
     log_proba = np.asarray(log_proba, dtype=np.float64)
     n, K = log_proba.shape
@@ -57,35 +74,69 @@ def classification_metrics(y_true, log_proba, classes, n_bins: int = N_BINS) -> 
         raise ValueError(f"label {e.args[0]!r} is not one of the classes") from None
     proba = np.exp(log_proba)
     pred = np.argmax(log_proba, axis=1)
-    cm = np.zeros((K, K), dtype=np.int64)
-    np.add.at(cm, (t, pred), 1)
+    codes = np.arange(K)
+    cm = confusion_matrix(t, pred, labels=codes)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        t, pred, labels=codes, zero_division=0)
     correct = pred == t
-    tp = np.diag(cm).astype(float)
-    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros(K), where=predicted > 0)
-    recall = np.divide(tp, actual, out=np.zeros(K), where=actual > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(K), where=denom > 0)
-    onehot = np.zeros((n, K))
-    onehot[np.arange(n), t] = 1
     confidence = proba[np.arange(n), pred]
     bins = _calibration_bins(confidence, correct, n_bins)
     ece = sum(b["count"] / n * abs(b["accuracy"] - b["mean_confidence"])
               for b in bins if b["count"])
     return {
         "n_samples": int(n),
-        "accuracy": float(correct.mean()),
+        "accuracy": float(accuracy_score(t, pred)),
+        # from the log-probabilities themselves: sklearn's log_loss takes probabilities and
+        # clips them at machine epsilon, which caps a confidently wrong row's loss at ~36
         "log_loss": float(-log_proba[np.arange(n), t].mean()),
-        "brier": float(((proba - onehot) ** 2).sum(axis=1).mean()),
-        "macro_f1": float(f1.mean()),
+        "brier": float(brier_score_loss(t, proba, labels=codes, scale_by_half=False)),
+        "macro_f1": float(np.mean(f1)),
         "per_class": [{"class": _plain(c), "precision": float(p), "recall": float(r),
                        "f1": float(f), "support": int(s)}
-                      for c, p, r, f, s in zip(classes, precision, recall, f1, actual,
+                      for c, p, r, f, s in zip(classes, precision, recall, f1, support,
                                                strict=True)],
         "confusion_matrix": cm.tolist(),
+        "baseline": majority_baseline(t, classes),
         "calibration": bins,
         "expected_calibration_error": float(ece),
     }
+
+
+def majority_baseline(codes: np.ndarray, classes: np.ndarray) -> dict:
+    """What a model without features scores on these rows.
+
+    Parameters
+    ----------
+    codes : ndarray of int of shape (n_samples,)
+        True class indices into ``classes``.
+    classes : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    dict
+        ``class`` (the most frequent class), ``accuracy`` (always predicting it) and
+        ``log_loss`` (predicting the classes' frequencies in these rows for every row:
+        the best constant prediction, an upper bound any useful model beats).
+    """
+    counts = np.bincount(codes, minlength=len(classes))
+    freq = counts / counts.sum()
+    k = int(np.argmax(counts))
+    present = counts > 0
+    return {"class": _plain(classes[k]), "accuracy": float(freq[k]),
+            "log_loss": float(-(freq[present] * np.log(freq[present])).sum())}
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (``(0, 1)`` when ``n`` is 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return float(low), float(high)
 
 
 def _calibration_bins(confidence, correct, n_bins: int) -> list[dict]:
@@ -95,20 +146,33 @@ def _calibration_bins(confidence, correct, n_bins: int) -> list[dict]:
     for b in range(n_bins):
         mask = which == b
         count = int(mask.sum())
+        low, high = wilson_interval(int(correct[mask].sum()), count)
         out.append({"lower": float(edges[b]), "upper": float(edges[b + 1]), "count": count,
                     "mean_confidence": float(confidence[mask].mean()) if count else None,
-                    "accuracy": float(correct[mask].mean()) if count else None})
+                    "accuracy": float(correct[mask].mean()) if count else None,
+                    "accuracy_low": low if count else None,
+                    "accuracy_high": high if count else None})
     return out
 
 
 # -- plots --------------------------------------------------------------------------------------
+#: width of a figure in one grid cell (inches at DPI): two cells side by side fit 1280 px
+CELL_WIDTH = 5.6
+
+
 def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def confusion_width(n_classes: int) -> float:
+    """Width in inches of the confusion matrix: one grid cell up to 12 classes, wider above
+    (up to the page's full width), so that labels and counts keep a readable size."""
+    return CELL_WIDTH if n_classes <= 12 else min(CELL_WIDTH + 0.3 * (n_classes - 12), 11.8)
 
 
 def plot_confusion_matrix(metrics: dict, classes, path) -> None:
@@ -117,8 +181,8 @@ def plot_confusion_matrix(metrics: dict, classes, path) -> None:
     K = len(cm)
     names = [str(c) for c in classes]
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    side = min(4.0 + 0.45 * K, 12.0)
-    fig = _figure(side + 1.2, side)
+    width = confusion_width(K)
+    fig = _figure(width, width * 0.9)
     ax = fig.add_subplot()
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     cbar = fig.colorbar(im, ax=ax, shrink=0.8)
@@ -132,8 +196,8 @@ def plot_confusion_matrix(metrics: dict, classes, path) -> None:
                 ax.text(j, i, txt, ha="center", va="center", fontsize=9 if K > 8 else 10,
                         color="white" if share[i, j] > 0.5 else "black")
     ticks = np.arange(K)
-    ax.set_xticks(ticks, names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right"
-                  if max(map(len, names)) > 3 else "center")
+    long = max(map(len, names)) > 3
+    ax.set_xticks(ticks, names, rotation=45 if long else 0, ha="right" if long else "center")
     ax.set_yticks(ticks, names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
@@ -143,25 +207,29 @@ def plot_confusion_matrix(metrics: dict, classes, path) -> None:
 
 
 def plot_calibration(metrics: dict, path) -> None:
-    """Reliability diagram of the top-label confidence, with a histogram of confidences."""
+    """Reliability diagram of the top-label confidence with 95% Wilson intervals per bin,
+    and a histogram of the confidences below; the legend sits above the axes."""
     bins = metrics["calibration"]
-    fig = _figure(6.0, 6.4)
+    fig = _figure(CELL_WIDTH, 6.2)
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
     lo = np.array([b["lower"] for b in bins])
     width = bins[0]["upper"] - bins[0]["lower"]
     filled = [b for b in bins if b["count"]]
+    acc = np.array([b["accuracy"] for b in filled])
+    conf = np.array([b["mean_confidence"] for b in filled])
+    err = np.array([[a - b["accuracy_low"] for a, b in zip(acc, filled, strict=True)],
+                    [b["accuracy_high"] - a for a, b in zip(acc, filled, strict=True)]])
+    err = np.maximum(err, 0.0)  # rounding at 0% and 100%
     top.plot([0, 1], [0, 1], ls="--", color="grey", label="perfectly calibrated")
-    top.bar([b["lower"] for b in filled], [b["accuracy"] for b in filled], width=width,
-            align="edge", color="#9ecae1", edgecolor="#3182bd", alpha=0.45,
-            label="accuracy in bin")
-    top.plot([b["mean_confidence"] for b in filled], [b["accuracy"] for b in filled], "o-",
-             color="#08519c", label="accuracy vs mean confidence")
+    top.bar([b["lower"] for b in filled], acc, width=width, align="edge", color="#9ecae1",
+            edgecolor="#3182bd", alpha=0.45, label="accuracy in bin")
+    top.errorbar(conf, acc, yerr=err, fmt="o", color="#08519c", ecolor="#08519c",
+                 capsize=3, ms=4, label="accuracy at mean confidence, 95% Wilson interval")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1.02)
     top.set_ylabel("accuracy (fraction correct)")
     top.set_title("Calibration (reliability diagram)\n"
                   f"expected calibration error = {metrics['expected_calibration_error']:.3f}")
-    top.legend(loc="upper left", fontsize=9, framealpha=0.95)
     top.grid(alpha=0.3)
     counts = [b["count"] for b in bins]
     bottom.bar(lo, counts, width=width, align="edge", color="#bdbdbd", edgecolor="#636363")
@@ -169,6 +237,9 @@ def plot_calibration(metrics: dict, path) -> None:
     bottom.set_ylabel("samples")
     bottom.set_yscale("log" if max(counts) > 50 * max(1, min(c for c in counts if c)) else
                       "linear")
+    # outside the axes: it never covers a bar
+    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               fontsize=8, frameon=False)
     fig.savefig(path)
 
 
@@ -177,7 +248,7 @@ def plot_loss_curve(loss_curve, path, *, solver: str | None = None) -> None:
     curve = np.asarray(loss_curve, dtype=float)
     title = "Training loss" + (f"  (solver: {solver})" if solver else "")
     if curve.size == 0:
-        fig = _figure(6.4, 3.0)
+        fig = _figure(CELL_WIDTH, 3.0)
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no training loss curve recorded", ha="center", va="center",
                 transform=ax.transAxes)
@@ -185,7 +256,7 @@ def plot_loss_curve(loss_curve, path, *, solver: str | None = None) -> None:
         ax.set_title(title)
         fig.savefig(path)
         return
-    fig = _figure(6.4, 6.0)
+    fig = _figure(CELL_WIDTH, 5.6)
     top, bottom = fig.subplots(2, 1, sharex=True)
     it = np.arange(1, curve.size + 1)
     marker = "o" if curve.size <= 40 else None
@@ -221,8 +292,22 @@ PLOTS = {
 
 
 def write_report(folder, metrics: dict, classes, *, loss_curve=(), model_info: dict | None = None,
-                 title: str = "softreg evaluation") -> list[str]:
+                 data_info: dict | None = None, title: str = "softreg evaluation") -> list[str]:
     """Write metrics.json, the three plots and index.html into an existing ``folder``.
+
+    Parameters
+    ----------
+    folder : path-like
+    metrics : dict
+        From :func:`classification_metrics`.
+    classes : array-like of shape (n_classes,)
+    loss_curve : sequence of float
+        The training objective per iteration.
+    model_info : dict, optional
+        What to say about the model (solver, alpha, "standardised features", ...).
+    data_info : dict, optional
+        What to say about the evaluated data (its file, ...).
+    title : str
 
     Returns
     -------
@@ -232,48 +317,108 @@ def write_report(folder, metrics: dict, classes, *, loss_curve=(), model_info: d
     folder = Path(folder)
     info = model_info or {}
     (folder / "metrics.json").write_text(
-        json.dumps({"metrics": metrics, "model": info}, indent=2, allow_nan=False) + "\n")
+        json.dumps({"metrics": metrics, "model": info, "data": data_info or {}}, indent=2,
+                   allow_nan=False) + "\n")
     plot_confusion_matrix(metrics, classes, folder / "confusion_matrix.png")
     plot_calibration(metrics, folder / "calibration.png")
     plot_loss_curve(loss_curve, folder / "loss_curve.png", solver=info.get("solver"))
-    (folder / "index.html").write_text(_html(metrics, info, title), encoding="utf-8")
+    sizes = {name: png_size(folder / name) for name in PLOTS}
+    (folder / "index.html").write_text(_html(metrics, info, data_info or {}, title, sizes),
+                                       encoding="utf-8")
     return ["metrics.json", *PLOTS, "index.html"]
 
 
-def _html(metrics: dict, info: dict, title: str) -> str:
+def png_size(path) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG file, from its header."""
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path} is not a PNG file")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; color: #222; margin: 0 auto; max-width: 1232px;
+       padding: 16px 24px; box-sizing: border-box; }
+h1 { font-size: 1.5em; margin: 0.2em 0 0.6em; }
+h2 { font-size: 1.05em; margin: 0 0 0.4em; }
+.facts { display: grid; gap: 12px;
+         grid-template-columns: repeat(auto-fit, minmax(min(260px, 100%), 1fr)); }
+.facts section, .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; }
+.facts dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 12px; margin: 0; }
+.facts dt { color: #555; } .facts dd { margin: 0; overflow-wrap: anywhere; }
+.cards { display: grid; gap: 12px; margin: 16px 0;
+         grid-template-columns: repeat(auto-fit, minmax(min(170px, 100%), 1fr)); }
+.card .value { font-size: 1.6em; font-variant-numeric: tabular-nums; }
+.card .note { color: #555; font-size: 0.85em; }
+.grid { display: grid; gap: 16px; align-items: start;
+        grid-template-columns: repeat(auto-fill, minmax(min(570px, 100%), 1fr)); }
+.wide { grid-column: 1 / -1; }
+figure { margin: 0; }
+img { display: block; max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; margin-top: 4px; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: right;
+         font-variant-numeric: tabular-nums; }
+th { background: #f3f3f3; } td:first-child { text-align: left; }
+"""
+
+
+def _dl(pairs) -> str:
     e = html.escape
-    summary = [("samples", metrics["n_samples"]), ("accuracy", f"{metrics['accuracy']:.4f}"),
-               ("log-loss", f"{metrics['log_loss']:.4f}"), ("Brier score",
-                                                              f"{metrics['brier']:.4f}"),
-               ("macro F1", f"{metrics['macro_f1']:.4f}"),
-               ("expected calibration error", f"{metrics['expected_calibration_error']:.4f}")]
-    summary += [(k, v) for k, v in info.items() if isinstance(v, str | int | float)]
-    rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in summary)
+    return "<dl>" + "".join(f"<dt>{e(str(k))}</dt><dd>{e(str(v))}</dd>" for k, v in pairs
+                            if v is not None) + "</dl>"
+
+
+def _html(metrics: dict, info: dict, data: dict, title: str, sizes: dict) -> str:
+    e = html.escape
+    base = metrics["baseline"]
+    model_facts = [(k, v) for k, v in info.items() if isinstance(v, str | int | float)]
+    data_facts = [(k, v) for k, v in data.items() if isinstance(v, str | int | float)]
+    data_facts += [("rows evaluated", metrics["n_samples"]),
+                   ("classes", len(metrics["per_class"]))]
+    base_facts = [("majority class", base["class"]),
+                  ("its accuracy", f"{base['accuracy']:.4f}"),
+                  ("log-loss of the class frequencies", f"{base['log_loss']:.4f}")]
+    cards = [("accuracy", f"{metrics['accuracy']:.4f}", f"baseline {base['accuracy']:.4f}"),
+             ("log-loss", f"{metrics['log_loss']:.4f}", f"baseline {base['log_loss']:.4f}"),
+             ("macro F1", f"{metrics['macro_f1']:.4f}", "mean of the per-class F1"),
+             ("Brier score", f"{metrics['brier']:.4f}", "squared error of the probabilities"),
+             ("calibration error", f"{metrics['expected_calibration_error']:.4f}",
+              "expected (ECE), 10 bins")]
+    card_html = "".join(f'<div class="card"><div>{e(k)}</div><div class="value">{e(v)}</div>'
+                        f'<div class="note">{e(n)}</div></div>' for k, v, n in cards)
     per_class = "".join(
         f"<tr><td>{e(str(r['class']))}</td><td>{r['precision']:.3f}</td>"
         f"<td>{r['recall']:.3f}</td><td>{r['f1']:.3f}</td><td>{r['support']}</td></tr>"
         for r in metrics["per_class"])
-    figures = "".join(f'<figure><img src="{name}" alt="{e(cap.split(":")[0])}">'
-                      f"<figcaption>{e(cap)}</figcaption></figure>"
-                      for name, cap in PLOTS.items())
+    figures = []
+    for name, cap in PLOTS.items():
+        w, h = sizes[name]
+        wide = ' class="wide"' if w > CELL_WIDTH * DPI + 1 else ""
+        figures.append(f'<figure{wide}><img src="{name}" width="{w}" height="{h}" '
+                       f'alt="{e(cap.split(":")[0])}"><figcaption>{e(cap)}</figcaption>'
+                       "</figure>")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: right; }}
-th {{ background: #f3f3f3; text-align: left; }}
-figure {{ display: inline-block; margin: 1em; vertical-align: top; max-width: 640px; }}
-figcaption {{ color: #555; font-size: 0.9em; }}
-img {{ max-width: 640px; border: 1px solid #ddd; }}
-</style></head><body>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}</title>
+<style>{_CSS}</style></head><body>
+<header>
 <h1>{e(title)}</h1>
-<table>{rows}</table>
-<h2>Per class</h2>
+<div class="facts">
+<section><h2>Data</h2>{_dl(data_facts)}</section>
+<section><h2>Model</h2>{_dl(model_facts)}</section>
+<section><h2>Baseline (no features)</h2>{_dl(base_facts)}</section>
+</div>
+</header>
+<div class="cards">{card_html}</div>
+<div class="grid">
+{"".join(figures)}
+<section><h2>Per class</h2>
 <table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>
-{per_class}</table>
-<h2>Plots</h2>
-{figures}
+{per_class}</table></section>
+</div>
 <p><a href="metrics.json">metrics.json</a> holds every number on this page.</p>
 </body></html>
 """

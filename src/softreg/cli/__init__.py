@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The ``softreg`` console script: fit, predict, evaluate, inspect, export, demo.
 
 Each subcommand is a module with ``add_parser(subparsers, parents)`` (declaring its
@@ -5,6 +6,11 @@ options) and ``run(args) -> int``; adding a subcommand or an option touches one 
 Results go to stdout (text, or JSON with ``--json``); errors are one line on stderr with
 exit status 2 for a wrong command line and 1 for anything else, and no traceback unless
 ``--debug``; progress goes to stderr only when it is a terminal or ``--progress`` is given.
+
+Start-up is kept short: ``--help``, ``--version`` and ``inspect`` import neither
+scikit-learn, pandas nor matplotlib (each subcommand imports what it needs in ``run``).
+Shell completion: ``eval "$(register-python-argcomplete softreg)"`` (the argcomplete
+package; the marker comment above enables it).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = "softreg"
     try:
         parser = build_parser()
+        _complete(parser)
         args = parser.parse_args(argv)
         prog = f"softreg {args.command}"
         with warnings.catch_warnings(record=True) as caught:
@@ -80,6 +87,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: error: unexpected {type(e).__name__}: {_one_line(str(e))} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+def _complete(parser) -> None:
+    """Answer a shell's completion request (argcomplete), which exits; else do nothing."""
+    import os
+
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
 
 
 def _describe(e: BaseException) -> str:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,10 @@ def show_progress(args) -> bool:
 
 
 class ProgressLine:
-    """A one-line progress display on stderr, redrawn at most ten times a second.
+    """A one-line progress bar on stderr (drawn by ``rich``), redrawn at most ten times a second.
+
+    On a terminal the line is redrawn in place; on anything else (``--progress`` with a
+    redirected stderr) only the final state is written, once, when it closes.
 
     Parameters
     ----------
@@ -78,6 +82,8 @@ class ProgressLine:
         Amount at completion, for a bar and a percentage.
     delay : float
         Seconds before the first draw (a short job shows nothing).
+    stream : file, optional
+        Where to draw (default ``sys.stderr``).
     """
 
     def __init__(self, label: str, total: float | None = None, *, delay: float = 0.0,
@@ -88,35 +94,50 @@ class ProgressLine:
         self.start = time.monotonic()
         self.last = -1.0
         self.drawn = False
+        self._progress: Any = None
+        self._task: Any = None
+
+    def _open(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+        terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        console = Console(file=self.stream, width=None if terminal else 120,
+                          highlight=False, soft_wrap=False)
+        self._progress = Progress(TextColumn("{task.description}"),
+                                  BarColumn(bar_width=self.width), TaskProgressColumn(),
+                                  TextColumn("{task.fields[text]}"), console=console,
+                                  auto_refresh=False, transient=False)
+        self._task = self._progress.add_task(self.label, total=self.total, text="")
+        self._progress.start()
+        self.drawn = True
 
     def update(self, done: float, text: str = "", *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and (now - self.start < self.delay or now - self.last < 0.1):
             return
         self.last = now
-        bar = ""
-        if self.total:
-            frac = min(max(done / self.total, 0.0), 1.0)
-            fill = int(round(frac * self.width))
-            bar = f" [{'#' * fill}{'.' * (self.width - fill)}] {100 * frac:3.0f}%"
-        line = f"{self.label}{bar} {text}".rstrip()
-        self.stream.write("\r" + line + "\x1b[K")
-        self.stream.flush()
-        self.drawn = True
+        if self._progress is None:
+            self._open()
+        self._progress.update(self._task, completed=done, text=text, refresh=True)
 
     def close(self, done: float | None = None, text: str = "") -> None:
-        if done is not None and self.drawn:
-            self.update(done, text, force=True)
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+        """Draw the final state (``done``, e.g. the total: 100%) if anything was drawn."""
+        if self._progress is None:
+            return
+        if done is not None:
+            self._progress.update(self._task, completed=done, text=text)
+        self._progress.refresh()
+        self._progress.stop()
+        self._progress = None
 
 
 def fit_progress(args, max_iter: int, tol: float = 0.0):
     """(callback, close) showing iteration, loss and gradient norm while a model fits.
 
     The bar shows the larger of two fractions: iterations used of ``max_iter``, and the
-    way the gradient norm has come from its first value down to ``tol`` on a log scale.
+    way the gradient norm has come from its first value down to ``tol`` on a log scale;
+    it ends at 100% when the fit returns.
     """
     if not show_progress(args):
         return None, lambda: None
@@ -136,11 +157,9 @@ def fit_progress(args, max_iter: int, tol: float = 0.0):
         line.update(fraction(info), _info_text(info))
 
     def close():
+        # the fit has ended (converged, stalled or out of iterations): the bar ends full
         info = state.get("info")
-        if info is not None:
-            line.close(fraction(info), _info_text(info))
-        else:
-            line.close()
+        line.close(1.0, _info_text(info) if info is not None else "")
 
     return callback, close
 
@@ -167,6 +186,10 @@ def format_table(rows: list[list], header: list[str]) -> str:
 
 
 def _cell(v) -> str:
+    """Floats with 4 decimals, or 4 significant digits in scientific notation where fixed
+    decimals would hide them (1e-05 is not 0.0000)."""
     if isinstance(v, float):
+        if v != 0 and not 1e-3 <= abs(v) < 1e6:
+            return f"{v:.3e}"
         return f"{v:.4f}"
     return str(v)

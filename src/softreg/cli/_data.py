@@ -9,8 +9,15 @@ its column and row. LibSVM files give a sparse matrix and their first-column lab
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,9 @@ DEFAULT_MAX_FEATURES = 1_000_000
 PROGRESS_BYTES = 5_000_000
 #: CSV rows parsed per chunk (the progress line advances per chunk)
 CSV_CHUNK_ROWS = 200_000
+#: CSV files with more columns than this are parsed by the csv module, row by row (pandas
+#: spends a fixed time per column, which dominates on wide files with few rows)
+WIDE_CSV_COLUMNS = 256
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _NAN_WORDS = {"nan", "-nan", "+nan"}
@@ -107,17 +117,18 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
     else:
         columns, raw = _read_parquet(path)
     _check_unique(columns, path)
-    if target is not None and target not in columns:
+    column_set = set(columns)  # sets and dicts only: a wide file costs linear time
+    if target is not None and target not in column_set:
         if need_target:
             raise CLIError(f"{path}: no column named {target!r} for --target; the columns "
                            f"are {_names(columns)}")
         target = None
-    if weight is not None and weight not in columns:
+    if weight is not None and weight not in column_set:
         raise CLIError(f"{path}: no column named {weight!r} for --sample-weight")
     if weight is not None and weight == target:
         raise UsageError("--sample-weight and --target name the same column")
     drop = set(ignore) | ({target} if target else set()) | ({weight} if weight else set())
-    missing = [c for c in ignore if c not in columns]
+    missing = [c for c in ignore if c not in column_set]
     if missing:
         raise CLIError(f"{path}: --ignore names columns that do not exist: {_names(missing)}")
     if features is None:
@@ -125,14 +136,16 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
         # by name later, so it is never a feature
         features = [c for c in columns if c not in drop and c.strip() != ""]
     else:
-        absent = [c for c in features if c not in columns]
+        absent = [c for c in features if c not in column_set]
         if absent:
             raise CLIError(f"{path}: the data lacks the feature columns {_names(absent)}")
     if not features:
         raise CLIError(f"{path}: no feature columns left (columns: {_names(columns)})")
-    X = np.empty((_n_rows(raw, columns), len(features)), dtype=np.float64)
-    for j, name in enumerate(features):
-        X[:, j] = _numeric_column(raw[name], name, path, kind)
+    n_rows = _n_rows(raw, columns)
+    if n_rows == 0:
+        raise CLIError(f"{path}: the file has no data rows (only "
+                       f"{'a header' if kind == 'csv' else 'a schema'})")
+    X = _feature_matrix(raw, features, n_rows, path, kind)
     y = None if target is None else _labels(raw[target], target, path, kind)
     s = None
     if weight is not None:
@@ -140,7 +153,8 @@ def load(path: str, *, target: str | None = None, need_target: bool = False,
         if np.any(s < 0):
             i = int(np.flatnonzero(s < 0)[0])
             raise CLIError(f"{path}: column {weight!r}, row {i + 1}: a negative sample weight")
-    ignored = [c for c in columns if c not in features and c not in (target, weight)]
+    used = set(features) | {target, weight}
+    ignored = [c for c in columns if c not in used]
     return Dataset(X, y, list(features), path, kind, ignored, s)
 
 
@@ -165,43 +179,139 @@ def _n_rows(raw, columns) -> int:
 
 
 # -- CSV --------------------------------------------------------------------------------------
+def _source(path: str):
+    """``path`` itself for a regular file, else its bytes read once (a FIFO, a device).
+
+    A pipe cannot be read twice (a second open blocks for a writer that never comes).
+    """
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as e:
+        raise CLIError(f"{path}: cannot read the file: {e.strerror or e}") from None
+    if regular:
+        return path
+    with open(path, "rb") as fh:
+        return io.BytesIO(fh.read())
+
+
+class _TextColumns(Mapping):
+    """{column name: column of str values} over one 2-D object array of shape (n, p)."""
+
+    def __init__(self, names: list[str], block: np.ndarray):
+        self.names, self.block = names, block
+        self.index = {c: i for i, c in enumerate(names)}
+
+    def __getitem__(self, name):
+        return self.block[:, self.index[name]]
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 def _read_csv(path: str, progress: bool):
-    """(column names, {name: ndarray of str}), every value kept as its text."""
+    """(column names, {name: ndarray of str}), every value kept as its text.
+
+    The file is opened once (a FIFO works); a byte that is not UTF-8 is reported with its
+    line.
+    """
     import pandas as pd
 
     sep = "\t" if path.lower().endswith(".tsv") else ","
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    source = _source(path)
+    fh = open(path, "rb") if isinstance(source, str) else source
+    with fh:
+        first = fh.readline()
+        if not first:
+            raise CLIError(f"{path}: the file is empty")
         try:
-            header = next(csv.reader(fh, delimiter=sep))
-        except StopIteration:
-            raise CLIError(f"{path}: the file is empty") from None
-        except (csv.Error, UnicodeDecodeError) as e:
+            line = first.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise CLIError(f"{path}: line 1 (the header): {_utf8_problem(first, e)}") from None
+        try:
+            header = next(csv.reader([line], delimiter=sep), [])
+        except csv.Error as e:
             raise CLIError(f"{path}: cannot read the header line: {e}") from None
-    _check_unique(header, path)
-    size = os.path.getsize(path)
-    bar = ProgressLine(f"load {Path(path).name}", total=size) \
-        if progress and size >= PROGRESS_BYTES else None
-    chunks = []
-    try:
-        with open(path, "rb") as fh:
-            reader = pd.read_csv(fh, sep=sep, dtype=str, keep_default_na=False,
-                                 na_filter=False, chunksize=CSV_CHUNK_ROWS, encoding="utf-8-sig")
+        _check_unique(header, path)
+        start = fh.tell()
+        size = fh.seek(0, io.SEEK_END)
+        fh.seek(start)
+        if len(header) > WIDE_CSV_COLUMNS:
+            return header, _TextColumns(header, _read_wide_rows(fh, start, sep, header, path))
+        bar = ProgressLine(f"load {Path(path).name}", total=size) \
+            if progress and size >= PROGRESS_BYTES else None
+        chunks = []
+        try:
+            # the header line fixes the width: a row with more fields is an error, a shorter
+            # one has missing values (reported with their row)
+            reader = pd.read_csv(fh, sep=sep, header=None, names=list(range(len(header))),
+                                 dtype=str, keep_default_na=False, na_filter=False,
+                                 chunksize=CSV_CHUNK_ROWS, encoding="utf-8")
             for chunk in reader:
                 chunks.append(chunk)
                 if bar:
                     bar.update(fh.tell(), f"{fh.tell() / 1e6:.1f} of {size / 1e6:.1f} MB")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise CLIError(f"{path}: cannot parse the CSV file: {_first_line(e)}") from None
-    finally:
-        if bar:
-            bar.close(size, f"{size / 1e6:.1f} MB")
+        except pd.errors.EmptyDataError:
+            chunks = []
+        except UnicodeDecodeError:
+            raise CLIError(f"{path}: {_find_non_utf8(fh, start)}") from None
+        except (pd.errors.ParserError, ValueError) as e:
+            # pandas counts lines from the first data line: count the header line too
+            message = re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + 1}",
+                             _first_line(e))
+            raise CLIError(f"{path}: cannot parse the CSV file: {message}") from None
+        finally:
+            if bar:
+                bar.close(size, f"{size / 1e6:.1f} MB")
     if not chunks:
-        return header, {c: np.array([], dtype=object) for c in header}
+        return header, _TextColumns(header, np.empty((0, len(header)), dtype=object))
     frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
     if frame.shape[1] != len(header):
         raise CLIError(f"{path}: the header line has {len(header)} names but the rows have "
                        f"{frame.shape[1]} fields")
-    return header, {c: frame.iloc[:, i].to_numpy(dtype=object) for i, c in enumerate(header)}
+    return header, _TextColumns(header, frame.to_numpy(dtype=object))
+
+
+def _read_wide_rows(fh, start: int, sep: str, header: list[str], path: str) -> np.ndarray:
+    """The data rows of a wide CSV file as a 2-D object array of shape (n, len(header))."""
+    text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(text, delimiter=sep):
+            if not row:
+                continue  # a blank line, as pandas skips them
+            if len(row) != len(header):
+                raise CLIError(f"{path}: data row {len(rows) + 1} has {len(row)} fields but "
+                               f"the header line has {len(header)} names")
+            rows.append(row)
+    except UnicodeDecodeError:
+        text.detach()
+        raise CLIError(f"{path}: {_find_non_utf8(fh, start)}") from None
+    except csv.Error as e:
+        raise CLIError(f"{path}: cannot parse the CSV file: {e}") from None
+    text.detach()
+    block = np.empty((len(rows), len(header)), dtype=object)
+    for i, row in enumerate(rows):
+        block[i] = row
+    return block
+
+
+def _utf8_problem(raw: bytes, e: UnicodeDecodeError) -> str:
+    return (f"byte 0x{raw[e.start]:02x} at character {e.start + 1} is not UTF-8 text "
+            "(save the file as UTF-8)")
+
+
+def _find_non_utf8(fh, start: int) -> str:
+    """Where the first byte that is not UTF-8 text lies, from ``start`` of ``fh``."""
+    fh.seek(start)
+    for line_no, raw in enumerate(fh, start=2):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return f"line {line_no} (data row {line_no - 1}): {_utf8_problem(raw, e)}"
+    return "the file is not UTF-8 text"
 
 
 def _first_line(e: Exception) -> str:
@@ -214,9 +324,14 @@ def _read_parquet(path: str):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    source = _source(path)
+    if not isinstance(source, str):
+        source = pa.BufferReader(source.getvalue())
     try:
-        _check_unique(list(pq.read_schema(path).names), path)
-        table = pq.read_table(path)
+        _check_unique(list(pq.read_schema(source).names), path)
+        if not isinstance(source, str):
+            source.seek(0)
+        table = pq.read_table(source)
     except (pa.ArrowException, OSError, ValueError) as e:
         raise CLIError(f"{path}: cannot read the Parquet file: {_first_line(e)}") from None
     names = list(table.column_names)
@@ -227,6 +342,26 @@ def _read_parquet(path: str):
 
 
 # -- values -----------------------------------------------------------------------------------
+def _feature_matrix(raw, features: list[str], n_rows: int, path: str, kind: str) -> np.ndarray:
+    """float64 matrix (n_rows, len(features)); the first bad value is reported."""
+    if isinstance(raw, _TextColumns):
+        import pandas as pd
+
+        # one vectorised conversion of the whole block (no per-column cost)
+        block = raw.block[:, [raw.index[c] for c in features]]
+        X = np.asarray(pd.to_numeric(block.ravel(order="F"), errors="coerce"),
+                       dtype=np.float64).reshape(block.shape, order="F")
+        bad_columns = np.flatnonzero(~np.isfinite(X).all(axis=0))
+        if bad_columns.size:  # report it as the per-column path does
+            name = features[int(bad_columns[0])]
+            _numeric_column(raw[name], name, path, kind)
+        return np.ascontiguousarray(X)
+    X = np.empty((n_rows, len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        X[:, j] = _numeric_column(raw[name], name, path, kind)
+    return X
+
+
 def _numeric_column(values, name: str, path: str, kind: str) -> np.ndarray:
     """float64 values of a feature column, or a CLIError naming the first bad value."""
     if kind == "parquet":
@@ -306,9 +441,12 @@ def _labels(values, name: str, path: str, kind: str) -> np.ndarray:
         i = int(empty[0])
         raise CLIError(f"{path}: target column {name!r}, row {i + 1} (line {i + 2}): "
                        "a missing label")
-    if len(text) and all(_INT_RE.match(v) for v in text):
-        return np.array([int(v) for v in text], dtype=np.int64)
-    return text
+    nan = np.flatnonzero([v.lower() in _NAN_WORDS for v in text])
+    if nan.size:
+        i = int(nan[0])
+        raise CLIError(f"{path}: target column {name!r}, row {i + 1} (line {i + 2}): "
+                       f"{text[i]!r} is a missing label, not a class")
+    return text_labels(text)
 
 
 def match_labels(y: np.ndarray, classes: np.ndarray, path: str) -> np.ndarray:
@@ -341,21 +479,26 @@ def _load_libsvm(path: str, max_features: int, n_features: int | None) -> Datase
     import scipy.sparse as sp
     from sklearn.datasets import load_svmlight_file
 
+    source = _source(path)  # a FIFO is read once
+    limit = n_features if n_features is not None else max_features
+    what = (f"the model's {n_features} features" if n_features is not None
+            else f"--max-features={max_features}")
+    if os.path.getsize(path) == 0 if isinstance(source, str) else not source.getbuffer().nbytes:
+        raise CLIError(f"{path}: the file is empty")
     try:
-        X, y = load_svmlight_file(path, zero_based=False, dtype=np.float64)
+        X, y = load_svmlight_file(source, zero_based=False, dtype=np.float64)
     except (ValueError, RuntimeError, OverflowError) as e:
-        where = _find_bad_libsvm_index(path, n_features or max_features)
+        where = _find_bad_libsvm_index(source, limit, what)
         if where:
             raise CLIError(f"{path}: {where}") from None
         raise CLIError(f"{path}: cannot parse the LibSVM file (1-based feature indices "
                        f"expected): {_first_line(e)}") from None
     X = sp.csr_matrix(X)
+    if X.shape[0] == 0:
+        raise CLIError(f"{path}: the file has no data rows")
     width = X.shape[1]
-    limit = n_features if n_features is not None else max_features
     if width > limit:
         row = int(np.searchsorted(X.indptr, int(np.argmax(X.indices)), side="right"))
-        what = (f"the model's {n_features} features" if n_features is not None
-                else f"--max-features={max_features}")
         raise CLIError(f"{path}: feature index {width} (line {row}) exceeds {what}")
     if not np.all(np.isfinite(X.data)):
         i = int(np.flatnonzero(~np.isfinite(X.data))[0])
@@ -371,9 +514,17 @@ def _load_libsvm(path: str, max_features: int, n_features: int | None) -> Datase
     return Dataset(X, labels, None, path, "libsvm")
 
 
-def _find_bad_libsvm_index(path: str, limit: int) -> str | None:
-    """Describe the first feature index that is not an integer in [1, limit] (slow path)."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
+def _find_bad_libsvm_index(source, limit: int, what: str) -> str | None:
+    """Describe the first feature index that is not an integer in [1, limit] (slow path).
+
+    ``source`` is a path or a BytesIO of the file; ``what`` names the limit.
+    """
+    if isinstance(source, str):
+        fh = open(source, encoding="utf-8", errors="replace")
+    else:
+        source.seek(0)
+        fh = io.TextIOWrapper(source, encoding="utf-8", errors="replace")
+    with fh:
         for line_no, line in enumerate(fh, start=1):
             for token in line.split("#", 1)[0].split()[1:]:
                 key, sep, _ = token.partition(":")
@@ -386,6 +537,145 @@ def _find_bad_libsvm_index(path: str, limit: int) -> str | None:
                 if index < 1:
                     return f"line {line_no}: feature index {index} (indices start at 1)"
                 if index > limit:
-                    return (f"line {line_no}: feature index {index} exceeds "
-                            f"the limit of {limit} features (--max-features)")
+                    return f"line {line_no}: feature index {index} exceeds {what}"
     return None
+
+
+# -- labels whatever the file format ----------------------------------------------------------
+_BOOL_WORDS = {"true": True, "false": False}
+
+
+def text_labels(text: np.ndarray) -> np.ndarray:
+    """Labels read as text (CSV/TSV) typed as a Parquet or LibSVM file would give them.
+
+    Whole numbers ("6", "6.0", "1e3") become int64, other finite numbers float64,
+    True/False (any case) bool, and anything else stays text; so the same data gives the
+    same classes from any file format.
+
+    Parameters
+    ----------
+    text : ndarray of str of shape (n_samples,)
+        Stripped, non-empty labels.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    if len(text) == 0:
+        return text
+    if all(_INT_RE.match(v) for v in text):
+        return np.array([int(v) for v in text], dtype=np.int64)
+    words = {v.lower() for v in text}
+    if words <= set(_BOOL_WORDS):
+        return np.array([_BOOL_WORDS[v.lower()] for v in text], dtype=bool)
+    try:
+        values = np.array([float(v) for v in text], dtype=np.float64)
+    except ValueError:
+        return text
+    if not np.all(np.isfinite(values)):
+        return text
+    if np.all(values == np.round(values)) and np.all(np.abs(values) < 2.0**63):
+        return values.astype(np.int64)
+    return values
+
+
+# -- standard input, --format and --keep ------------------------------------------------------
+#: the --format choices and the file name suffix that selects each
+FORMATS = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "libsvm": ".libsvm"}
+#: DATA or OUT written as this means standard input / standard output
+STDIO = "-"
+
+
+def _format_suffixes(fmt: str) -> tuple[str, ...]:
+    return {"csv": (".csv",), "tsv": (".tsv",), "parquet": PARQUET_SUFFIXES,
+            "libsvm": LIBSVM_SUFFIXES}[fmt]
+
+
+@contextmanager
+def staged(path: str, fmt: str | None = None, *, keep: bool = False):
+    """A path :func:`load` can read for DATA given as ``path`` (``-``: standard input).
+
+    Standard input is copied to a temporary file (it may be read more than once, e.g.
+    for ``--keep``), and so is a FIFO when ``keep``; a file whose extension does not name
+    ``fmt`` is read through a temporary link named for it. Errors raised inside the
+    ``with`` block name ``path`` ("<stdin>" for standard input), never the temporary file.
+
+    Parameters
+    ----------
+    path : str
+        The DATA argument.
+    fmt : {"csv", "tsv", "parquet", "libsvm"}, optional
+        The --format option: overrides the extension; required for standard input.
+    keep : bool
+        The file will be read twice (predict --keep).
+    """
+    stdin = path == STDIO
+    if stdin and fmt is None:
+        raise UsageError("reading DATA from standard input ('-') needs --format "
+                         f"{'|'.join(FORMATS)}")
+    fifo = not stdin and keep and _is_fifo(path)
+    if not stdin and not fifo and (fmt is None or path.lower().endswith(_format_suffixes(fmt))):
+        yield path
+        return
+    if not stdin and not os.path.lexists(path):
+        raise CLIError(f"{path}: no such file")
+    if fmt is None:  # a FIFO read twice: copy it, in the format its name says
+        fmt = "tsv" if data_kind(path) == "csv" and path.lower().endswith(".tsv") \
+            else data_kind(path)
+    shown = "<stdin>" if stdin else path
+    with tempfile.TemporaryDirectory(prefix="softreg-") as tmp:
+        local = os.path.join(tmp, "data" + FORMATS[fmt])
+        if stdin or fifo:
+            with open(local, "wb") as out, \
+                    (open(path, "rb") if fifo else _stdin_bytes()) as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        else:
+            os.symlink(os.path.abspath(path), local)
+        try:
+            yield local
+        except CLIError as e:
+            raise CLIError(str(e).replace(local, shown), e.code) from None
+
+
+def _is_fifo(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+@contextmanager
+def _stdin_bytes():
+    yield sys.stdin.buffer
+
+
+def kept_columns(path: str, names: list[str]):
+    """The columns ``names`` of the table at ``path`` as text (a pandas DataFrame).
+
+    Values are passed through as written (ids keep their leading zeros); for --keep.
+    """
+    import pandas as pd
+
+    kind = data_kind(path)
+    if kind == "libsvm":
+        raise UsageError("--keep needs a table (CSV, TSV or Parquet): LibSVM files have no "
+                         "named columns")
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        have = list(pq.read_schema(path).names)
+    else:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            have = next(csv.reader(fh, delimiter=_sep(path)), [])
+    absent = [c for c in names if c not in have]
+    if absent:
+        raise CLIError(f"{path}: --keep names columns that do not exist: {_names(absent)} "
+                       f"(the columns are {_names(have)})")
+    if kind == "parquet":
+        return pq.read_table(path, columns=names).to_pandas()
+    return pd.read_csv(path, sep=_sep(path), usecols=names, dtype=str, keep_default_na=False,
+                       na_filter=False, encoding="utf-8-sig")[names]
+
+
+def _sep(path: str) -> str:
+    return "\t" if path.lower().endswith(".tsv") else ","

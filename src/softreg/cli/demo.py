@@ -21,7 +21,8 @@ def add_parser(sub, parents) -> None:
                        "write model.softreg and a report/ folder into OUT.")
     p.add_argument("--out", default="softreg-demo", metavar="DIR",
                    help="folder to write (default %(default)s)")
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="digits",
+                   help="scikit-learn data set to use (default %(default)s)")
     p.add_argument("--alpha", type=non_negative_float, default=1e-3,
                    help="L2 penalty (default %(default)s)")
     json_option(p)
@@ -73,7 +74,8 @@ def run(args) -> int:
         header = read_header(tmp / "model.softreg")
         metrics = evaluate(model, test[features], test["label"].to_numpy(), "test.csv")
         write_report_folder(str(tmp / "report"), metrics, model, header,
-                            title=f"softreg demo: {args.dataset} (test rows)")
+                            title=f"softreg demo: {args.dataset} (test rows)",
+                            data=f"test.csv ({args.dataset}, 25% held out)")
     summary = {"out": str(out), "dataset": args.dataset, "n_train": len(train),
                "n_test": len(test), "n_features": len(features),
                "classes": model.classes_.tolist(), "n_iter": model.n_iter_,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ._base import emit_json, format_table, json_option, show_progress
+from ._data import FORMATS, staged
 from ._model import load_model, model_input, predict_log_proba
 
 
@@ -13,11 +14,16 @@ def add_parser(sub, parents) -> None:
                        description="Accuracy, log-loss and per-class precision/recall/F1 of "
                        "MODEL on DATA; with --report, a folder with metrics.json, plots and "
                        "an HTML page.")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("model", metavar="MODEL", help="model file written by 'softreg fit'")
+    p.add_argument("data", metavar="DATA",
+                   help="labelled rows: CSV, TSV, Parquet or LibSVM file (format from the "
+                   "extension, or --format); '-' reads standard input")
     p.add_argument("-t", "--target", metavar="COL",
                    help="label column (tables; LibSVM files carry their labels)")
-    p.add_argument("--report", metavar="DIR", help="write a report folder")
+    p.add_argument("--format", choices=tuple(FORMATS), default=None,
+                   help="format of DATA, overriding its extension (needed for '-')")
+    p.add_argument("--report", metavar="DIR",
+                   help="write a report folder: index.html, plots and metrics.json")
     json_option(p)
     p.set_defaults(run=run)
 
@@ -36,19 +42,26 @@ def model_summary(model, header: dict) -> dict:
     info = {"classes": len(model.classes_), "features": int(model.n_features_in_),
             "alpha": model.alpha, "solver": solver, "iterations": model.n_iter_,
             "stop_reason": model.stop_reason_}
-    if cli.get("data"):
+    if cli.get("data"):  # extra.cli is validated by the loader
         info["trained on"] = cli["data"]
+    if "standardized" in cli:
+        info["standardised features"] = "yes (folded into the saved coefficients)" \
+            if cli["standardized"] else "no"
+    else:
+        info["standardised features"] = "not recorded (not fitted by the softreg command)"
     return info
 
 
-def write_report_folder(folder: str, metrics: dict, model, header: dict, title: str) -> None:
+def write_report_folder(folder: str, metrics: dict, model, header: dict, title: str,
+                        data: str | None = None) -> None:
     from .._atomic import atomic_folder
     from ..report import report_folder_ok, write_report
 
     report_folder_ok(folder)
     with atomic_folder(folder) as tmp:
         write_report(tmp, metrics, model.classes_, loss_curve=model.loss_curve_,
-                     model_info=model_summary(model, header), title=title)
+                     model_info=model_summary(model, header),
+                     data_info={"file": data} if data else None, title=title)
 
 
 def run(args) -> int:
@@ -57,13 +70,15 @@ def run(args) -> int:
 
         report_folder_ok(args.report)  # fail before the work
     model, header = load_model(args.model)
-    X, ds = model_input(model, args.data, target=args.target, need_target=True,
-                        progress=show_progress(args), quiet=args.json)
-    metrics = evaluate(model, X, ds.y, args.data)
+    with staged(args.data, args.format) as local:
+        X, ds = model_input(model, local, target=args.target, need_target=True,
+                            progress=show_progress(args), quiet=args.json)
+    metrics = evaluate(model, X, ds.y, "<stdin>" if args.data == "-" else args.data)
     if args.report:
         write_report_folder(args.report, metrics, model, header,
                             title=f"softreg: {os.path.basename(args.model)} on "
-                                  f"{os.path.basename(args.data)}")
+                                  f"{os.path.basename(args.data)}",
+                            data="<stdin>" if args.data == "-" else args.data)
     if args.json:
         emit_json({"metrics": metrics, "report": args.report})
     else:
@@ -76,7 +91,9 @@ def run(args) -> int:
 def metrics_text(m: dict) -> str:
     lines = [f"samples   {m['n_samples']}", f"accuracy  {m['accuracy']:.4f}",
              f"log-loss  {m['log_loss']:.4f}", f"macro F1  {m['macro_f1']:.4f}", ""]
-    rows = [[str(r["class"]), r["precision"], r["recall"], r["f1"], r["support"]]
+    from ._display import printable
+
+    rows = [[printable(r["class"]), r["precision"], r["recall"], r["f1"], r["support"]]
             for r in m["per_class"]]
     lines.append(format_table(rows, ["class", "precision", "recall", "f1", "support"]))
     return "\n".join(lines)

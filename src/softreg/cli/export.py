@@ -11,10 +11,11 @@ def add_parser(sub, parents) -> None:
     p = sub.add_parser("export", parents=parents, help="export a model to ONNX",
                        description="Write MODEL as an ONNX file with input X (n, d) and outputs "
                        "label (n,) and probabilities (n, K).")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("output", metavar="OUT.onnx")
+    p.add_argument("model", metavar="MODEL", help="model file written by 'softreg fit'")
+    p.add_argument("output", metavar="OUT.onnx", help="ONNX file to write")
     p.add_argument("--float64", action="store_true", help="double-precision input and output")
-    p.add_argument("--opset", type=positive_int, default=None, help="target ONNX opset")
+    p.add_argument("--opset", type=positive_int, default=None, metavar="N",
+                   help="target ONNX opset (default: the newest that skl2onnx supports)")
     json_option(p)
     p.set_defaults(run=run)
 

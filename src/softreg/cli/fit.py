@@ -17,10 +17,14 @@ def add_parser(sub, parents) -> None:
     p = sub.add_parser("fit", parents=parents, help="train a model on a data file",
                        description="Train a softmax regression model on DATA (CSV, Parquet "
                        "or LibSVM, by extension) and save it to a model file.")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("data", metavar="DATA",
+                   help="training rows: CSV, TSV, Parquet or LibSVM file (format from the "
+                   "extension, or --format); '-' reads standard input")
     p.add_argument("-t", "--target", metavar="COL",
                    help="label column (tables; LibSVM files carry their labels)")
     p.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write")
+    p.add_argument("--format", choices=tuple(_data.FORMATS), default=None,
+                   help="format of DATA, overriding its extension (needed for '-')")
     g = p.add_argument_group("columns")
     g.add_argument("--features", type=column_list, metavar="A,B,...",
                    help="feature columns (default: every column but the target)")
@@ -32,18 +36,26 @@ def add_parser(sub, parents) -> None:
                    metavar="N", help="largest LibSVM feature index accepted (default %(default)s)")
     m = p.add_argument_group("model")
     m.add_argument("--alpha", type=non_negative_float, default=None,
-                   help="L2 penalty on the weights (default 1e-4)")
-    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd"), default="auto")
-    m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N")
+                   help="L2 penalty on the weights, the precision of a Gaussian prior "
+                   "(default 1e-4; 0: maximum likelihood)")
+    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd"), default="auto",
+                   help="optimiser: newton (Newton-CG), lbfgs, gd (gradient descent), sgd "
+                   "(minibatch); auto (default) picks newton for small problems, else lbfgs")
+    m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N",
+                   help="most iterations (sgd: epochs) before stopping (default %(default)s)")
     m.add_argument("--tol", type=non_negative_float, default=None,
                    help="stop when max |gradient| <= TOL (sgd: relative improvement; "
                    "default: the estimator's)")
     m.add_argument("--learning-rate", type=positive_float, default=None, metavar="RATE",
                    help="step of gd/sgd (default: automatic)")
-    m.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
-    m.add_argument("--class-weight", choices=("balanced",), default=None)
+    m.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
+                   help="rows per step of --solver sgd (default %(default)s; other solvers "
+                   "use every row)")
+    m.add_argument("--class-weight", choices=("balanced",), default=None,
+                   help="'balanced': weight each class by n_samples / (n_classes * its count)")
     m.add_argument("--no-intercept", action="store_true", help="fit without intercepts")
-    m.add_argument("--random-state", type=int, default=None, metavar="SEED")
+    m.add_argument("--random-state", type=int, default=None, metavar="SEED",
+                   help="seed of the row order of --solver sgd (default: a fresh one)")
     m.add_argument("--standardize", action="store_true",
                    help="fit on standardised features (scaled only for LibSVM) and store the "
                    "equivalent model for the raw features")
@@ -52,13 +64,16 @@ def add_parser(sub, parents) -> None:
                    help="choose alpha by K-fold cross-validation over --alphas, then refit "
                    "on all rows")
     c.add_argument("--alphas", type=float_list, default=None, metavar="A,B,...",
-                   help="the alphas --cv tries (default: 10 from 1e-6 to 1, log-spaced)")
+                   help="the alphas --cv tries (default: 10 from 1e-6 to 1, log-spaced); "
+                   "they are fitted and reported from the largest to the smallest")
     c.add_argument("--scoring", default=None, metavar="NAME",
                    help="scikit-learn scorer name for --cv (default: accuracy), e.g. "
                    "neg_log_loss")
     c.add_argument("--infer", action="store_true",
                    help="compute standard errors, z and p-values of the contrasts against the "
-                   "first class and store them in the model file (softreg inspect shows them)")
+                   "first class and store them in the model file (softreg inspect shows them): "
+                   "maximum likelihood with --alpha 0, else the Laplace approximation at the "
+                   "MAP estimate (a Bayesian reading of the penalty)")
     k = p.add_argument_group("out of core, on Dask (DATA may be a folder or glob of Parquet/CSV "
                              "files; needs softreg[dask])")
     k.add_argument("--dask", action="store_true",
@@ -135,16 +150,19 @@ def run(args) -> int:
         raise UsageError("--cv needs at least 2 folds")
     if args.dask or args.scheduler:
         return run_dask(args)
-    ds = _data.load(args.data, target=args.target, need_target=True, features=args.features,
-                    ignore=tuple(args.ignore), progress=show_progress(args),
-                    max_features=args.max_features, weight=args.sample_weight)
+    with _data.staged(args.data, args.format) as local:
+        ds = _data.load(local, target=args.target, need_target=True, features=args.features,
+                        ignore=tuple(args.ignore), progress=show_progress(args),
+                        max_features=args.max_features, weight=args.sample_weight)
     unnamed = [i + 1 for i, c in enumerate(ds.ignored) if not c.strip()]
     if unnamed:
         print(f"note: {len(unnamed)} column(s) without a name (a written index?) are not "
               "features", file=sys.stderr)
+    check_magnitudes(ds, args.data)
     classes = np.unique(np.asarray(ds.y))
     if len(classes) < 2:
-        raise CLIError(f"{args.data}: the labels hold a single class ({classes[0]!r}); "
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
+        raise CLIError(f"{args.data}: the labels hold a single class ({only!r}); "
                        "a classifier needs at least 2")
     X = ds.X
     mean: Any = None
@@ -156,7 +174,8 @@ def run(args) -> int:
         import pandas as pd
 
         X = pd.DataFrame(X, columns=ds.feature_names)
-    extra = {"cli": {"data": os.path.basename(args.data), "target": args.target,
+    extra = {"cli": {"data": "<stdin>" if args.data == _data.STDIO else
+                     os.path.basename(args.data), "target": args.target,
                      "standardized": bool(args.standardize),
                      "n_samples": int(ds.n_samples)}}
     if args.cv is not None:
@@ -180,7 +199,8 @@ def run(args) -> int:
         extra["cli"] |= scale_info(scale)
         if args.infer and "feature_scale" in extra["cli"]:  # for predict --interval
             extra["cli"]["feature_mean"] = [float(v) for v in mean]
-    save(model, args.output, extra=extra)
+    # everything that is reported is computed before the model is written: a command that
+    # fails never leaves a model file behind
     Xraw = ds.X if ds.feature_names is None else _frame(ds)
     accuracy = float(model.score(Xraw, ds.y, sample_weight=ds.sample_weight))
     solver = getattr(model, "solver_", None)
@@ -191,11 +211,17 @@ def run(args) -> int:
         "final_loss": float(model.loss_curve_[-1]) if model.loss_curve_ else None,
         "training_accuracy": accuracy,
     }
+    if summary["final_loss"] is not None and not np.isfinite(summary["final_loss"]):
+        raise CLIError(f"{args.data}: the fit ended with a non-finite objective "
+                       f"({summary['final_loss']}); no model was written")
+    if args.infer:
+        summary["inference"] = extra["inference"]["method"]
     if "cv" in extra:
         summary["cv"] = {"alpha": extra["cv"]["alpha"], "n_folds": extra["cv"]["n_folds"],
                          "scoring": extra["cv"]["scoring"],
                          "best_mean_score": extra["cv"]["mean_scores"][
                              extra["cv"]["best_index"]]}
+    save(model, args.output, extra=extra)
     if args.json:
         emit_json(summary)
     else:
@@ -205,11 +231,54 @@ def run(args) -> int:
                   f"(mean {cv['scoring']} {cv['best_mean_score']:.4f})")
         print(f"trained on {summary['n_samples']} rows x {summary['n_features']} features, "
               f"{len(model.classes_)} classes: {_short(model.classes_)}")
+        final = "n/a" if summary["final_loss"] is None else f"{summary['final_loss']:.6g}"
         print(f"solver {solver}: {model.n_iter_} iterations, {model.stop_reason_}, "
-              f"final objective {summary['final_loss']:.6g}")
+              f"final objective {final}")
         print(f"training accuracy {accuracy:.4f}")
+        if args.infer:
+            print(inference_line(extra["inference"]))
         print(f"saved {args.output}")
     return 0
+
+
+#: largest |feature value| accepted: beyond it squares and sums of squares (the curvature the
+#: solvers and --standardize use) overflow or lose every digit, so the fit cannot be trusted
+MAX_ABS_FEATURE = 1e100
+
+
+def check_magnitudes(ds, path: str) -> None:
+    """Refuse features too large to fit on, naming the first such value's column and row."""
+    import scipy.sparse as sp
+
+    X = ds.X
+    values = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    if values.size == 0 or float(np.max(np.abs(values))) <= MAX_ABS_FEATURE:
+        return
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        i = int(np.flatnonzero(np.abs(X.data) > MAX_ABS_FEATURE)[0])
+        row = int(np.searchsorted(X.indptr, i, side="right"))
+        col, value = int(X.indices[i]), float(X.data[i])
+        where = f"row {row}, feature {col + 1}"
+    else:
+        flat = int(np.flatnonzero(np.abs(values) > MAX_ABS_FEATURE)[0])
+        row, col = divmod(flat, X.shape[1])
+        value = float(values[flat])
+        name = ds.feature_names[col] if ds.feature_names is not None else f"{col + 1}"
+        where = f"column {name!r}, row {row + 1}"
+    raise CLIError(f"{path}: {where}: the value {value:.6g} is too large to fit on "
+                   f"(|values| up to {MAX_ABS_FEATURE:.0e} are accepted; their squares "
+                   "overflow): rescale this feature, e.g. to other units")
+
+
+def inference_line(result: dict) -> str:
+    """Which statistics --infer computed: maximum likelihood, or Laplace at the MAP."""
+    if result["method"] == "mle":
+        what = "maximum likelihood (alpha = 0), covariance from the observed information"
+    else:
+        what = (f"Laplace approximation at the MAP estimate (alpha = {result['alpha']:.3g}), "
+                "not maximum likelihood (use --alpha 0 for that)")
+    return f"inference: {what}; 'softreg inspect' shows the table"
 
 
 def _frame(ds):
@@ -266,12 +335,21 @@ def run_dask(args) -> int:
     except ImportError as exc:
         raise CLIError(f"--dask needs the dask extra: pip install 'softreg[dask]' ({exc})") \
             from exc
+    from ._dask import find_bad_value, quiet_cluster
+
     callback, close = fit_progress(args, args.max_iter,
                                    1e-10 if args.tol is None else args.tol)
     try:
-        model = fit_files(args.data, target=args.target, estimator=build_model(args, callback),
-                          features=args.features, sample_weight=args.sample_weight,
-                          scheduler=args.scheduler)
+        with quiet_cluster():
+            model = fit_files(args.data, target=args.target,
+                              estimator=build_model(args, callback), features=args.features,
+                              sample_weight=args.sample_weight, scheduler=args.scheduler)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        # the cluster names a partition: look for the file, row and column ourselves
+        where = find_bad_value(args.data, args.target, args.features, args.sample_weight)
+        if where is not None:
+            raise CLIError(where) from exc
+        raise
     finally:
         close()
     model.callback = None

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from ._base import emit_json, format_table, json_option
+from ._display import printable
 from ._model import load_model
 from ._types import positive_int
 
@@ -15,7 +16,7 @@ def add_parser(sub, parents) -> None:
     p = sub.add_parser("inspect", parents=parents, help="show what a model file holds",
                        description="Classes, features, hyper-parameters, how the fit went "
                        "and the largest coefficients of MODEL (the file is verified first).")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="model file written by 'softreg fit'")
     p.add_argument("--top", type=positive_int, default=10, metavar="N",
                    help="how many of the largest coefficients to list (default %(default)s)")
     json_option(p)
@@ -67,6 +68,7 @@ def describe(model, header: dict, path: str, top: int) -> dict:
 
 
 def _scale(model, header: dict):
+    # extra's known parts are validated by the loader (malformed ones are dropped)
     scale = header.get("extra", {}).get("cli", {}).get("feature_scale")
     if isinstance(scale, list) and len(scale) == model.n_features_in_:
         return scale
@@ -80,17 +82,19 @@ def run(args) -> int:
         emit_json(info)
         return 0
     names = info["feature_names"]
+    # every text from the file is shown through printable(): no terminal escapes, no newlines
     shown = "(none: positional, from LibSVM data)" if names is None else \
-        ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+        ", ".join(map(printable, names[:12])) + \
+        (f", ... ({len(names)} in all)" if len(names) > 12 else "")
     p = info["params"]
     fit = info["fit"]
-    print(f"model file   {args.model} ({info['bytes']} bytes, format {info['format_version']}, "
-          f"{info['written_by']})")
+    print(f"model file   {printable(args.model)} ({info['bytes']} bytes, format "
+          f"{info['format_version']}, {printable(info['written_by'])})")
     print(f"classes      {len(info['classes'])} ({info['class_type']}): "
-          f"{', '.join(map(str, info['classes'][:12]))}"
+          f"{', '.join(map(printable, info['classes'][:12]))}"
           f"{' ...' if len(info['classes']) > 12 else ''}")
     print(f"features     {info['n_features']}: {shown}")
-    print("params       " + ", ".join(f"{k}={v}" for k, v in sorted(p.items())))
+    print("params       " + ", ".join(printable(f"{k}={v}") for k, v in sorted(p.items())))
     loss = "" if fit["final_loss"] is None else f", final objective {fit['final_loss']:.6g}"
     print(f"fit          {fit['n_iter']} iterations, {fit['stop_reason']}{loss}")
     top = info["largest_coefficients"]
@@ -102,16 +106,18 @@ def run(args) -> int:
     print(f"largest coefficients (of {np.size(model.coef_)})"
           + (", by |coef_per_sd|:" if per_sd else ":"))
     if per_sd:
-        rows = [[r["class"], r["feature"], r["coef"], r["coef_per_sd"]] for r in top]
+        rows = [[printable(r["class"]), printable(r["feature"]), r["coef"], r["coef_per_sd"]]
+                for r in top]
         print(format_table(rows, ["class", "feature", "coef", "coef_per_sd"]))
     else:
-        rows = [[r["class"], r["feature"], r["coef"]] for r in top]
+        rows = [[printable(r["class"]), printable(r["feature"]), r["coef"]] for r in top]
         print(format_table(rows, ["class", "feature", "coef"]))
     cv = info["extra"].get("cv")
     if isinstance(cv, dict) and "alphas" in cv:
         print()
-        print(f"alpha chosen by {cv['n_folds']}-fold cross-validation ({cv['scoring']}):")
-        rows = [["*" if i == cv["best_index"] else "", a, m, sd]
+        print(f"alpha chosen by {cv['n_folds']}-fold cross-validation "
+              f"({printable(cv['scoring'])}), alphas from the largest to the smallest:")
+        rows = [["*" if i == cv["best_index"] else "", f"{a:.3e}", m, sd]
                 for i, (a, m, sd) in enumerate(zip(cv["alphas"], cv["mean_scores"],
                                                    cv["std_scores"], strict=True))]
         print(format_table(rows, ["", "alpha", "mean score", "std"]))
@@ -119,5 +125,8 @@ def run(args) -> int:
         from ..inference import InferenceResult
 
         print()
-        print(InferenceResult.from_dict(info["extra"]["inference"]).summary())
+        shown_inference = dict(info["extra"]["inference"])
+        shown_inference["term_names"] = [printable(t) for t in shown_inference["term_names"]]
+        shown_inference["notes"] = [printable(t) for t in shown_inference["notes"]]
+        print(InferenceResult.from_dict(shown_inference).summary())
     return 0

@@ -1,0 +1,455 @@
+"""Proximal Newton with coordinate descent on a working set: L1, elastic net, grouped.
+
+Minimises J(W, b) = datafit(W, b) + penalty(W) for the softmax cross-entropy datafit and a
+:class:`softreg.penalties.Penalty` with a non-smooth (L1 or grouped) part.
+
+The method, in the family of glmnet, skglm and celer:
+
+1. **Outer (proximal Newton) steps.** At the current point the datafit is replaced by its
+   second-order model Q around the current logits (the exact multinomial Hessian, never
+   formed: only its action through the change of logits R = X D + db is kept); the model
+   plus the penalty is minimised by coordinate descent (entrywise: one coefficient W_jk
+   at a time with its exact curvature; grouped: one feature's K coefficients at a time
+   under a curvature bound, a group soft-thresholding), and a backtracking line search on
+   the true objective along the resulting direction keeps every step a descent step.
+   Trial points cost no pass over X: the logits move along R.
+2. **Working sets.** Only the features in a working set are updated: the features already
+   non-zero, the ones given by the caller (a strong-rule screen along a path), and the
+   worst violators of the optimality conditions, at least ``2 * n_active`` of them
+   (doubling, as in skglm). When the working set is solved, the optimality conditions are
+   checked on all features with one full gradient; violators join the working set.
+3. **Stopping** is judged on the optimality conditions only: the largest
+   :meth:`Penalty.optimality_violation` over all entries of W and the largest
+   |dJ/db_k|, both at most ``tol``. ``stop_reason`` says "converged" only then;
+   "max_iter" when the outer steps ran out; "stalled" when the line search found no
+   decrease (the floating-point limit).
+
+X is read column-wise: a CSR matrix is converted to CSC once (a copy of its non-zeros, in
+its dtype: float32 stays float32); a dense X is copied once to Fortran order, with an
+intercept as centred float64 columns (the intercept absorbs the means, which decouples it
+from the features). The arithmetic is float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..penalties import Penalty
+from . import _cd_kernels as kern
+from ._common import CONVERGED, MAX_ITER, STALLED, Callback, IterationInfo, SolverResult
+
+#: smallest working set (features)
+_MIN_WS = 10
+#: coordinate-descent sweeps per outer step at most (an inexact Newton step: the line
+#: search and the next step take over; fewer sweeps on stale curvature pay off)
+_MAX_SWEEPS = 25
+#: the grouped sweeps use a curvature bound: more of them per (cheaper-to-refresh) step
+_MAX_SWEEPS_GROUPED = 200
+#: the inner coordinate descent stops at max(INNER[0] * tol, INNER[1] * violation)
+INNER = (0.25, 0.5)
+#: Anderson extrapolation from this many sweeps' differences
+_ANDERSON = 5
+
+
+class ColumnData:
+    """A datafit's data in column-access form, prepared once and reused along a path.
+
+    Parameters
+    ----------
+    datafit : SoftmaxObjective
+        Needs the in-memory attributes ``X`` (ndarray or scipy.sparse, (n, d)), ``y``
+        (codes (n,)) or ``Y`` (soft targets (n, K)), ``sw`` (normalised weights (n,)),
+        ``fit_intercept`` and ``n_classes``.
+    """
+
+    def __init__(self, datafit):
+        missing = [a for a in ("X", "sw", "fit_intercept", "n_classes")
+                   if not hasattr(datafit, a)]
+        if missing:
+            raise TypeError("the proximal Newton solver needs an in-memory datafit with "
+                            f"column access; this one lacks {missing}")
+        X = datafit.X
+        n, d = X.shape
+        K = int(datafit.n_classes)
+        self.n_samples, self.n_features, self.n_classes = n, d, K
+        if sp.issparse(X):
+            Xc = sp.csc_matrix(X)
+            if Xc.dtype not in (np.float32, np.float64):
+                Xc = Xc.astype(np.float64)
+            Xc.sort_indices()
+            self.data, self.indices = Xc.data, Xc.indices
+            self.indptr = Xc.indptr.astype(np.int64)
+            self.dense = False
+        else:
+            X = np.asarray(X)
+            if X.dtype not in (np.float32, np.float64):
+                X = X.astype(np.float64)
+            Xf = np.asfortranarray(X)
+            if datafit.fit_intercept:
+                # centred columns: the intercept absorbs the means, b' = b + mu W, and
+                # coordinate descent no longer fights the intercept on features with a
+                # large mean (glmnet centres too). The copy is float64, so that the
+                # centred data are exactly X - mu (a float32 X costs twice its size here)
+                mu = np.asarray(datafit.sw @ Xf, dtype=np.float64) / np.sum(datafit.sw)
+                Xf = np.asfortranarray(Xf, dtype=np.float64) - mu
+                self.mu = mu
+            self.data = Xf.ravel(order="F")
+            self.indices = np.zeros(1, dtype=np.int32)
+            self.indptr = np.arange(d + 1, dtype=np.int64) * n
+            self.dense = True
+        Y = getattr(datafit, "Y", None)
+        if Y is None:
+            Y = np.zeros((n, K))
+            Y[np.arange(n), np.asarray(datafit.y, dtype=np.intp)] = 1.0
+        self.Y = np.ascontiguousarray(Y, dtype=np.float64)
+        self.sw = np.ascontiguousarray(datafit.sw, dtype=np.float64)
+        self.fit_intercept = bool(datafit.fit_intercept)
+        self.all_cols = np.arange(d, dtype=np.int64)
+        if not hasattr(self, "mu"):
+            #: column means subtracted from a dense X (zeros: X is used as given)
+            self.mu = np.zeros(d)
+        self.centred = bool(np.any(self.mu))
+
+    def _args(self):
+        return self.data, self.indices, self.indptr, self.dense
+
+    def logits(self, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        """Z = X W + b of shape (n, K), reading only the non-zero rows of W."""
+        Z = np.zeros((self.n_samples, self.n_classes))
+        if b is not None:
+            Z += b
+        rows = np.flatnonzero(np.any(W != 0, axis=1))
+        kern.add_logits(*self._args(), rows.astype(np.int64), np.ascontiguousarray(W[rows]), Z)
+        return Z
+
+    def to_centred(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The intercept b' = b + mu W of the centred columns, shape (K,)."""
+        return b + self.mu @ W if self.centred else b
+
+    def from_centred(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The intercept b = b' - mu W of the columns as given, shape (K,)."""
+        return b - self.mu @ W if self.centred else b
+
+    def full_gradient(self, Res: np.ndarray) -> np.ndarray:
+        """X^T Res (d, K) for X as given (not centred): the optimality conditions' gradient."""
+        G = self.gradient(Res)
+        if self.centred:
+            G += np.outer(self.mu, Res.sum(axis=0))
+        return G
+
+    def gradient(self, Res: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """X_c[:, cols]^T Res of shape (m, K) (all columns when ``cols`` is None), X_c the
+        columns as held (centred for a dense X with intercept)."""
+        cols = self.all_cols if cols is None else cols
+        G = np.empty((cols.shape[0], self.n_classes))
+        kern.column_gradient(*self._args(), cols, Res, G)
+        return G
+
+    def intercept_only(self) -> np.ndarray:
+        """The intercept-only optimum b (K,): log of the weighted class shares, centred."""
+        share = self.sw @ self.Y
+        if np.any(share <= 0):
+            raise ValueError("a class has no weight in the data (zero share): the "
+                             "intercept-only fit does not exist")
+        b = np.log(share)
+        return b - b.mean()
+
+
+@dataclass
+class _State:
+    """The current point and everything derived from it."""
+
+    W: np.ndarray  # (d, K)
+    b: np.ndarray  # (K,) zeros without intercept
+    Z: np.ndarray  # (n, K)
+    P: np.ndarray  # (n, K)
+    data_loss: float
+    loss: float
+
+
+def _state(cd: ColumnData, penalty: Penalty, W, b) -> _State:
+    Z = cd.logits(W, b if cd.fit_intercept else None)
+    P = np.empty_like(Z)
+    data_loss = kern.softmax_loss(Z, cd.Y, cd.sw, P)
+    return _State(W, b, Z, P, data_loss, data_loss + penalty.value(W))
+
+
+def _residual(cd: ColumnData, st: _State) -> np.ndarray:
+    return cd.sw[:, None] * (st.P - cd.Y)
+
+
+def _row_violation(penalty: Penalty, W: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Max over classes of the optimality violation, per feature, shape (m,)."""
+    if W.shape[0] == 0:
+        return np.zeros(0)
+    return penalty.optimality_violation(W, G + penalty.smooth_gradient(W)).max(axis=1)
+
+
+@dataclass
+class PathPointResult:
+    """What :func:`solve` returns (more than a SolverResult: what a path reuses)."""
+
+    W: np.ndarray
+    b: np.ndarray
+    loss: float
+    data_loss: float
+    violation: float
+    n_iter: int
+    stop_reason: str
+    G: np.ndarray  # (d, K) datafit gradient w.r.t. W at the solution
+    loss_curve: list
+    message: str = ""
+
+
+def _sub_penalty(penalty: Penalty, pf: np.ndarray, ws: np.ndarray) -> Penalty:
+    return Penalty(penalty.alpha, penalty.l1_ratio, penalty.grouped, pf[ws])
+
+
+class _Model:
+    """The quadratic model plus penalty on a working set, solved by coordinate descent.
+
+    Sweeps alternate as in glmnet (a full sweep, then sweeps over the non-zero entries
+    until they settle, then a full sweep to confirm). Every ``_ANDERSON`` sweeps over the
+    non-zero entries, Anderson extrapolation of the last iterates (as skglm does for its
+    inner solver) is tried and kept only when it lowers the model's value.
+    """
+
+    def __init__(self, cd, penalty, ws, G, H, W, lam, rid, P, PW, Gb, Hb):
+        self.cd, self.penalty, self.ws = cd, penalty, ws
+        self.G, self.H, self.W, self.lam, self.rid = G, H, W, lam, rid
+        self.P, self.PW, self.Gb, self.Hb = P, PW, Gb, Hb
+        self.l1 = Penalty(penalty.l1, 1.0, penalty.grouped, lam / penalty.l1) \
+            if penalty.l1 else None
+
+    def value(self, D, db, R):
+        """Q(D, db) + penalty(W + D) on the working set (up to a constant)."""
+        S, quad = kern.model_rows(self.P, R, self.cd.sw)
+        V = self.W + D
+        out = quad + float(np.sum(self.G * D)) + 0.5 * float(np.dot(self.rid, np.sum(V * V, 1)))
+        if self.cd.fit_intercept:
+            out += float(self.Gb @ db)
+        if self.l1 is not None:
+            out += self.l1.value(V)
+        return out, S
+
+    def solve(self, tol):
+        cd = self.cd
+        n, K = self.P.shape
+        D = np.zeros_like(self.W)
+        db = np.zeros(K)
+        R = np.zeros((n, K))
+        S = np.zeros(n)
+        sweep = kern.cd_grouped if self.penalty.grouped else kern.cd_entrywise
+        args = (*cd._args(), self.ws, self.G, self.H, self.W, D, self.lam, self.rid, self.P,
+                self.PW, R, S, cd.fit_intercept, self.Gb, self.Hb, db)
+        full = True
+        history = []
+        for _ in range(_MAX_SWEEPS_GROUPED if self.penalty.grouped else _MAX_SWEEPS):
+            biggest = sweep(*args, full)
+            if biggest <= tol:
+                if full:
+                    break
+                full = True
+                history.clear()
+                continue
+            if full:
+                full = False
+                history.clear()
+                continue
+            history.append(np.concatenate([D.ravel(), db]))
+            if len(history) == _ANDERSON + 1:
+                self._extrapolate(history, D, db, R, S)
+                history.clear()
+        return D, db, R
+
+    def _extrapolate(self, history, D, db, R, S):
+        """Anderson step from the iterates in ``history``; D, db, R, S replaced if better."""
+        X = np.array(history)  # (M + 1, size)
+        U = np.diff(X, axis=0)  # (M, size)
+        try:
+            c = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
+        except np.linalg.LinAlgError:
+            return
+        if not np.all(np.isfinite(c)) or c.sum() == 0:
+            return
+        c /= c.sum()
+        x = c @ X[1:]
+        m, K = D.shape
+        D_acc = x[: m * K].reshape(m, K)
+        db_acc = x[m * K:]
+        R_acc = np.zeros_like(R)
+        if self.cd.fit_intercept:
+            R_acc += db_acc
+        kern.add_logits(*self.cd._args(), self.ws, np.ascontiguousarray(D_acc), R_acc)
+        v_acc, S_acc = self.value(D_acc, db_acc, R_acc)
+        v_now, _ = self.value(D, db, R)
+        if v_acc < v_now:
+            D[...] = D_acc
+            db[...] = db_acc
+            R[...] = R_acc
+            S[...] = S_acc
+
+
+def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
+    """One proximal Newton step on the working set ``ws``; returns (new state, ok)."""
+    n, K = st.Z.shape
+    m = ws.shape[0]
+    Wws = np.ascontiguousarray(st.W[ws])
+    lam = penalty.l1 * pf[ws]
+    rid = penalty.ridge * pf[ws]
+    PW = cd.sw[:, None] * st.P
+    H = np.empty((m, 1 if penalty.grouped else K))
+    kern.hessian_diagonal(*cd._args(), ws, st.P, cd.sw, penalty.grouped, H)
+    Res = PW - cd.sw[:, None] * cd.Y
+    Gb = Res.sum(axis=0)
+    Hb = (PW * (1.0 - st.P)).sum(axis=0)
+    model = _Model(cd, penalty, ws, Gws, H, Wws, lam, rid, st.P, PW, Gb, Hb)
+    D, db, R = model.solve(inner_tol)
+    # sufficient-decrease line search on J = datafit + penalty along (D, db)
+    l1_ws = Penalty(penalty.l1, 1.0, penalty.grouped, pf[ws]) if penalty.l1 else None
+    l1_now = l1_ws.value(Wws) if l1_ws else 0.0
+    l1_new = l1_ws.value(Wws + D) if l1_ws else 0.0
+    smooth_g = Gws + rid[:, None] * Wws
+    decrease = float(np.sum(smooth_g * D) + Gb @ db * cd.fit_intercept) + l1_new - l1_now
+    if not np.any(D) and not np.any(db):
+        return st, False
+    noise = 1e-13 * max(1.0, abs(st.loss))
+    t = 1.0
+    while t >= 1e-10:
+        data_loss = kern.trial_loss(st.Z, R, t, cd.Y, cd.sw)
+        loss = data_loss + pen_ws.value(Wws + t * D)
+        if loss <= st.loss + 1e-4 * t * min(decrease, 0.0) + noise:
+            W = st.W.copy()
+            W[ws] = Wws + t * D
+            b = st.b + t * db
+            Z = st.Z + t * R
+            P = np.empty_like(Z)
+            data_loss = kern.softmax_loss(Z, cd.Y, cd.sw, P)
+            return _State(W, b, Z, P, data_loss, data_loss + penalty.value(W)), True
+        t *= 0.5
+    return st, False
+
+
+def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | None, *,
+          tol: float = 1e-7, max_iter: int = 200, screen: np.ndarray | None = None,
+          callback: Callback = None) -> PathPointResult:
+    """Minimise datafit + penalty from (W0, b0); see the module docstring.
+
+    Parameters
+    ----------
+    cd : ColumnData
+    penalty : Penalty
+    W0 : ndarray of shape (d, K); b0 : ndarray of shape (K,) or None
+    tol : float, the largest optimality violation accepted
+    max_iter : int, proximal Newton steps at most
+    screen : ndarray of int or None
+        Features to start the working set with (e.g. a strong-rule set).
+    """
+    d, K = cd.n_features, cd.n_classes
+    pf = penalty._pf(d)
+    W = np.array(W0, dtype=np.float64, copy=True).reshape(d, K)
+    b = np.zeros(K) if b0 is None or not cd.fit_intercept else np.array(b0, dtype=np.float64)
+    b = cd.to_centred(W, b)
+    st = _state(cd, penalty, W, b)
+    G = cd.full_gradient(_residual(cd, st))
+    viol = _row_violation(penalty, st.W, G)
+    it, curve, reason, message = 0, [], MAX_ITER, ""
+    ws = np.flatnonzero(np.any(st.W != 0, axis=1))
+    if screen is not None:
+        ws = np.union1d(ws, np.asarray(screen, dtype=np.int64))
+    while True:
+        viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) if cd.fit_intercept else 0.0
+        kkt = max(float(viol.max(initial=0.0)), viol_b)
+        if kkt <= tol:
+            reason = CONVERGED
+            break
+        if it >= max_iter:
+            break
+        # grow the working set: the non-zero features, then the worst violators
+        active = np.flatnonzero(np.any(st.W != 0, axis=1))
+        ws = np.union1d(ws, active)
+        outside = np.setdiff1d(np.flatnonzero(viol > tol), ws, assume_unique=True)
+        room = max(_MIN_WS, 2 * active.size, ws.size) - ws.size
+        if outside.size > room:
+            outside = outside[np.argsort(viol[outside])[::-1][:max(room, 1)]]
+        ws = np.union1d(ws, outside).astype(np.int64)
+        pen_ws = _sub_penalty(penalty, pf, ws)
+        # proximal Newton steps on the working set until its conditions hold
+        stalled = False
+        it_round = it
+        while it < max_iter:
+            Res = _residual(cd, st)
+            Gws = cd.gradient(Res, ws)
+            G_orig = Gws + np.outer(cd.mu[ws], Res.sum(axis=0)) if cd.centred else Gws
+            viol_ws = _row_violation(pen_ws, st.W[ws], G_orig)
+            viol_b = float(np.abs(Res.sum(axis=0)).max()) if cd.fit_intercept else 0.0
+            kkt_ws = max(float(viol_ws.max(initial=0.0)), viol_b)
+            if kkt_ws <= tol:
+                break
+            st, ok = _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf,
+                                  inner_tol=max(INNER[0] * tol, INNER[1] * kkt_ws))
+            if not ok:
+                stalled = True
+                break
+            it += 1
+            curve.append(st.loss)
+            if callback is not None:
+                callback(IterationInfo(it, st.loss, kkt_ws))
+        G = cd.full_gradient(_residual(cd, st))
+        viol = _row_violation(penalty, st.W, G)
+        if it == it_round and not np.setdiff1d(np.flatnonzero(viol > tol), ws).size:
+            stalled = True  # nothing moved and nothing to add: do not loop forever
+        if stalled:
+            viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) if cd.fit_intercept \
+                else 0.0
+            if max(float(viol.max(initial=0.0)), viol_b) <= tol:
+                reason = CONVERGED
+            else:
+                reason = STALLED
+                message = ("the line search found no decrease along the proximal Newton "
+                           "direction (the floating-point limit); optimality violation "
+                           f"{max(float(viol.max(initial=0.0)), viol_b):.3g} > tol={tol:g}")
+            break
+    viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) if cd.fit_intercept else 0.0
+    kkt = max(float(viol.max(initial=0.0)), viol_b)
+    free = pf == 0
+    if np.any(free):  # unpenalised rows: only their differences matter; centre them
+        st.W[free] -= st.W[free].mean(axis=1, keepdims=True)
+    if reason == MAX_ITER:
+        message = (f"{max_iter} proximal Newton steps did not reach the optimality "
+                   f"tolerance: violation {kkt:.3g} > tol={tol:g}")
+    return PathPointResult(st.W, cd.from_centred(st.W, st.b), st.loss, st.data_loss, kkt, it,
+                           reason, G, curve, message)
+
+
+def prox_newton(datafit, penalty: Penalty, theta0: np.ndarray, *, tol: float = 1e-7,
+                max_iter: int = 200, callback: Callback = None) -> SolverResult:
+    """Minimise datafit + penalty by proximal Newton steps on working sets.
+
+    Parameters
+    ----------
+    datafit : SoftmaxObjective
+        The cross-entropy datafit on in-memory data.
+    penalty : Penalty
+    theta0 : ndarray of shape (n_params,), the start, ``datafit.pack(W, b)``
+    tol : float
+        Stop when every optimality violation (:meth:`Penalty.optimality_violation` on W,
+        |gradient| on b) is at most ``tol``.
+    max_iter : int, proximal Newton steps at most
+    callback : callable or None, called with an :class:`IterationInfo` after each step
+
+    Returns
+    -------
+    SolverResult
+        ``params`` the flat (W, b); ``loss`` the full objective (datafit + penalty);
+        ``grad_norm`` the final largest optimality violation.
+    """
+    cd = ColumnData(datafit)
+    W0, b0 = datafit.unpack(np.asarray(theta0, dtype=np.float64))
+    out = solve(cd, penalty, W0, b0, tol=tol, max_iter=max_iter, callback=callback)
+    theta = datafit.pack(out.W, out.b if cd.fit_intercept else None)
+    return SolverResult(theta, out.n_iter, out.stop_reason, out.loss, out.violation,
+                        out.loss_curve, out.message)
