@@ -18,10 +18,18 @@ of different sizes and on the refit. The refit keeps ``alpha_`` (as a GridSearch
 a smaller alpha = alpha_ * n_train / n.
 
 Path solver: with ``solver="auto"`` on dense data with (d+1)K <= 400 parameters
-(``solvers.EXACT_MAX_PARAMS``) the path is fitted by Newton's method with the exact
+(``PATH_EXACT_MAX_PARAMS``) the path is fitted by Newton's method with the exact
 Hessian (:func:`softreg.solvers.newton`), carried from one alpha to the next, a few
-iterations per alpha; otherwise by ``SoftmaxRegression(solver=...)`` with warm starts.
-Both stop at max |grad J| <= tol, the stopping rule of every softreg fit.
+iterations per alpha; with more parameters (or ``solver="lbfgs"``) on dense data by
+:func:`softreg.solvers.lean_lbfgs.lean_lbfgs` (the estimator's preconditioned L-BFGS
+without scipy's per-iteration overhead). Both run on one float64 datafit per fold, on
+the fused kernel. Otherwise (sparse X, l1_ratio / grouped / penalty_factor, other
+solvers) ``SoftmaxRegression(solver=...)`` is fitted with warm starts. All stop at
+max |grad J| <= tol, the stopping rule of every softreg fit.
+
+Scoring: ``None`` / "accuracy" / "neg_log_loss" are computed from the held-out logits
+(:func:`_fast_score`, the scorers' numbers without their input validation); any other
+scoring calls the scikit-learn scorer.
 """
 
 from __future__ import annotations
@@ -44,16 +52,18 @@ from . import _kernels, solvers
 from ._params import build_datafit, coef_intercept, model_penalty
 from ._targets import check_weights, encode_labels, is_soft_target
 from .estimator import SOLVERS, SoftmaxRegression
+from .solvers.lean_lbfgs import lean_lbfgs
 
 __all__ = ["SoftmaxRegressionCV"]
 
 
-def _path_on_fold(base, alphas, X, y, s, train, test, scorer, exact: bool,
+def _path_on_fold(base, alphas, X, y, s, train, test, scorer, path: str | None,
                   fast: str | None = None):
     """Fit ``base`` along ``alphas`` (warm starts) on ``train``; scores and iterations.
 
-    ``exact``: fit by Newton's method with the exact Hessian, carried from one alpha to
-    the next (:class:`softreg.solvers.NewtonState`); else the estimator's own solver.
+    ``path``: "exact", Newton's method with the exact Hessian, carried from one alpha to
+    the next (:class:`softreg.solvers.NewtonState`); "lbfgs", :func:`lean_lbfgs` on one
+    datafit for the fold; None, the estimator's own ``fit``.
     ``fast``: "accuracy" or "neg_log_loss" to score from the logits directly
     (:func:`_fast_score`), None to call ``scorer``.
 
@@ -71,7 +81,7 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, exact: bool,
     scores = np.empty(len(alphas))
     n_iter = np.empty(len(alphas), dtype=int)
     n_unconverged = 0
-    if exact:
+    if path is not None:
         # the path runs in float64 (float32 rounding would stop Newton short of tol)
         Xtr = np.ascontiguousarray(Xtr, dtype=np.float64)
         # the fused kernel at any size: a path makes hundreds of passes, each about 3x
@@ -83,12 +93,16 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, exact: bool,
         theta, state = datafit.zeros(), solvers.NewtonState()
     for i, alpha in enumerate(alphas):
         est.set_params(alpha=alpha)
-        if exact:
-            res = solvers.newton(datafit, model_penalty(est), theta, tol=est.tol,
-                                 max_iter=est.max_iter, state=state)
+        if path is not None:
+            if path == "exact":
+                res = solvers.newton(datafit, model_penalty(est), theta, tol=est.tol,
+                                     max_iter=est.max_iter, state=state, inner="exact")
+            else:
+                res = lean_lbfgs(datafit, model_penalty(est), theta, tol=est.tol,
+                                 max_iter=est.max_iter)
             theta = res.params
             est.coef_, est.intercept_ = coef_intercept(*datafit.unpack(theta), Xtr.dtype)
-            est.n_iter_, est.solver_ = res.n_iter, "newton"
+            est.n_iter_, est.solver_ = res.n_iter, "newton" if path == "exact" else "lbfgs"
             n_unconverged += not solvers.at_precision_floor(res)
         else:
             with warnings.catch_warnings(record=True) as caught:
@@ -100,6 +114,10 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, exact: bool,
         n_iter[i] = est.n_iter_
     return scores, n_iter, n_unconverged
 
+
+#: the exact-Newton path up to this many parameters (d+1)K (the estimator's own
+#: threshold, ``solvers.EXACT_MAX_PARAMS``, is for a cold fit)
+PATH_EXACT_MAX_PARAMS = solvers.EXACT_MAX_PARAMS
 
 #: scorings computed from the held-out logits without the scorer's validation
 FAST_SCORINGS = ("accuracy", "neg_log_loss")
@@ -297,12 +315,14 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         scorer = check_scoring(base, scoring=self.scoring)
         splitter = check_cv(self.cv, y, classifier=True)
         folds = list(splitter.split(X, y, groups))
-        exact = self.solver == "auto" and not base._penalised() and not sp.issparse(X) and \
-            (X.shape[1] + self.fit_intercept) * len(classes) <= solvers.EXACT_MAX_PARAMS
+        path = None
+        if self.solver in ("auto", "lbfgs") and not base._penalised() and not sp.issparse(X):
+            small = (X.shape[1] + self.fit_intercept) * len(classes) <= PATH_EXACT_MAX_PARAMS
+            path = "exact" if small and self.solver == "auto" else "lbfgs"
         scoring = "accuracy" if self.scoring is None else self.scoring
         fast = scoring if isinstance(scoring, str) and scoring in FAST_SCORINGS else None
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_path_on_fold)(base, alphas, X, y, s, train, test, scorer, exact, fast)
+            delayed(_path_on_fold)(base, alphas, X, y, s, train, test, scorer, path, fast)
             for train, test in folds)
         n_unconverged = sum(r[2] for r in results)
         if n_unconverged:
