@@ -52,6 +52,7 @@ from . import _kernels, solvers
 from ._params import build_datafit, coef_intercept, model_penalty
 from ._targets import check_weights, encode_labels, is_soft_target
 from .estimator import SOLVERS, SoftmaxRegression
+from .solvers._precondition import feature_moments, feature_preconditioner
 from .solvers.lean_lbfgs import lean_lbfgs
 
 __all__ = ["SoftmaxRegressionCV"]
@@ -90,7 +91,7 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, path: str | None,
             Xtr, ytr, str_, fit_intercept=est.fit_intercept, class_weight=est.class_weight,
             kernel="fast" if _kernels.supports(Xtr) else "auto")
         est.n_features_in_ = Xtr.shape[1]
-        theta, state = datafit.zeros(), solvers.NewtonState()
+        theta, state, moments = datafit.zeros(), solvers.NewtonState(), None
     for i, alpha in enumerate(alphas):
         est.set_params(alpha=alpha)
         if path is not None:
@@ -98,8 +99,12 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, path: str | None,
                 res = solvers.newton(datafit, model_penalty(est), theta, tol=est.tol,
                                      max_iter=est.max_iter, state=state, inner="exact")
             else:
-                res = lean_lbfgs(datafit, model_penalty(est), theta, tol=est.tol,
-                                 max_iter=est.max_iter)
+                penalty = model_penalty(est)
+                if moments is None:  # the same for every alpha: one pass per fold
+                    moments = feature_moments(datafit)
+                res = lean_lbfgs(datafit, penalty, theta, tol=est.tol, max_iter=est.max_iter,
+                                 precondition=feature_preconditioner(datafit, penalty,
+                                                                     moments))
             theta = res.params
             est.coef_, est.intercept_ = coef_intercept(*datafit.unpack(theta), Xtr.dtype)
             est.n_iter_, est.solver_ = res.n_iter, "newton" if path == "exact" else "lbfgs"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernel_tiles import numba
 from ..penalties import Penalty
 from ._common import (
     CONVERGED,
@@ -32,18 +33,48 @@ from ._precondition import FeaturePreconditioner, feature_preconditioner
 from .newton import newton
 
 
-def _two_loop(g: np.ndarray, S: list, Y: list, rho: list) -> np.ndarray:
-    """-H g for the L-BFGS inverse Hessian H of the pairs (s, y) (oldest first)."""
+def _two_loop(g: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray, first: int,
+              count: int) -> np.ndarray:
+    """-H g for the L-BFGS inverse Hessian H of the stored pairs.
+
+    S, Y : ndarray of shape (memory, n) ring buffers of the pairs (s, y); rho (memory,)
+    = 1 / s.y; the pairs are rows first, first + 1, ... (mod memory), ``count`` of them,
+    oldest first. Plain loops: numba compiles them (a few microseconds on a few hundred
+    parameters, where NumPy's per-call overhead would cost more than the arithmetic).
+    """
+    m, n = S.shape
     q = g.copy()
-    a = np.empty(len(S))
-    for i in range(len(S) - 1, -1, -1):
-        a[i] = rho[i] * float(S[i] @ q)
-        q -= a[i] * Y[i]
-    if S:
-        q *= float(S[-1] @ Y[-1]) / float(Y[-1] @ Y[-1])
-    for i in range(len(S)):
-        q += (a[i] - rho[i] * float(Y[i] @ q)) * S[i]
+    a = np.zeros(m)
+    for r in range(count - 1, -1, -1):
+        i = (first + r) % m
+        dot = 0.0
+        for j in range(n):
+            dot += S[i, j] * q[j]
+        a[i] = rho[i] * dot
+        for j in range(n):
+            q[j] -= a[i] * Y[i, j]
+    if count > 0:
+        i = (first + count - 1) % m
+        sy = 0.0
+        yy = 0.0
+        for j in range(n):
+            sy += S[i, j] * Y[i, j]
+            yy += Y[i, j] * Y[i, j]
+        for j in range(n):
+            q[j] *= sy / yy
+    for r in range(count):
+        i = (first + r) % m
+        dot = 0.0
+        for j in range(n):
+            dot += Y[i, j] * q[j]
+        beta = a[i] - rho[i] * dot
+        for j in range(n):
+            q[j] += beta * S[i, j]
     return -q
+
+
+if numba is not None:
+    _two_loop = numba.njit(cache=True, nogil=True)(_two_loop)
 
 
 def lean_lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6,
@@ -72,9 +103,11 @@ def lean_lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6
     theta = np.array(theta0, dtype=np.float64, copy=True)
     loss, grad = objective.loss_grad(theta)
     g_u = grad if pre is None else pre.grad_to_u(grad)
-    S: list[np.ndarray] = []
-    Y: list[np.ndarray] = []
-    rho: list[float] = []
+    n_params = theta.size
+    S = np.zeros((memory, n_params))
+    Y = np.zeros((memory, n_params))
+    rho = np.zeros(memory)
+    first = count = 0
     curve: list[float] = []
     it = 0
     stalled = False
@@ -82,20 +115,18 @@ def lean_lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6
         if it >= max_iter:
             return SolverResult(theta, it, MAX_ITER, float(loss), max_abs(grad), curve,
                                 f"reached max_iter={max_iter}")
-        p_u = _two_loop(g_u, S, Y, rho)
+        p_u = _two_loop(g_u, S, Y, rho, first, count)
         # the first step (no curvature known yet) is scaled to length 1 in u
-        step = 1.0 if S else min(1.0, 1.0 / max(float(np.linalg.norm(g_u)), 1e-300))
+        step = 1.0 if count else min(1.0, 1.0 / max(float(np.linalg.norm(g_u)), 1e-300))
         p = p_u if pre is None else pre.to_params(p_u)
         slope = float(g_u @ p_u)  # = grad . p: the change of variables is linear
         t = backtracking_line_search(objective, theta, loss, grad, p, slope, step=step) \
             if slope < 0 else None
         if t is None:
-            if not S:
+            if not count:
                 stalled = True
                 break
-            S.clear()
-            Y.clear()
-            rho.clear()
+            first = count = 0  # forget the curvature pairs, try steepest descent
             continue
         theta = theta + t * p
         loss, grad = objective.loss_grad(theta)  # the line search's last trial: cached
@@ -103,11 +134,12 @@ def lean_lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6
         s, y = t * p_u, new_g_u - g_u
         sy, yy = float(s @ y), float(y @ y)
         if sy > 1e-10 * yy:
-            if len(S) == memory:
-                del S[0], Y[0], rho[0]
-            S.append(s)
-            Y.append(y)
-            rho.append(1.0 / sy)
+            i = (first + count) % memory
+            S[i], Y[i], rho[i] = s, y, 1.0 / sy
+            if count < memory:
+                count += 1
+            else:
+                first = (first + 1) % memory
         g_u = new_g_u
         it += 1
         curve.append(float(loss))
