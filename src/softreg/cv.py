@@ -91,7 +91,7 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, path: str | None,
             Xtr, ytr, str_, fit_intercept=est.fit_intercept, class_weight=est.class_weight,
             kernel="fast" if _kernels.supports(Xtr) else "auto")
         est.n_features_in_ = Xtr.shape[1]
-        theta, state, moments = datafit.zeros(), solvers.NewtonState(), None
+        theta, state, moments, previous = datafit.zeros(), solvers.NewtonState(), None, None
     for i, alpha in enumerate(alphas):
         est.set_params(alpha=alpha)
         if path is not None:
@@ -102,7 +102,10 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, path: str | None,
                 penalty = model_penalty(est)
                 if moments is None:  # the same for every alpha: one pass per fold
                     moments = feature_moments(datafit)
-                res = lean_lbfgs(datafit, penalty, theta, tol=est.tol, max_iter=est.max_iter,
+                start = _extrapolated_start(datafit, penalty, alphas, i, theta, previous)
+                previous = theta
+                res = lean_lbfgs(datafit, penalty, start, tol=est.tol, max_iter=est.max_iter,
+                                 memory=LBFGS_MEMORY,
                                  precondition=feature_preconditioner(datafit, penalty,
                                                                      moments))
             theta = res.params
@@ -123,6 +126,29 @@ def _path_on_fold(base, alphas, X, y, s, train, test, scorer, path: str | None,
 #: the exact-Newton path up to this many parameters (d+1)K (the estimator's own
 #: threshold, ``solvers.EXACT_MAX_PARAMS``, is for a cold fit)
 PATH_EXACT_MAX_PARAMS = solvers.EXACT_MAX_PARAMS
+
+#: L-BFGS pairs kept on the path (measured on digits: 20 pairs 6% fewer iterations than
+#: 10; the two-loop recursion is cheap next to a pass at this size)
+LBFGS_MEMORY = 20
+
+
+def _extrapolated_start(datafit, penalty, alphas, i: int, theta, previous):
+    """The start of path fit i: theta linearly extrapolated in log(alpha), or theta.
+
+    The solutions at alphas[i-2], alphas[i-1] (``previous``, ``theta``) continue along a
+    smooth curve in log(alpha); the point on its secant at log(alphas[i]) is usually
+    much closer to the next solution than theta is (about half the L-BFGS iterations on
+    digits). It is kept only if J there is below J at theta (two passes; the objective's
+    cache then answers the solver's first evaluation at the guess).
+    """
+    if previous is None or not np.all(np.asarray(alphas[i - 2:i + 1]) > 0):
+        return theta
+    step = np.log(alphas[i - 1] / alphas[i]) / np.log(alphas[i - 2] / alphas[i - 1])
+    guess = theta + min(float(step), 2.0) * (theta - previous)
+    objective = solvers.Penalised(datafit, penalty)
+    at_theta = objective.loss(theta)
+    return guess if objective.loss(guess) < at_theta else theta
+
 
 #: scorings computed from the held-out logits without the scorer's validation
 FAST_SCORINGS = ("accuracy", "neg_log_loss")
