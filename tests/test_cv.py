@@ -172,3 +172,31 @@ def test_cv_refit_records_its_solver(solver, expected):
     X, y = load_iris(return_X_y=True)
     model = SoftmaxRegressionCV(alphas=3, cv=3, solver=solver).fit(X, y)
     assert model.solver_ == model.estimator_.solver_ == expected
+
+
+@pytest.mark.parametrize("K", [2, 4])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("scoring", ["accuracy", "neg_log_loss"])
+def test_fast_score_is_the_scorers_number(K, weighted, scoring):
+    from softreg.cv import _fast_score
+
+    X, y = _data(3, n=300, K=K)
+    labels = np.array(["a", "b", "c", "d"])[y]  # string labels: codes come from classes_
+    rng = np.random.default_rng(1)
+    s = rng.uniform(0.2, 3, size=100) if weighted else None
+    # alpha 0 on separable-ish data: some probabilities clip at eps in log_loss
+    for alpha in (1.0, 1e-3, 0.0):
+        est = SoftmaxRegression(alpha=alpha, max_iter=50).fit(X[100:] * 20, labels[100:])
+        want = get_scorer(scoring)(est, X[:100] * 20, labels[:100],
+                                   **({} if s is None else {"sample_weight": s}))
+        got = _fast_score(est, X[:100] * 20, labels[:100], scoring, s)
+        assert got == pytest.approx(want, rel=1e-13, abs=1e-15)
+
+
+def test_fast_score_leaves_unknown_labels_to_the_scorer():
+    from softreg.cv import _fast_score
+
+    X, y = _data(4, n=200, K=3)
+    est = SoftmaxRegression().fit(X[y < 2], y[y < 2])
+    assert _fast_score(est, X, y, "neg_log_loss", None) is None
+    assert _fast_score(est, X[:0], y[:0], "accuracy", None) is None

@@ -371,3 +371,21 @@ def test_fit_files_on_a_folder(client, tmp_path, fmt):
     model = fit_files(tmp_path, target="species", scheduler=client,
                       estimator=SoftmaxRegression(alpha=1e-3))
     assert_same_model(model, ref, df.drop(columns="species"))
+
+
+def test_persisted_partitions_reuse_their_targets_per_objective(client):
+    """Two objectives on the same persisted partitions (different class weights): every
+    pass, first or later (targets from the worker's cache), equals the in-memory one."""
+    X, codes = make_data(n=300, d=4, K=3)
+    Xd = client.persist(da.from_array(X, chunks=100))
+    yd = client.persist(da.from_array(codes, chunks=100))
+    cw = {0: 1.0, 1: 3.0, 2: 0.5}
+    s_cw = np.array([cw[c] for c in codes])
+    for class_weight, s in ((None, None), (cw, s_cw), (None, None)):
+        mem = SoftmaxObjective(X, y=codes, sample_weight=s, n_classes=3)
+        dist = DaskObjective(as_dask_data(Xd, yd), class_weight=class_weight)
+        for seed in range(3):  # later passes hit the cache
+            theta = np.random.default_rng(seed).normal(size=mem.n_params)
+            loss, grad = dist.loss_grad(theta)
+            assert loss == pytest.approx(mem.loss(theta), rel=1e-13)
+            np.testing.assert_allclose(grad, mem.loss_grad(theta)[1], rtol=1e-12, atol=1e-14)

@@ -22,7 +22,8 @@ from softreg.solvers import (
     newton,
     sgd,
 )
-from softreg.solvers._common import backtracking_line_search
+from softreg.solvers._common import MAX_ITER, backtracking_line_search
+from softreg.solvers.lean_lbfgs import lean_lbfgs
 
 N, D, K = 120, 4, 3
 ALPHA = 0.05
@@ -84,6 +85,10 @@ RUNS = {
     "lbfgs-plain": lambda f, t0: lbfgs(f, PENALTY, t0, tol=1e-10, precondition=False),
     "newton-exact": lambda f, t0: newton(f, PENALTY, t0, tol=1e-10, inner="exact"),
     "newton-cg": lambda f, t0: newton(f, PENALTY, t0, tol=1e-10, inner="cg"),
+    "lean-lbfgs": lambda f, t0: lean_lbfgs(f, PENALTY, t0, tol=1e-10),
+    "lean-lbfgs-plain": lambda f, t0: lean_lbfgs(f, PENALTY, t0, tol=1e-10,
+                                                 precondition=False),
+    "lean-lbfgs-memory-2": lambda f, t0: lean_lbfgs(f, PENALTY, t0, tol=1e-10, memory=2),
     "gd": lambda f, t0: gradient_descent(f, PENALTY, t0, tol=1e-9, max_iter=50_000),
 }
 
@@ -236,3 +241,17 @@ def test_line_search_refuses_an_ascent_direction(problem):
 def test_one_rule_for_converged_though_stalled(reason, grad_norm, dtype, ok):
     result = SolverResult(np.zeros(1), 3, reason, 0.0, grad_norm)
     assert at_precision_floor(result, dtype) is ok
+
+
+@pytest.mark.parametrize("kernel", ["reference", "fast"])
+def test_lean_lbfgs_warm_start_and_max_iter(problem, kernel):
+    X, y, s, theta_ref, J = problem
+    datafit = SoftmaxObjective(X, y=y, sample_weight=s, n_classes=K, kernel=kernel)
+    res = lean_lbfgs(datafit, PENALTY, datafit.zeros(), tol=1e-10)
+    assert res.stop_reason == CONVERGED and res.grad_norm <= 1e-10
+    np.testing.assert_allclose(_probs(res.params, X), _probs(theta_ref, X), atol=1e-7)
+    # from the optimum: nothing to do
+    again = lean_lbfgs(datafit, PENALTY, res.params, tol=1e-10)
+    assert again.n_iter == 0 and again.stop_reason == CONVERGED
+    short = lean_lbfgs(datafit, PENALTY, datafit.zeros(), tol=1e-10, max_iter=3)
+    assert short.stop_reason == MAX_ITER and short.n_iter == 3 and short.grad_norm > 1e-10

@@ -23,7 +23,7 @@ from .penalties import Penalty
 
 
 def build_datafit(X, y, sample_weight, *, fit_intercept: bool, class_weight=None,
-                  classes=None) -> tuple[SoftmaxObjective, np.ndarray]:
+                  classes=None, kernel: str = "auto") -> tuple[SoftmaxObjective, np.ndarray]:
     """Validate y and the weights and return (datafit on (X, y, s), classes).
 
     Parameters
@@ -34,6 +34,8 @@ def build_datafit(X, y, sample_weight, *, fit_intercept: bool, class_weight=None
     fit_intercept : bool
     class_weight : dict, "balanced" or None (folded into the sample weights)
     classes : ndarray of shape (K,) or None: all classes (a stream's first batch)
+    kernel : {"auto", "fast", "reference"}, the datafit's implementation
+        (:func:`softreg._objective.resolve_kernel`)
     """
     if y is None:
         raise ValueError("SoftmaxRegression requires y to be passed, but the target y is None")
@@ -64,7 +66,7 @@ def build_datafit(X, y, sample_weight, *, fit_intercept: bool, class_weight=None
         if not np.any(s > 0):
             raise ValueError("class_weight leaves every sample with zero weight")
     datafit = SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s, fit_intercept=fit_intercept,
-                               n_classes=len(classes_))
+                               n_classes=len(classes_), kernel=kernel)
     return datafit, classes_
 
 

@@ -15,6 +15,8 @@ and so for the gradient, the Hessian and the (weight-normalised) feature moments
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,10 +42,16 @@ class _Spec:
     layout: tuple | None  # (X columns, y columns, weight column) when a partition is one frame
 
 
-def _block(X, y, s, spec: _Spec) -> tuple[SoftmaxObjective | None, float]:
-    """The in-memory datafit on one partition and its share S_p / S (None when empty)."""
+def _matrix_and_targets(X, y, s, spec: _Spec, targets=None):
+    """(X as a float matrix, targets): targets = (codes, Y, weights, local weight sum).
+
+    ``targets``: those of this partition from an earlier pass (the matrix is still
+    converted: it is never kept between passes).
+    """
     X, y, s = _split(X, y, s, spec.layout)
     X = _as_float_matrix(X, -1).astype(spec.dtype, copy=False)
+    if targets is not None:
+        return X, targets
     n = X.shape[0]
     s = _weights(s, n)
     if spec.soft:
@@ -58,12 +66,55 @@ def _block(X, y, s, spec: _Spec) -> tuple[SoftmaxObjective | None, float]:
     if spec.cw is not None:
         s, Yw = apply_class_weights(spec.cw, s, codes=codes, Y=Y)
         Y = Yw if Y is not None else None
-    local = float(s.sum())
-    if n == 0 or local <= 0:
+    return X, (codes, Y, s, float(s.sum()))
+
+
+def _block(X, y, s, spec: _Spec, targets=None) -> tuple[SoftmaxObjective | None, float]:
+    """The in-memory datafit on one partition and its share S_p / S (None when empty)."""
+    X, (codes, Y, s, local) = _matrix_and_targets(X, y, s, spec, targets)
+    if X.shape[0] == 0 or local <= 0:
         return None, 0.0
     objective = SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s,
                                  fit_intercept=spec.fit_intercept, n_classes=spec.n_classes)
     return objective, local / spec.weight_sum
+
+
+#: per worker process: the label codes and weights of the partitions seen, reused on
+#: later passes over the same (persisted) partition objects: their validation costs a
+#: few times a kernel pass. Keyed by the ids of the partition's objects and checked
+#: against a weak reference to X, so an entry dies with its partition (X is never held;
+#: y and s of a dead entry are dropped on the next task).
+_TARGETS: dict = {}
+_TARGETS_LOCK = threading.Lock()
+CACHE_TARGETS = True  # False: validate every partition on every pass (for comparisons)
+
+
+def _spec_key(spec: _Spec) -> tuple:
+    arrays = tuple(None if a is None else (np.asarray(a).dtype.str, np.asarray(a).tobytes())
+                   for a in (spec.classes, spec.cw))
+    return (spec.n_classes, spec.soft, arrays, spec.weight_sum, spec.fit_intercept,
+            np.dtype(spec.dtype).str, spec.layout)
+
+
+def _cached_block(X, y, s, spec: _Spec) -> tuple[SoftmaxObjective | None, float]:
+    """:func:`_block`, with the targets of a partition seen before taken from the cache."""
+    try:
+        ref = weakref.ref(X)
+    except TypeError:  # not weak-referenceable: no cache
+        return _block(X, y, s, spec)
+    if not CACHE_TARGETS:
+        return _block(X, y, s, spec)
+    key = (id(X), id(y), id(s), _spec_key(spec))
+    with _TARGETS_LOCK:
+        for k in [k for k, v in _TARGETS.items() if v[0]() is None]:
+            del _TARGETS[k]
+        hit = _TARGETS.get(key)
+    if hit is not None and hit[0]() is X and hit[1] is y and hit[2] is s:
+        return _block(X, y, s, spec, hit[3])
+    _, targets = _matrix_and_targets(X, y, s, spec)
+    with _TARGETS_LOCK:
+        _TARGETS[key] = (ref, y, s, targets)
+    return _block(X, y, s, spec, targets)
 
 
 def _scaled(value, share: float):
@@ -75,7 +126,7 @@ def _scaled(value, share: float):
 def _partial(X, y, s, spec: _Spec, method: str, *args):
     """S_p / S times ``method(*args)`` of partition p's datafit (None when it is empty)."""
     _limit_blas()
-    objective, share = _block(X, y, s, spec)
+    objective, share = _cached_block(X, y, s, spec)
     if objective is None:
         return None
     return _scaled(getattr(objective, method)(*args), share)

@@ -89,15 +89,27 @@ class FeaturePreconditioner:
         return (self.L_inv @ G).ravel()
 
 
-def feature_preconditioner(datafit, penalty: Penalty | None = None) -> FeaturePreconditioner:
-    """The preconditioner for ``datafit`` plus ``penalty``'s ridge part.
+def feature_moments(datafit) -> np.ndarray:
+    """The moments the preconditioner of ``datafit`` is built from (one pass over X).
 
-    Calls ``datafit.feature_moments(dense=...)`` (one pass over X); a datafit without it
-    is refused by name (TypeError).
+    Dense (m, m) or diagonal (m,) by size; independent of the penalty, so a path over
+    penalties computes them once. A datafit without ``feature_moments`` is refused by
+    name (TypeError).
     """
     require(datafit, "preconditioner", "feature_moments")
     m = datafit.n_features + datafit.fit_intercept
     dense = m <= min(DENSE_MAX_FEATURES, DENSE_MAX_FEATURES_PER_CLASS * datafit.n_classes)
+    return datafit.feature_moments(dense=dense)
+
+
+def feature_preconditioner(datafit, penalty: Penalty | None = None,
+                           moments: np.ndarray | None = None) -> FeaturePreconditioner:
+    """The preconditioner for ``datafit`` plus ``penalty``'s ridge part.
+
+    ``moments``: :func:`feature_moments` of ``datafit`` when already computed; else
+    computed here (one pass over X).
+    """
+    if moments is None:
+        moments = feature_moments(datafit)
     ridge = 0.0 if penalty is None else penalty.ridge_weights(datafit.n_features)
-    return FeaturePreconditioner(datafit.feature_moments(dense=dense), datafit.n_classes,
-                                 ridge, datafit.fit_intercept)
+    return FeaturePreconditioner(moments, datafit.n_classes, ridge, datafit.fit_intercept)
