@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._kernel_tiles import numba
+from .._jit import njit, numba
 from ..penalties import Penalty
 from ._common import (
     CONVERGED,
@@ -74,7 +74,7 @@ def _two_loop(g: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray, firs
 
 
 if numba is not None:
-    _two_loop = numba.njit(cache=True, nogil=True)(_two_loop)
+    _two_loop = njit(cache=True, nogil=True)(_two_loop)
 
 
 def lean_lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6,
