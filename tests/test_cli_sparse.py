@@ -123,3 +123,39 @@ def test_bad_penalty_flags_are_one_line_usage_errors(data, args, message):
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (d / "bad.softreg").exists()
+
+
+def test_evaluate_report_draws_the_stored_coefficient_path(data):
+    d, frame = data
+    model_path = d / "cv_1se.softreg"
+    if not model_path.exists():  # test order may differ
+        run("fit", d / "d.csv", "-t", "y", "--l1-ratio", "1", "--cv", "3", "--rule", "1se",
+            "-o", model_path)
+    header = softreg.model_file.read_header(model_path)
+    cv = header["extra"]["cv"]
+    coefs = np.asarray(cv["path_coefs"])
+    assert coefs.shape == (20, 3, 8)
+    # the stored path is regularization_path on all rows at the cross-validated alphas,
+    # and at the refitted alpha it is the saved model
+    X, y = _xy(frame)
+    ref = softreg.regularization_path(X.to_numpy(), y, l1_ratio=1.0, alphas=cv["alphas"])
+    np.testing.assert_allclose(coefs, ref.coefs, rtol=1e-6, atol=1e-9)
+    model = softreg.load(model_path)
+    i = cv["alphas"].index(cv["alpha"])
+    np.testing.assert_allclose(coefs[i], model.coef_, atol=1e-5)
+    report = d / "report"
+    run("evaluate", model_path, d / "d.csv", "-t", "y", "--report", report)
+    png = report / "coefficient_path.png"
+    assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert '<img src="coefficient_path.png"' in (report / "index.html").read_text()
+
+
+def test_no_path_plot_for_a_ridge_model(data):
+    d, _ = data
+    run("fit", d / "d.csv", "-t", "y", "--cv", "2", "--alphas", "0.1,0.01", "-o",
+        d / "ridge.softreg")
+    assert "path_coefs" not in softreg.model_file.read_header(d / "ridge.softreg")[
+        "extra"]["cv"]
+    run("evaluate", d / "ridge.softreg", d / "d.csv", "-t", "y", "--report", d / "r2")
+    assert not (d / "r2" / "coefficient_path.png").exists()
+    assert (d / "r2" / "loss_curve.png").exists()

@@ -113,6 +113,12 @@ def _check_cv(cv, d: int) -> None:
     _need(isinstance(cv.get("grouped", False), bool), "grouped must be true/false")
     if "scores" in cv:
         _need(_matrix(cv["scores"], folds, n), f"scores must be {folds} x {n} numbers")
+    if "path_coefs" in cv:
+        coefs = cv["path_coefs"]
+        _need(isinstance(coefs, list) and len(coefs) == n
+              and all(isinstance(c, list) for c in coefs) and len({len(c) for c in coefs}) == 1
+              and all(_matrix(c, len(coefs[0]), d) for c in coefs),
+              f"path_coefs must be {n} matrices of n_classes x {d} numbers, one per alpha")
     if "n_iter_path" in cv:
         path = cv["n_iter_path"]
         _need(isinstance(path, list) and len(path) == folds

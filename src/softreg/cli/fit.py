@@ -379,7 +379,35 @@ def cross_validate(args, X, ds, extra: dict):
             raise UsageError(f"--scoring {args.scoring!r}: {exc}") from exc
         raise
     extra["cv"] = search.to_dict()
+    if args.l1_ratio > 0:
+        extra["cv"] |= coefficient_path(args, search, X, ds)
     return search.estimator_
+
+
+#: the coefficient path is stored in the model file (for the report's plot) up to this many
+#: numbers (n_alphas x n_classes x n_features)
+MAX_PATH_NUMBERS = 200_000
+
+
+def coefficient_path(args, search, X, ds) -> dict:
+    """The path on all rows at the cross-validated alphas, for ``evaluate --report``'s plot
+    (``{"path_coefs": ...}``, in the coefficients of the raw features), or ``{}`` when large.
+    """
+    from ..regpath import regularization_path
+
+    K = len(search.classes_)
+    if search.alphas_.size * K * X.shape[1] > MAX_PATH_NUMBERS or not np.all(search.alphas_ > 0):
+        return {}
+    if hasattr(X, "columns"):  # a DataFrame of named features
+        X = X.to_numpy()
+    path = regularization_path(X, ds.y, l1_ratio=args.l1_ratio, grouped=args.grouped,
+                               alphas=search.alphas_, sample_weight=ds.sample_weight,
+                               fit_intercept=not args.no_intercept)
+    coefs = path.coefs
+    if args.standardize:  # the model is stored for the raw features: so is its path
+        _, scale = standardizer(ds.X)
+        coefs = coefs / scale
+    return {"path_coefs": np.asarray(coefs, dtype=np.float64).tolist()}
 
 
 def inference(model, X, ds, *, standardized: bool) -> dict:
