@@ -115,7 +115,8 @@ def test_fit_cv_rule_refits_the_alpha_of_softmaxregressioncv(data, rule):
     (["--cv", "3", "--rule", "worst"], "argument --rule: invalid choice: 'worst'"),
     (["--l1-ratio", "1", "--solver", "lbfgs"], "--solver lbfgs cannot fit --l1-ratio > 0"),
     (["--l1-ratio", "1", "--infer"], "--infer is refused with --l1-ratio > 0"),
-    (["--l1-ratio", "1", "--dask"], "--l1-ratio > 0 cannot be combined with --dask"),
+    (["--l1-ratio", "1", "--dask", "--solver", "prox_newton"],
+     "--solver prox_newton needs the data in memory"),
 ])
 def test_bad_penalty_flags_are_one_line_usage_errors(data, args, message):
     d, _ = data
@@ -159,3 +160,28 @@ def test_no_path_plot_for_a_ridge_model(data):
     run("evaluate", d / "ridge.softreg", d / "d.csv", "-t", "y", "--report", d / "r2")
     assert not (d / "r2" / "coefficient_path.png").exists()
     assert (d / "r2" / "loss_curve.png").exists()
+
+
+def test_fit_dask_lasso_equals_the_in_memory_fit(tmp_path):
+    pytest.importorskip("distributed")
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frames = []
+    for i in range(3):
+        X = rng.normal(size=(150, 6))
+        y = np.argmax(X[:, :2] @ (2 * rng.normal(size=(2, 3))) + rng.gumbel(size=(150, 3)),
+                      axis=1)
+        frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(6)]).assign(label=y)
+        frame.to_parquet(folder / f"part{i}.parquet")
+        frames.append(frame)
+    out = json.loads(run("fit", folder, "--target", "label", "--dask", "--alpha", "0.05",
+                         "--l1-ratio", "1", "--json", "-o", tmp_path / "m.softreg").stdout)
+    assert out["solver"] == "prox_grad" and out["stop_reason"] == "converged"
+    model = softreg.load(tmp_path / "m.softreg")
+    data = pd.concat(frames, ignore_index=True)
+    ref = softreg.SoftmaxRegression(alpha=0.05, l1_ratio=1.0, tol=1e-10).fit(
+        data.drop(columns="label"), data["label"])
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-5)
+    assert (model.coef_ == 0).tolist() == (ref.coef_ == 0).tolist()
+    assert np.any(ref.coef_ == 0)

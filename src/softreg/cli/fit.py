@@ -46,12 +46,13 @@ def add_parser(sub, parents) -> None:
     m.add_argument("--grouped", action="store_true",
                    help="grouped L1 penalty: a feature is kept or dropped for all classes at "
                    "once (glmnet's type.multinomial='grouped'); needs --l1-ratio > 0")
-    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton"),
-                   default="auto",
+    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton",
+                                        "prox_grad"), default="auto",
                    help="optimiser: newton (Newton-CG), lbfgs, gd (gradient descent), sgd "
-                   "(minibatch), prox_newton (proximal Newton, for --l1-ratio > 0); auto "
-                   "(default) picks prox_newton for --l1-ratio > 0, newton for small "
-                   "problems, else lbfgs")
+                   "(minibatch), prox_newton (proximal Newton) or prox_grad (accelerated "
+                   "proximal gradient) for --l1-ratio > 0; auto (default) picks prox_newton "
+                   "for --l1-ratio > 0 (prox_grad on --dask), newton for small problems, "
+                   "else lbfgs")
     m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N",
                    help="most iterations (sgd: epochs) before stopping (default %(default)s)")
     m.add_argument("--tol", type=non_negative_float, default=None,
@@ -133,15 +134,15 @@ def check_penalty_flags(args) -> None:
                          "nothing to group")
     if args.rule is not None and args.cv is None:
         raise UsageError("--rule needs --cv K")
-    if args.l1_ratio > 0 and args.solver not in ("auto", "prox_newton"):
+    if args.l1_ratio > 0 and args.solver not in ("auto", "prox_newton", "prox_grad"):
         raise UsageError(f"--solver {args.solver} cannot fit --l1-ratio > 0: use --solver "
-                         "auto or prox_newton")
+                         "auto, prox_newton or prox_grad")
     if args.l1_ratio > 0 and args.infer:
         raise UsageError("--infer is refused with --l1-ratio > 0: standard errors after "
                          "L1 selection are not what it computes (post-selection inference)")
-    if args.l1_ratio > 0 and (args.dask or args.scheduler):
-        raise UsageError("--l1-ratio > 0 cannot be combined with --dask/--scheduler yet: "
-                         "fit in memory")
+    if args.solver == "prox_newton" and (args.dask or args.scheduler):
+        raise UsageError("--solver prox_newton needs the data in memory; with --dask/"
+                         "--scheduler use --solver auto (proximal gradient on full gradients)")
 
 
 def standardizer(X) -> tuple[np.ndarray, np.ndarray]:
