@@ -131,7 +131,8 @@ def machine_lines(args, started: str, load_before: str, seconds: float,
         f"{_version('scipy')}, scikit-learn {_version('sklearn')}, softreg "
         f"{_version('softreg')} ({_source_text(source_before, _softreg_source())}), numba "
         f"{_version('numba')}; BLAS {blas}",
-        "softreg: `SoftmaxRegression(alpha=1e-4)` at its defaults; scikit-learn: "
+        "softreg: `SoftmaxRegression(alpha=1e-4)` at its defaults (sparseC10: "
+        "alpha=1/(10 n)); scikit-learn: "
         "`LogisticRegression(C=1/(alpha n), solver=..., max_iter=10000, random_state=0)`, "
         "its defaults otherwise (tol=1e-4, multinomial for K >= 3): the same objective "
         "J = mean cross-entropy + alpha/2 ||W||^2, intercept unpenalised",

@@ -30,7 +30,7 @@ from .measure import (
     run_in_child,
     save_data,
 )
-from .problems import ALPHA, Problem
+from .problems import Problem
 
 #: J* already solved, by data set: (J_ref, grad max-norm at it, coef, intercept, warnings)
 _REFERENCES: dict = {}
@@ -83,6 +83,7 @@ def run_group(group: list[Problem], workdir: Path, *, repeats: int = 1, threads:
     if len({p.data_key for p in group}) != 1:
         raise ValueError("a group shares one data set")
     X64, y = group[0].generate()
+    alpha = group[0].alpha
     K = int(y.max()) + 1
     folders = {}
     try:
@@ -97,7 +98,7 @@ def run_group(group: list[Problem], workdir: Path, *, repeats: int = 1, threads:
                 log(f"  [{problem.name}] repeat {r + 1}/{repeats}: {library} {solver} ...")
                 try:
                     out = run_in_child(fit_child, folders[problem.name], library, solver,
-                                       ALPHA, threads, timeout=timeout, threads=threads)
+                                       alpha, threads, timeout=timeout, threads=threads)
                     log(f"      {out['seconds']:.2f} s, {out['n_iter']} iterations")
                 except ChildFailed as exc:
                     last = str(exc).strip().splitlines()[-1]
@@ -109,13 +110,13 @@ def run_group(group: list[Problem], workdir: Path, *, repeats: int = 1, threads:
             if problem.machine_limit:
                 log(f"  [{problem.name}] machine limit and one evaluation ...")
                 limits[problem.name] = run_in_child(
-                    machine_limit_child, folders[problem.name], K, ALPHA, threads,
+                    machine_limit_child, folders[problem.name], K, alpha, threads,
                     timeout=timeout, threads=threads)
     finally:
         for folder in folders.values():
             shutil.rmtree(folder, ignore_errors=True)
 
-    objective = reference_objective(X64, y, ALPHA, K)
+    objective = reference_objective(X64, y, alpha, K)
     fits = {p.name: {pair: _summary(raw[(p.name, pair)]) for pair in methods(p)}
             for p in group}
     every = [f for by_pair in fits.values() for f in by_pair.values() if "error" not in f]

@@ -104,7 +104,7 @@ def test_run_problem_and_tables(tmp_path):
     assert limit["eval_best"] > 0 and "evaluation / limit" in report.limits_table([record])
 
     status = {target: s for s, target, _ in report.targets([record])}
-    assert len(status) == 16
+    assert len(status) == 18
     problem_of = {target: target.split(":")[0] for target in status}
     assert {s for t, s in status.items() if problem_of[t] != "dense64"} == {"SKIP"}
     assert {s for t, s in status.items() if problem_of[t] == "dense64"} <= {"PASS", "FAIL"}
@@ -141,7 +141,7 @@ def test_main_writes_the_results_file_atomically(tmp_path, capsys, restore_threa
     assert row[:2] == ["dense64F: dense64, Fortran order", "softreg (default)"]
     float(row[2]), float(row[5]), float(row[7])  # time, suboptimality, memory parse
     assert "- **PASS** dense64F: no copy of X" in text or "- **FAIL** dense64F" in text
-    assert text.count("- **SKIP**") == 15
+    assert text.count("- **SKIP**") == 17
 
     with pytest.raises(TypeError):
         report.write_atomic(out, object())  # fails while writing: the old file survives
@@ -152,3 +152,22 @@ def test_main_writes_the_results_file_atomically(tmp_path, capsys, restore_threa
 def test_cli_rejects_unknown_problems():
     with pytest.raises(SystemExit, match="unknown problem"):
         cli.select(cli.parse_args(["--only", "dense64,nope"]))
+
+
+@pytest.mark.parametrize(("ours", "subopt", "status"),
+                         [(1.0, 1e-9, "PASS"), (2.0, 1e-9, "FAIL"), (1.0, 1e-6, "FAIL")])
+def test_sparse_targets_need_2x_and_1e7(ours, subopt, status):
+    """The sparse targets: >= 2x the fastest converged scikit-learn solver and
+    (J-J*)/J* <= 1e-7, each problem at its own alpha (sparseC10: 1/(10 n))."""
+    by_name = {p.name: p for p in problems.problems()}
+    assert by_name["sparseC10"].alpha == pytest.approx(1 / (10 * 50_000))
+    assert by_name["sparse"].alpha == problems.ALPHA
+    assert by_name["sparse"].data_key != by_name["sparseC10"].data_key  # two J*
+    fit = {"seconds": ours, "subopt": subopt, "warnings": []}
+    sk = {"seconds": 3.0, "subopt": 1e-7, "warnings": []}
+    slow = {"seconds": 2.0, "subopt": 1e-3, "warnings": ["ConvergenceWarning: no"]}
+    record = {"problem": by_name["sparseC10"], "fits": {
+        ("softreg", "default"): fit, ("sklearn", "saga"): sk, ("sklearn", "lbfgs"): slow}}
+    status_of = {t: s for s, t, _ in report.targets([record])}
+    [target] = [t for t in status_of if t.startswith("sparseC10: default fit >= 2x")]
+    assert status_of[target] == status

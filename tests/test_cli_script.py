@@ -173,3 +173,17 @@ def test_one_class_error_names_the_label_plainly(tmp_path):
 
     with pytest.raises(ValueError, match=r"only one class: 1$"):
         SoftmaxRegression().fit(np.zeros((3, 1)), np.array([1, 1, 1]))
+
+
+def test_startup_benchmark_ratios():
+    import importlib
+
+    sys.path.insert(0, str(Path(SRC).parent))
+    try:
+        startup = importlib.import_module("benchmarks.startup")
+    finally:
+        sys.path.pop(0)
+    best = {"baseline": (0.2, 0.3), "softreg --help": (0.1, 0.15),
+            "softreg --version": (0.1, 0.3), "softreg inspect MODEL": (1.0, 0.9)}
+    assert "| `softreg --help` | 0.100 | 0.50 | 0.150 | 0.50 |" in startup.table(best)
+    assert [v.split(":")[0] for v in startup.verdicts(best)] == ["- PASS", "- PASS", "- FAIL"]

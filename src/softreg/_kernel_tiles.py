@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from ._jit import njit
+
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
     import numba
@@ -96,7 +98,7 @@ def _jit(fn, exact=False):
     """Compile a helper with numba (left as Python where numba is missing)."""
     if numba is None:
         return fn
-    return numba.njit(**(_EXACT_OPTIONS if exact else _OPTIONS))(fn)
+    return njit(**(_EXACT_OPTIONS if exact else _OPTIONS))(fn)
 
 
 #: rows per register tile (logits and gradient)

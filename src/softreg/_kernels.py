@@ -36,6 +36,7 @@ import threading
 import numpy as np
 
 from . import _kernel_tiles as _tiles
+from ._jit import njit
 from ._kernel_tiles import numba
 
 _OPTIONS = _tiles._OPTIONS
@@ -221,10 +222,10 @@ class _Compiled:
     """
 
     def __init__(self):
-        self.dense = numba.njit(parallel=True, **_OPTIONS)(_dense_pass)
-        self.dense_serial = numba.njit(**_OPTIONS)(_dense_pass)
-        self.dense_f = numba.njit(parallel=True, **_OPTIONS)(_dense_f_pass)
-        self.dense_f_serial = numba.njit(**_OPTIONS)(_dense_f_pass)
+        self.dense = njit(parallel=True, **_OPTIONS)(_dense_pass)
+        self.dense_serial = njit(**_OPTIONS)(_dense_pass)
+        self.dense_f = njit(parallel=True, **_OPTIONS)(_dense_f_pass)
+        self.dense_f_serial = njit(**_OPTIONS)(_dense_f_pass)
 
 
 _compiled: _Compiled | None = None

@@ -114,6 +114,10 @@ class SoftmaxObjective:
         plus one per n_samples rows handed out by :meth:`minibatch`."""
         return self._passes + self._minibatch_rows // max(self.n_samples, 1)
 
+    def add_passes(self, count: int = 1) -> None:
+        """Count passes over X that a solver made with kernels of its own (saga)."""
+        self._passes += int(count)
+
     # -- parameter layout -------------------------------------------------------------
     def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Split theta (n_params,) into W (d, K) and b (K,) (None without intercept)."""

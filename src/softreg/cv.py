@@ -108,7 +108,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     scoring : str, callable or None, default=None
         A scikit-learn scorer; None uses the estimator's ``score`` (accuracy). Called with
         ``sample_weight`` of the held-out rows when weights are given.
-    solver : {"auto", "newton", "lbfgs", "gd"}, default="auto"
+    solver : {"auto", "newton", "lbfgs", "gd", "saga"}, default="auto"
         The solver of the path fits. "auto" uses Newton's method with the exact Hessian
         on dense data with few parameters ((d+1)K <= 400), and
         ``SoftmaxRegression(solver="auto")`` otherwise. The refit always uses

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .._jit import njit
+
 numba: Any
 try:  # numba is a dependency, but the library still works (slowly) without it
     import numba
@@ -37,7 +39,7 @@ _OPTIONS = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp"}
 
 
 def _jit(fn):
-    return fn if numba is None else numba.njit(**_OPTIONS)(fn)
+    return fn if numba is None else njit(**_OPTIONS)(fn)
 
 
 @_jit

@@ -18,7 +18,7 @@ from .._protocol import require
 from ..penalties import Penalty
 
 #: why a solver stopped
-CONVERGED = "converged"  # gradient max-norm <= tol (sgd: objective stopped improving by > tol)
+CONVERGED = "converged"  # the optimality test passed: max |grad J| (or its L1 analogue) <= tol
 MAX_ITER = "max_iter"  # ran out of iterations first
 STALLED = "stalled"  # no step decreased the objective (at the limit of floating point)
 

@@ -1,0 +1,347 @@
+"""numba kernels of the SAGA solver: one epoch of lazy SAGA steps, one exact full pass.
+
+Notation (see :mod:`softreg.solvers.saga`): J = (1/n) sum_i f_i + penalty with
+f_i = n sw_i CE_i; the gradient memory keeps, per row, r_i = sw_i (p_i - y_i) (K,) at the
+point where row i was last visited, so the datafit gradient is A = sum_i x_i r_i^T (d, K)
+and Ab = sum_i r_i (K,) for the intercept. One SAGA step on row i with the new residual
+r'_i and Delta = r'_i - r_i moves every entry by the estimate n x_i Delta^T + A, then
+applies the penalty's proximal map
+
+    v <- rho_j * soft(v - eta * g, eta * lam_j),   rho_j = 1 / (1 + eta * ridge_j)
+
+(soft-thresholding for the L1 part, then the ridge part's shrinkage). Features absent
+from row i see g = A_j, constant until row j is touched again, so their m skipped steps
+are applied in closed form when the feature is next needed ("just in time"):
+:func:`lazy_entry`. Rows of X are read in X's dtype (float32 stays float32); all
+arithmetic is float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:  # numba is a dependency; without it the kernels run (slowly) as Python
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
+#: no "nnan"/"ninf": overflow must stay visible to the divergence checks
+#: no "nnan"/"ninf": an overflow must stay visible to the divergence checks
+_OPTIONS = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
+
+
+def _jit(fn):
+    return fn if numba is None else numba.njit(**_OPTIONS)(fn)
+
+
+@_jit
+def affine_steps(v, c, k, rho, logrho):
+    """k steps of v <- rho * (v - c), in closed form (rho <= 1; logrho = log(rho))."""
+    if k <= 0:
+        return v
+    if rho == 1.0:
+        return v - c * k
+    pk = math.exp(k * logrho)
+    # rho (1 - rho^k) / (1 - rho), accurate for rho near 1
+    return pk * v - c * rho * math.expm1(k * logrho) / math.expm1(logrho)
+
+
+@_jit
+def lazy_entry(v, a, m, eta, lam, rho, logrho):
+    """m steps of v <- rho * soft(v - eta * a, eta * lam), in closed form.
+
+    lam >= 0 (L1 strength of this entry), 0 < rho <= 1 (ridge shrinkage per step).
+    The trajectory is piecewise affine: a branch v > 0, the point 0 and a branch v < 0;
+    the branch changes at most twice, at a step found from the affine branch's closed
+    form (then corrected by one step either way against rounding).
+    """
+    if m <= 0:
+        return v
+    if lam == 0.0:
+        return affine_steps(v, eta * a, m, rho, logrho)
+    sign = 1.0
+    if v < 0.0 or (v == 0.0 and a > 0.0):
+        v, a, sign = -v, -a, -1.0  # the map is odd: work on v >= 0
+    if v == 0.0 and -a <= lam:
+        return 0.0  # |a| <= lam: zero is a fixed point
+    c = eta * (a + lam)  # the positive branch: v <- rho (v - c), while v > c
+    if c <= 0.0:
+        return sign * affine_steps(v, c, m, rho, logrho)
+    # here v > 0 and c > 0: v decreases; k = positive steps before the input falls <= c
+    if v <= c:
+        k = 0
+    else:
+        if rho == 1.0:
+            guess = math.ceil((v - c) / c)
+        else:
+            guess = math.ceil(math.log(c / ((1.0 - rho) * v + c * rho)) / logrho)
+        k = int(min(max(guess, 0.0), float(m)))
+        while k > 0 and affine_steps(v, c, k - 1, rho, logrho) <= c:
+            k -= 1
+        while k < m and affine_steps(v, c, k, rho, logrho) > c:
+            k += 1
+    if k >= m:
+        return sign * affine_steps(v, c, m, rho, logrho)
+    u = affine_steps(v, c, k, rho, logrho)  # 0 < u <= c: this step leaves the branch
+    rest = m - k - 1
+    shifted = u - eta * a
+    c2 = eta * (a - lam)  # the negative branch: v <- rho (v - c2), while v < c2
+    if shifted >= -eta * lam:
+        if a <= lam:
+            return 0.0
+        return sign * affine_steps(0.0, c2, rest, rho, logrho)
+    return sign * affine_steps(rho * (shifted + eta * lam), c2, rest, rho, logrho)
+
+
+@_jit
+def _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r):
+    """z = x_i W + b (K,), then r = sw_i (softmax(z) - y_i); returns CE_i."""
+    for k in range(K):
+        z[k] = b[k]
+    for t in range(idx.shape[0]):
+        j = idx[t]
+        x = float(vals[t])
+        for k in range(K):
+            z[k] += x * W[j, k]
+    zmax = z[0]
+    for k in range(1, K):
+        if z[k] > zmax:
+            zmax = z[k]
+    total = 0.0
+    for k in range(K):
+        r[k] = math.exp(z[k] - zmax)
+        total += r[k]
+    lse = zmax + math.log(total)
+    yz = 0.0
+    s = sw[i]
+    if soft:
+        for k in range(K):
+            yz += Y[i, k] * z[k]
+            r[k] = s * (r[k] / total - Y[i, k])
+    else:
+        yz = z[codes[i]]
+        for k in range(K):
+            r[k] = s * (r[k] / total)
+        r[codes[i]] -= s
+    return lse - yz
+
+
+@_jit
+def _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, table_f, table_g):
+    """Apply the skipped steps (last[j] .. t-1) to the features idx of one row.
+
+    Where every feature has the same ridge and no L1 part, ``table_f[m]`` = rho^m and
+    ``table_g[m]`` = eta rho (1 - rho^m) / (1 - rho) hold the m-step factors (m <= n);
+    otherwise they are empty and the factors are computed per feature.
+    """
+    K = W.shape[1]
+    tabled = table_f.shape[0] > 0
+    for q in range(idx.shape[0]):
+        j = idx[q]
+        m = t - last[j]
+        if m > 0:
+            if tabled:
+                f = table_f[m]
+                g = table_g[m]
+                for k in range(K):
+                    W[j, k] = f * W[j, k] - g * A[j, k]
+            elif lam[j] == 0.0:
+                if rho[j] == 1.0:
+                    f, g = 1.0, eta * m
+                else:
+                    f = math.exp(m * logrho[j])
+                    g = eta * rho[j] * math.expm1(m * logrho[j]) / math.expm1(logrho[j])
+                for k in range(K):
+                    W[j, k] = f * W[j, k] - g * A[j, k]
+            else:
+                for k in range(K):
+                    W[j, k] = lazy_entry(W[j, k], A[j, k], m, eta, lam[j], rho[j], logrho[j])
+            last[j] = t
+
+
+def step_tables(n, eta, rho):
+    """(table_f, table_g) of :func:`_catch_up` for one common rho, m = 0..n."""
+    m = np.arange(n + 1, dtype=np.float64)
+    logrho = math.log(rho)
+    f = np.exp(m * logrho)
+    g = eta * m if rho == 1.0 else eta * rho * np.expm1(m * logrho) / math.expm1(logrho)
+    return f, g
+
+
+@_jit
+def _fused_residual(idx, vals, W, A, last, t, table_f, table_g, b, K, i, codes, Y, soft, sw,
+                    z, r):
+    """:func:`_catch_up` (tabled factors) and :func:`_row_residual` in one sweep of the row."""
+    for k in range(K):
+        z[k] = b[k]
+    for q in range(idx.shape[0]):
+        j = idx[q]
+        x = float(vals[q])
+        m = t - last[j]
+        if m > 0:
+            f = table_f[m]
+            g = table_g[m]
+            for k in range(K):
+                w = f * W[j, k] - g * A[j, k]
+                W[j, k] = w
+                z[k] += x * w
+            last[j] = t
+        else:
+            for k in range(K):
+                z[k] += x * W[j, k]
+    zmax = z[0]
+    for k in range(1, K):
+        if z[k] > zmax:
+            zmax = z[k]
+    total = 0.0
+    for k in range(K):
+        r[k] = math.exp(z[k] - zmax)
+        total += r[k]
+    s = sw[i]
+    if soft:
+        for k in range(K):
+            r[k] = s * (r[k] / total - Y[i, k])
+    else:
+        for k in range(K):
+            r[k] = s * (r[k] / total)
+        r[codes[i]] -= s
+
+
+@_jit
+def _step(idx, vals, i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
+          logrho, eta_b, z, r, lazy, table_f, table_g):
+    """One SAGA step on row i (features idx, values vals) at step number t."""
+    K = W.shape[1]
+    if lazy and table_f.shape[0] > 0:
+        _fused_residual(idx, vals, W, A, last, t, table_f, table_g, b, K, i, codes, Y, soft,
+                        sw, z, r)
+    else:
+        if lazy:
+            _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, table_f, table_g)
+        _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r)
+    for k in range(K):  # r <- Delta = new residual - remembered one
+        new = r[k]
+        r[k] = new - mem[i, k]
+        mem[i, k] = new
+    for q in range(idx.shape[0]):
+        j = idx[q]
+        x = float(vals[q])
+        nx = n * x
+        lj = eta * lam[j]
+        rj = rho[j]
+        if lj > 0.0:
+            for k in range(K):
+                v = W[j, k] - eta * (nx * r[k] + A[j, k])
+                if v > lj:
+                    v -= lj
+                elif v < -lj:
+                    v += lj
+                else:
+                    v = 0.0
+                W[j, k] = rj * v
+                A[j, k] += x * r[k]
+        else:
+            for k in range(K):
+                W[j, k] = rj * (W[j, k] - eta * (nx * r[k] + A[j, k]))
+                A[j, k] += x * r[k]
+        last[j] = t + 1
+    for k in range(K):
+        b[k] -= eta_b * (n * r[k] + Ab[k])
+        Ab[k] += r[k]
+
+
+@_jit
+def saga_epoch_csr(order, indptr, indices, data, W, b, A, Ab, mem, last, codes, Y, soft, sw,
+                   eta, lam, rho, logrho, eta_b, table_f, table_g):
+    """SAGA steps on the rows ``order`` of a CSR matrix; all features brought up to date."""
+    K = W.shape[1]
+    n = float(mem.shape[0])
+    z = np.empty(K)
+    r = np.empty(K)
+    last[:] = 0
+    for t in range(order.shape[0]):
+        i = order[t]
+        lo, hi = indptr[i], indptr[i + 1]
+        _step(indices[lo:hi], data[lo:hi], i, t, n, W, b, A, Ab, mem, last, codes, Y, soft,
+              sw, eta, lam, rho, logrho, eta_b, z, r, True, table_f, table_g)
+    everything = np.arange(W.shape[0])
+    _catch_up(everything, W, A, last, order.shape[0], eta, lam, rho, logrho, table_f, table_g)
+
+
+@_jit
+def saga_epoch_dense(order, X, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
+                     logrho, eta_b):
+    """SAGA steps on the rows ``order`` of a dense X (every feature is touched each step)."""
+    K = W.shape[1]
+    n = float(mem.shape[0])
+    z = np.empty(K)
+    r = np.empty(K)
+    everything = np.arange(W.shape[0])
+    empty = np.zeros(0)
+    for t in range(order.shape[0]):
+        i = order[t]
+        _step(everything, X[i], i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta,
+              lam, rho, logrho, eta_b, z, r, False, empty, empty)
+
+
+@_jit
+def full_pass_csr(indptr, indices, data, W, b, n, codes, Y, soft, sw, G, Gb, mem):
+    """Exact datafit at (W, b): returns sum_i sw_i CE_i; G = sum_i x_i r_i^T, Gb = sum_i r_i.
+
+    When ``mem`` has n rows it receives every row's residual at (W, b) (the start of a
+    run); an empty ``mem`` is left alone: refreshing the memory at every check, as SVRG
+    would, was measured to slow SAGA down (35 epochs instead of 19 on a tf-idf problem).
+    """
+    K = W.shape[1]
+    z = np.empty(K)
+    r = np.empty(K)
+    G[:, :] = 0.0
+    Gb[:] = 0.0
+    loss = 0.0
+    for i in range(n):
+        lo, hi = indptr[i], indptr[i + 1]
+        idx = indices[lo:hi]
+        vals = data[lo:hi]
+        ce = _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r)
+        if sw[i] != 0.0:
+            loss += sw[i] * ce
+        for t in range(idx.shape[0]):
+            j = idx[t]
+            x = float(vals[t])
+            for k in range(K):
+                G[j, k] += x * r[k]
+        for k in range(K):
+            Gb[k] += r[k]
+        if mem.shape[0] == n:
+            for k in range(K):
+                mem[i, k] = r[k]
+    return loss
+
+
+@_jit
+def full_pass_dense(X, W, b, n, codes, Y, soft, sw, G, Gb, mem):
+    """:func:`full_pass_csr` for a dense X."""
+    K = W.shape[1]
+    z = np.empty(K)
+    r = np.empty(K)
+    everything = np.arange(W.shape[0])
+    G[:, :] = 0.0
+    Gb[:] = 0.0
+    loss = 0.0
+    for i in range(n):
+        vals = X[i]
+        ce = _row_residual(everything, vals, W, b, K, i, codes, Y, soft, sw, z, r)
+        if sw[i] != 0.0:
+            loss += sw[i] * ce
+        for j in range(vals.shape[0]):
+            x = float(vals[j])
+            for k in range(K):
+                G[j, k] += x * r[k]
+        for k in range(K):
+            Gb[k] += r[k]
+        if mem.shape[0] == n:
+            for k in range(K):
+                mem[i, k] = r[k]
+    return loss

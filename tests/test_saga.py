@@ -1,0 +1,181 @@
+"""The SAGA solver: closed-form lazy steps, optimum against independent references."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from softreg import SoftmaxRegression
+from softreg._objective import SoftmaxObjective
+from softreg.penalties import Penalty
+from softreg.solvers import CONVERGED, DivergenceError, Penalised, newton, saga
+from softreg.solvers._saga_kernels import lazy_entry
+
+
+def replay(v, a, m, eta, lam, rho):
+    """m steps of v <- rho * soft(v - eta a, eta lam), one at a time."""
+    for _ in range(m):
+        u = v - eta * a
+        v = rho * np.sign(u) * max(abs(u) - eta * lam, 0.0)
+    return v
+
+
+@pytest.mark.parametrize("rho", [1.0, 0.999, 0.9])
+@pytest.mark.parametrize("lam", [0.0, 0.3, 2.0])
+def test_lazy_entry_equals_step_by_step_replay(rho, lam):
+    rng = np.random.default_rng(int(rho * 1000) + int(lam * 10))
+    for _ in range(300):
+        v = rng.choice([0.0, rng.normal(scale=3)])
+        a = rng.normal(scale=2)
+        m = int(rng.integers(0, 60))
+        eta = rng.uniform(0.01, 0.5)
+        got = lazy_entry(v, a, m, eta, lam, rho, np.log(rho))
+        assert got == pytest.approx(replay(v, a, m, eta, lam, rho), rel=1e-9, abs=1e-12)
+
+
+def wine():
+    X, y = load_wine(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def test_saga_reaches_sklearns_optimum_on_wine():
+    """SAGA at tol=1e-10 matches LogisticRegression(C) with alpha = 1 / (C sum s) to 1e-8."""
+    X, y = wine()
+    C = 0.5
+    ref = LogisticRegression(C=C, solver="newton-cg", tol=1e-14, max_iter=10_000).fit(X, y)
+    model = SoftmaxRegression(alpha=1 / (C * len(y)), solver="saga", tol=1e-10,
+                              max_iter=5000, random_state=0).fit(X, y)
+    assert model.stop_reason_ == "converged" and model.solver_ == "saga"
+    np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(X), atol=1e-8)
+
+
+def text_problem(n=400, d=300, K=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=0.03, random_state=seed, format="csr")
+    X.data = rng.uniform(0.1, 1.0, size=X.nnz)
+    y = np.argmax(X @ rng.normal(size=(d, K)) * 3 + rng.gumbel(size=(n, K)), axis=1)
+    return X, y
+
+
+def exact_optimum(datafit, penalty):
+    return newton(datafit, penalty, datafit.zeros(), tol=1e-12, max_iter=200).params
+
+
+@pytest.mark.parametrize("case", ["plain", "weights", "soft", "no_intercept", "float32"])
+def test_saga_optimum_matches_newton_on_sparse_and_dense(case):
+    """Sparse (lazy) and dense SAGA land on Newton's optimum of the same objective, with
+    sample weights, soft targets, no intercept and float32 X read as float32."""
+    X, y = text_problem()
+    n, K = X.shape[0], 4
+    rng = np.random.default_rng(1)
+    kw = dict(n_classes=K)
+    penalty = Penalty(alpha=1e-2)
+    if case == "weights":
+        kw["sample_weight"] = rng.uniform(0.1, 3.0, size=n)
+    if case == "no_intercept":
+        kw["fit_intercept"] = False
+    if case == "float32":
+        X = X.astype(np.float32)
+    if case == "soft":
+        Y = rng.dirichlet(np.ones(K), size=n)
+        kw.pop("n_classes")
+        targets = dict(Y=Y)
+    else:
+        targets = dict(y=y)
+    exact = exact_optimum(SoftmaxObjective(X, **targets, **kw), penalty)
+    for data in (X, X.toarray()):
+        objective = SoftmaxObjective(data, **targets, **kw)
+        result = saga(objective, penalty, None, tol=1e-10, max_iter=3000, random_state=0)
+        assert result.stop_reason == CONVERGED
+        # the objective's own gradient (checked against finite differences in
+        # test_objective) confirms the optimality SAGA claims
+        J = Penalised(SoftmaxObjective(data, **targets, **kw), penalty)
+        _, grad = J.loss_grad(result.params)
+        assert np.max(np.abs(grad)) <= 1e-9
+        np.testing.assert_allclose(result.params, exact, atol=1e-7)
+
+
+def test_saga_gradient_test_matches_finite_differences():
+    """The loss SAGA reports at its end is J there; its violation is the gradient's
+    max-norm, which finite differences of J confirm."""
+    X, y = text_problem(n=120, d=40)
+    objective = Penalised(SoftmaxObjective(X, y=y, n_classes=4), Penalty(alpha=1e-2))
+    result = saga(objective.datafit, objective.penalty, None, tol=1e-3, max_iter=2,
+                  random_state=0)
+    theta = result.params
+    h = 1e-6
+    fd = np.array([(objective.loss(theta + h * e) - objective.loss(theta - h * e)) / (2 * h)
+                   for e in np.eye(theta.size)])
+    assert result.loss == pytest.approx(objective.loss(theta), rel=1e-12)
+    assert result.grad_norm == pytest.approx(np.max(np.abs(fd)), rel=1e-5)
+
+
+def test_saga_l1_prox_reaches_the_lasso_optimality_condition():
+    """With an L1 part (elastic net), the lazy proximal steps reach the subgradient
+    optimality condition, judged from the objective's own gradient; sparse and dense
+    agree and the solution has exact zeros."""
+    X, y = text_problem(seed=3)
+    penalty = Penalty(alpha=0.02, l1_ratio=0.7)
+    sols = []
+    for data in (X, X.toarray()):
+        objective = SoftmaxObjective(data, y=y, n_classes=4)
+        result = saga(objective, penalty, None, tol=1e-9, max_iter=5000, random_state=0)
+        assert result.stop_reason == CONVERGED
+        _, grad = objective.loss_grad(result.params)
+        W, _ = objective.unpack(result.params)
+        gW, gb = objective.unpack(grad)
+        violation = penalty.optimality_violation(W, gW + penalty.smooth_gradient(W))
+        assert violation.max() <= 1e-9 and np.abs(gb).max() <= 1e-9
+        assert np.count_nonzero(W == 0) > W.size // 4
+        sols.append(result.params)
+    np.testing.assert_allclose(sols[0], sols[1], atol=1e-7)
+
+
+def test_saga_refuses_grouped_penalties_and_datafits_without_data():
+    X, y = text_problem(n=50)
+    datafit = SoftmaxObjective(X, y=y, n_classes=4)
+    with pytest.raises(TypeError, match="saga.* needs"):
+        saga(Penalised(datafit, Penalty()), None)
+    with pytest.raises(ValueError, match="grouped"):
+        saga(SoftmaxObjective(X, y=y, n_classes=4), Penalty(alpha=1.0, l1_ratio=1.0,
+                                                            grouped=True))
+
+
+def test_saga_never_claims_convergence_it_did_not_reach():
+    X, y = text_problem()
+    penalty = Penalty(alpha=1e-3)
+    objective = SoftmaxObjective(X, y=y, n_classes=4)
+    result = saga(objective, penalty, None, tol=1e-12, max_iter=2, random_state=0)
+    assert result.stop_reason == "max_iter" and result.grad_norm > 1e-12
+    # a far too long step: either an overflow (DivergenceError) or no convergence
+    big = SoftmaxObjective(X * 1e3, y=y, n_classes=4)
+    start = big.loss(big.zeros())
+    try:
+        result = saga(big, penalty, None, max_iter=20, step_size=1e3, random_state=0)
+    except DivergenceError as exc:
+        assert "too large" in str(exc)
+    else:
+        assert result.stop_reason == "max_iter" and result.loss > start
+
+
+def test_auto_picks_saga_for_sparse_data_and_records_it():
+    """'auto': saga on sparse X where kappa / n is small, L-BFGS where it is large (weak
+    or no penalty) and on dense X, Newton for few parameters; recorded in solver_."""
+    X, y = text_problem(n=2000, d=400)
+    model = SoftmaxRegression(alpha=1e-2, random_state=0).fit(X, y)
+    assert model.solver_ == "saga" and model.stop_reason_ == "converged"
+    dense = SoftmaxRegression(alpha=1e-2).fit(X.toarray(), y)
+    assert dense.solver_ == "lbfgs"
+    # both stop at max |grad J| <= 1e-7: probabilities agree to ~1e-6
+    np.testing.assert_allclose(model.predict_proba(X), dense.predict_proba(X), atol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3 iterations: not converged
+        for alpha in (0.0, 1e-6):  # kappa / n = infinity, ~1e3
+            weak = SoftmaxRegression(alpha=alpha, max_iter=3).fit(X, y)
+            assert weak.solver_ == "lbfgs"
+    small = SoftmaxRegression(alpha=1e-2).fit(X[:, :20], y)
+    assert small.solver_ == "newton"
