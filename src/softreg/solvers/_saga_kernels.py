@@ -22,18 +22,14 @@ import math
 
 import numpy as np
 
-try:  # numba is a dependency; without it the kernels run (slowly) as Python
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
+from .._jit import njit, numba
 
-#: no "nnan"/"ninf": overflow must stay visible to the divergence checks
 #: no "nnan"/"ninf": an overflow must stay visible to the divergence checks
 _OPTIONS = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
 
 
 def _jit(fn):
-    return fn if numba is None else numba.njit(**_OPTIONS)(fn)
+    return fn if numba is None else njit(**_OPTIONS)(fn)
 
 
 @_jit
