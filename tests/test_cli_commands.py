@@ -127,7 +127,7 @@ def test_fit_cv_chooses_the_alpha_of_softmaxregressioncv_and_inspect_shows_it(ca
     expected = softreg.infer(ref.estimator_, frame[["a", "b", "c"]], y)
     assert main(["inspect", str(tmp_path / "m.softreg")]) == 0
     text = capsys.readouterr().out
-    assert "alpha chosen by 3-fold cross-validation (neg_log_loss)" in text
+    assert "alpha chosen by 3-fold cross-validation (neg_log_loss, best rule)" in text
     assert expected.summary() in text
     assert main(["inspect", str(tmp_path / "m.softreg"), "--json"]) == 0
     stored = json.loads(capsys.readouterr().out)["extra"]["inference"]

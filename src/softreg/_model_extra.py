@@ -105,9 +105,20 @@ def _check_cv(cv, d: int) -> None:
     folds = cv.get("n_folds")
     _need(_count(folds) and folds >= 1, "n_folds must be a positive count")
     _need(_text(cv.get("scoring")), "scoring must be a string")
-    _need("alpha" not in cv or _number(cv["alpha"]), "alpha must be a number")
+    for key in ("alpha", "alpha_best", "alpha_1se", "l1_ratio"):
+        _need(key not in cv or _number(cv[key]), f"{key} must be a number")
+    _need("rule" not in cv or cv["rule"] in ("best", "1se"), "rule must be best or 1se")
+    _need("index_1se" not in cv or (_count(cv["index_1se"]) and cv["index_1se"] < n),
+          f"index_1se must be a position in the {n} alphas")
+    _need(isinstance(cv.get("grouped", False), bool), "grouped must be true/false")
     if "scores" in cv:
         _need(_matrix(cv["scores"], folds, n), f"scores must be {folds} x {n} numbers")
+    if "path_coefs" in cv:
+        coefs = cv["path_coefs"]
+        _need(isinstance(coefs, list) and len(coefs) == n
+              and all(isinstance(c, list) for c in coefs) and len({len(c) for c in coefs}) == 1
+              and all(_matrix(c, len(coefs[0]), d) for c in coefs),
+              f"path_coefs must be {n} matrices of n_classes x {d} numbers, one per alpha")
     if "n_iter_path" in cv:
         path = cv["n_iter_path"]
         _need(isinstance(path, list) and len(path) == folds

@@ -425,7 +425,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         """The path's results as plain lists and floats (``json.dumps`` works on it).
 
         Keys: alphas, scores (n_folds x n_alphas), mean_scores, std_scores, n_iter_path,
-        best_index, alpha, scoring (its repr), n_folds.
+        best_index, alpha, rule, alpha_best, alpha_1se, index_1se, l1_ratio, grouped,
+        scoring (its repr), n_folds.
         """
         check_is_fitted(self, "scores_")
         return {
@@ -437,6 +438,12 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             "n_iter_path": self.n_iter_path_.tolist(),
             "best_index": int(self.best_index_),
             "alpha": float(self.alpha_),
+            "rule": self.rule,
+            "alpha_best": float(self.alpha_best_),
+            "alpha_1se": float(self.alpha_1se_),
+            "index_1se": int(self.index_1se_),
+            "l1_ratio": float(self.l1_ratio),
+            "grouped": bool(self.grouped),
             "scoring": "accuracy" if self.scoring is None else str(self.scoring),
             "n_folds": int(self.scores_.shape[0]),
         }

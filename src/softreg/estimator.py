@@ -44,7 +44,7 @@ STREAM_HORIZON_BATCHES = 100
 STREAM_STEP_FACTOR = 2.0
 
 #: the values of the solver parameter
-SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "saga", "prox_newton")
+SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "saga", "prox_newton", "prox_grad")
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -76,10 +76,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Per-feature multiplier of the penalty (glmnet's ``penalty.factor``, used as given,
         not rescaled); 0 leaves a feature unpenalised. None: all ones.
     fit_intercept : bool, default=True
-    solver : {"auto", "lbfgs", "newton", "gd", "sgd", "saga", "prox_newton"}, default="auto"
+    solver : {"auto", "lbfgs", "newton", "gd", "sgd", "saga", "prox_newton", "prox_grad"}, \
+default="auto"
         "auto" picks "prox_newton" when l1_ratio > 0, grouped or penalty_factor is given
         (proximal Newton with coordinate descent on working sets, stopping on the
-        optimality conditions; "saga" fits these too, except grouped), else "newton" when
+        optimality conditions; "saga" fits these too, except grouped; on Dask collections
+        "auto" picks "prox_grad", accelerated proximal gradient on full gradients, with the
+        same stopping rule), else "newton" when
         (n_features + 1) * n_classes <= 400 (``solvers.EXACT_MAX_PARAMS``), else "saga" for
         sparse X when alpha > 0 and kappa / n = L_max / (alpha n) <= 8 (L_max: the largest
         row's smoothness; there SAGA needs a few dozen epochs where L-BFGS needs hundreds
@@ -199,7 +202,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _penalised(self) -> bool:
         """True when the fit needs the proximal solver (L1 part, grouped, penalty factors)."""
         return self.l1_ratio > 0 or self.grouped or self.penalty_factor is not None or \
-            self.solver == "prox_newton"
+            self.solver in ("prox_newton", "prox_grad")
 
     def _check_penalty(self, n_features: int) -> None:
         """Clear errors for impossible penalty settings, before any work."""
@@ -208,18 +211,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                              "L1 part to group (the ridge penalty treats all entries alike)")
         _as_penalty_factor(self.penalty_factor, n_features)
 
-    def _choose_solver(self, n_params: int, datafit=None) -> str:
+    def _choose_solver(self, n_params: int, datafit=None, *,
+                       full_gradients_only: bool = False) -> str:
         """The solver that ``solver`` stands for on a problem with n_params parameters
-        (``datafit``: the in-memory one, where "auto" may pick saga for sparse X)."""
+        (``datafit``: the in-memory one, where "auto" may pick saga for sparse X;
+        ``full_gradients_only``: data without column access, such as Dask collections)."""
         if self._penalised():
             if self.solver == "saga" and not self.grouped:
                 return "saga"
-            if self.solver not in ("auto", "prox_newton"):
+            if self.solver not in ("auto", "prox_newton", "prox_grad"):
                 raise ValueError(
                     f"solver={self.solver!r} cannot fit l1_ratio > 0, grouped or "
-                    "penalty_factor: use solver='auto' or 'prox_newton' ('saga' without "
-                    "grouped)")
-            return "prox_newton"
+                    "penalty_factor: use solver='auto', 'prox_newton' or 'prox_grad' "
+                    "('saga' without grouped)")
+            if full_gradients_only:
+                if self.solver == "prox_newton":
+                    raise ValueError("solver='prox_newton' needs in-memory data (it reads "
+                                     "X by columns); on Dask collections use 'auto' or "
+                                     "'prox_grad'")
+                return "prox_grad"
+            return "prox_grad" if self.solver == "prox_grad" else "prox_newton"
         if self.solver != "auto":
             return self.solver
         if n_params <= solvers.EXACT_MAX_PARAMS:
@@ -250,10 +261,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self
         """
         if _is_dask(X, y, sample_weight):
-            if self._penalised():
-                raise NotImplementedError(
-                    "l1_ratio > 0 / grouped / penalty_factor are not yet supported on Dask "
-                    "collections; fit in memory (X.compute()) or use l1_ratio=0")
             return self._fit_dask(X, y, sample_weight)
         X = self._validate_X(X, reset=True)
         if self._penalised():
@@ -276,7 +283,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             self.feature_names_in_ = data.feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        if self._choose_solver(datafit.n_params) in ("sgd", "saga"):
+        if self._penalised():
+            self._check_penalty(datafit.n_features)
+        if self._choose_solver(datafit.n_params, full_gradients_only=True) in ("sgd", "saga"):
             raise ValueError(f"solver={self.solver!r} does not run on Dask input (it visits "
                              "single rows at random); use 'lbfgs', 'newton' or 'gd', or "
                              "stream the partitions through partial_fit")
@@ -293,7 +302,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # around them is small, and BLAS threads waiting for work beside the kernel's
         # threads slow both down severalfold, so BLAS runs single-threaded meanwhile.
         fast = getattr(datafit, "kernel", None) == "fast"
-        solver = self._choose_solver(datafit.n_params, datafit)
+        solver = self._choose_solver(datafit.n_params, datafit,
+                                     full_gradients_only=not hasattr(datafit, "X"))
         with threadpool_limits(limits=1, user_api="blas") if fast else nullcontext():
             result = self._run_solver(datafit, solver)
         self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(result.params),
@@ -316,6 +326,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                       callback=self._callback())
         if solver == "prox_newton":
             return solvers.prox_newton(datafit, penalty, theta0, **common)
+        if solver == "prox_grad":
+            return solvers.prox_grad(datafit, penalty, theta0, **common)
         if solver == "lbfgs":
             return solvers.lbfgs(datafit, penalty, theta0, **common)
         if solver == "newton":

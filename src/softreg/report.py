@@ -280,6 +280,96 @@ def plot_loss_curve(loss_curve, path, *, solver: str | None = None) -> None:
     fig.savefig(path)
 
 
+#: most (class, feature) lines drawn on a coefficient path: beyond it, the largest ones
+MAX_PATH_LINES = 500
+#: features named at the right end of a coefficient path plot
+PATH_LABELS = 6
+
+
+def plot_coefficient_path(alphas, coefs, path, *, chosen=None, classes=None,
+                          feature_names=None) -> None:
+    """Coefficients against alpha (log scale, decreasing to the right), like glmnet's plot.
+
+    One line per (class, feature) that is nonzero somewhere on the path, coloured by class;
+    the top axis counts the active features; the chosen alphas are dashed vertical lines.
+
+    Parameters
+    ----------
+    alphas : array-like of shape (n_alphas,), positive
+    coefs : array-like of shape (n_alphas, n_classes, n_features)
+        ``RegularizationPath.coefs`` (the estimator's ``coef_`` at each alpha).
+    path : path-like
+        The PNG file to write.
+    chosen : dict of str to float, optional
+        Alphas to mark, by name (e.g. ``{"best": 0.01, "1se": 0.03}``).
+    classes : sequence of length n_classes, optional
+    feature_names : sequence of length n_features, optional
+    """
+    a = np.asarray(alphas, dtype=float).ravel()
+    c = np.asarray(coefs, dtype=float)
+    if c.ndim != 3 or c.shape[0] != a.size:
+        raise ValueError(f"coefs must have shape (n_alphas={a.size}, n_classes, n_features), "
+                         f"got {c.shape}")
+    if a.size == 0 or not np.all(np.isfinite(a) & (a > 0)):
+        raise ValueError("alphas must be a non-empty list of positive numbers")
+    n_alphas, K, d = c.shape
+    classes = [str(k) for k in (range(K) if classes is None else classes)]
+    if K == 1 and len(classes) == 2:  # a binary model's one row: the second class vs the first
+        classes = [f"{classes[1]} vs {classes[0]}"]
+    if len(classes) != K:
+        raise ValueError(f"{len(classes)} classes for coefficients of {K} classes")
+    names = [f"x{j + 1}" for j in range(d)] if feature_names is None else \
+        [str(n) for n in feature_names]
+    order = np.argsort(-a, kind="stable")
+    a, c = a[order], c[order]
+    peak = np.abs(c).max(axis=0)  # (K, d)
+    lines = np.argsort(-peak, axis=None, kind="stable")
+    lines = lines[peak.ravel()[lines] > 0][:MAX_PATH_LINES]
+    fig = _figure(CELL_WIDTH, 4.2)
+    ax = fig.add_subplot()
+    colours = [f"C{k % 10}" for k in range(K)]
+    for flat in lines:
+        k, j = divmod(int(flat), d)
+        ax.plot(a, c[:, k, j], color=colours[k], lw=1.0, alpha=0.85)
+    for flat in lines[:PATH_LABELS]:
+        k, j = divmod(int(flat), d)
+        ax.annotate(f"{names[j][:20]} ({classes[k][:12]})", xy=(a[-1], c[-1, k, j]),
+                    xytext=(3, 0), textcoords="offset points", fontsize=7, va="center",
+                    color=colours[k])
+    ax.axhline(0.0, color="grey", lw=0.6)
+    ax.set_xscale("log")
+    ax.set_xlim(a[0], a[-1])  # the largest alpha (fewest features) on the left, as glmnet
+    for i, (name, value) in enumerate((chosen or {}).items()):
+        ax.axvline(value, color="black", ls="--" if i == 0 else ":", lw=1.0,
+                   label=f"{name}: alpha={value:.3g}")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colours[k], label=f"class {classes[k][:20]}")
+               for k in range(min(K, 10))]
+    handles += ax.get_legend_handles_labels()[0]
+    if handles:
+        ax.legend(handles=handles, fontsize=7, loc="upper left")
+    ax.set_xlabel("alpha (log scale)")
+    ax.set_ylabel("coefficient")
+    top = ax.twiny()
+    top.set_xscale("log")
+    top.set_xlim(ax.get_xlim())
+    active = np.count_nonzero(np.any(c != 0, axis=1), axis=1)
+    ticks = np.unique(np.linspace(0, n_alphas - 1, min(n_alphas, 6)).round().astype(int))
+    top.set_xticks(a[ticks], [str(int(active[i])) for i in ticks])
+    top.minorticks_off()
+    top.set_xlabel("active features")
+    ax.set_title("Coefficient path", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.savefig(path)
+
+
+def plot_regularization_path(reg_path, path, *, chosen=None, feature_names=None) -> None:
+    """:func:`plot_coefficient_path` of a :class:`softreg.RegularizationPath`."""
+    plot_coefficient_path(reg_path.alphas, reg_path.coefs, path, chosen=chosen,
+                          classes=reg_path.classes, feature_names=feature_names)
+
+
 # -- the report folder ------------------------------------------------------------------------
 PLOTS = {
     "confusion_matrix.png": "Confusion matrix: rows are the true classes, columns the "
@@ -291,8 +381,15 @@ PLOTS = {
 }
 
 
+PATH_PLOT = {"coefficient_path.png": "Coefficient path: each coefficient against alpha, "
+                                      "from the largest alpha (no feature active) to the "
+                                      "smallest; dashed lines mark the alpha(s) chosen by "
+                                      "cross-validation."}
+
+
 def write_report(folder, metrics: dict, classes, *, loss_curve=(), model_info: dict | None = None,
-                 data_info: dict | None = None, title: str = "softreg evaluation") -> list[str]:
+                 data_info: dict | None = None, title: str = "softreg evaluation",
+                 coef_path: dict | None = None) -> list[str]:
     """Write metrics.json, the three plots and index.html into an existing ``folder``.
 
     Parameters
@@ -308,6 +405,10 @@ def write_report(folder, metrics: dict, classes, *, loss_curve=(), model_info: d
     data_info : dict, optional
         What to say about the evaluated data (its file, ...).
     title : str
+    coef_path : dict, optional
+        ``alphas``, ``coefs`` (n_alphas, n_classes, n_features) and optionally ``chosen``
+        and ``feature_names``: adds ``coefficient_path.png``
+        (:func:`plot_coefficient_path`).
 
     Returns
     -------
@@ -322,10 +423,17 @@ def write_report(folder, metrics: dict, classes, *, loss_curve=(), model_info: d
     plot_confusion_matrix(metrics, classes, folder / "confusion_matrix.png")
     plot_calibration(metrics, folder / "calibration.png")
     plot_loss_curve(loss_curve, folder / "loss_curve.png", solver=info.get("solver"))
-    sizes = {name: png_size(folder / name) for name in PLOTS}
-    (folder / "index.html").write_text(_html(metrics, info, data_info or {}, title, sizes),
-                                       encoding="utf-8")
-    return ["metrics.json", *PLOTS, "index.html"]
+    plots = dict(PLOTS)
+    if coef_path is not None:
+        plot_coefficient_path(coef_path["alphas"], coef_path["coefs"],
+                              folder / "coefficient_path.png",
+                              chosen=coef_path.get("chosen"), classes=classes,
+                              feature_names=coef_path.get("feature_names"))
+        plots |= PATH_PLOT
+    sizes = {name: png_size(folder / name) for name in plots}
+    (folder / "index.html").write_text(_html(metrics, info, data_info or {}, title, sizes,
+                                             plots), encoding="utf-8")
+    return ["metrics.json", *plots, "index.html"]
 
 
 def png_size(path) -> tuple[int, int]:
@@ -370,7 +478,8 @@ def _dl(pairs) -> str:
                             if v is not None) + "</dl>"
 
 
-def _html(metrics: dict, info: dict, data: dict, title: str, sizes: dict) -> str:
+def _html(metrics: dict, info: dict, data: dict, title: str, sizes: dict,
+          plots: dict | None = None) -> str:
     e = html.escape
     base = metrics["baseline"]
     model_facts = [(k, v) for k, v in info.items() if isinstance(v, str | int | float)]
@@ -393,7 +502,7 @@ def _html(metrics: dict, info: dict, data: dict, title: str, sizes: dict) -> str
         f"<td>{r['recall']:.3f}</td><td>{r['f1']:.3f}</td><td>{r['support']}</td></tr>"
         for r in metrics["per_class"])
     figures = []
-    for name, cap in PLOTS.items():
+    for name, cap in (PLOTS if plots is None else plots).items():
         w, h = sizes[name]
         wide = ' class="wide"' if w > CELL_WIDTH * DPI + 1 else ""
         figures.append(f'<figure{wide}><img src="{name}" width="{w}" height="{h}" '

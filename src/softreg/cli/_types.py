@@ -19,6 +19,13 @@ def positive_float(text: str) -> float:
     return v
 
 
+def unit_float(text: str) -> float:
+    v = _float(text)
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return v
+
+
 def positive_int(text: str) -> int:
     try:
         v = int(text)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from ._base import emit_json, format_table, json_option, show_progress
 from ._data import FORMATS, staged
 from ._model import load_model, model_input, predict_log_proba
@@ -40,7 +42,8 @@ def model_summary(model, header: dict) -> dict:
     cli = header.get("extra", {}).get("cli", {})
     solver = getattr(model, "solver_", None)
     info = {"classes": len(model.classes_), "features": int(model.n_features_in_),
-            "alpha": model.alpha, "solver": solver, "iterations": model.n_iter_,
+            "alpha": model.alpha, "l1_ratio": model.l1_ratio, "solver": solver,
+            "iterations": model.n_iter_,
             "stop_reason": model.stop_reason_}
     if cli.get("data"):  # extra.cli is validated by the loader
         info["trained on"] = cli["data"]
@@ -61,7 +64,21 @@ def write_report_folder(folder: str, metrics: dict, model, header: dict, title: 
     with atomic_folder(folder) as tmp:
         write_report(tmp, metrics, model.classes_, loss_curve=model.loss_curve_,
                      model_info=model_summary(model, header),
-                     data_info={"file": data} if data else None, title=title)
+                     data_info={"file": data} if data else None, title=title,
+                     coef_path=coefficient_path(model, header))
+
+
+def coefficient_path(model, header: dict) -> dict | None:
+    """The coefficient path ``fit --cv --l1-ratio`` stored in extra.cv, ready to plot."""
+    cv = header.get("extra", {}).get("cv", {})  # validated by the loader
+    if "path_coefs" not in cv or len(cv["path_coefs"][0]) != np.shape(model.coef_)[0]:
+        return None
+    chosen = {"best": cv["alpha_best"]} if "alpha_best" in cv else {}
+    if "alpha_1se" in cv and cv["alpha_1se"] != cv.get("alpha_best"):
+        chosen["1se"] = cv["alpha_1se"]
+    names = getattr(model, "feature_names_in_", None)
+    return {"alphas": cv["alphas"], "coefs": cv["path_coefs"], "chosen": chosen,
+            "feature_names": None if names is None else [str(n) for n in names]}
 
 
 def run(args) -> int:

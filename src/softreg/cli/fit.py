@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _data
 from ._base import CLIError, UsageError, emit_json, fit_progress, json_option, show_progress
-from ._types import column_list, non_negative_float, positive_float, positive_int
+from ._types import column_list, non_negative_float, positive_float, positive_int, unit_float
 
 
 def add_parser(sub, parents) -> None:
@@ -36,11 +36,23 @@ def add_parser(sub, parents) -> None:
                    metavar="N", help="largest LibSVM feature index accepted (default %(default)s)")
     m = p.add_argument_group("model")
     m.add_argument("--alpha", type=non_negative_float, default=None,
-                   help="L2 penalty on the weights, the precision of a Gaussian prior "
+                   help="penalty strength (glmnet's lambda); with --l1-ratio 0 the L2 "
+                   "penalty on the weights, the precision of a Gaussian prior "
                    "(default 1e-4; 0: maximum likelihood)")
-    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd"), default="auto",
+    m.add_argument("--l1-ratio", type=unit_float, default=0.0, metavar="R",
+                   help="share of the L1 part of the penalty, in [0, 1] (glmnet's alpha): "
+                   "0 (default) is ridge, 1 the lasso, between them the elastic net; "
+                   "R > 0 gives a sparse model")
+    m.add_argument("--grouped", action="store_true",
+                   help="grouped L1 penalty: a feature is kept or dropped for all classes at "
+                   "once (glmnet's type.multinomial='grouped'); needs --l1-ratio > 0")
+    m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton",
+                                        "prox_grad"), default="auto",
                    help="optimiser: newton (Newton-CG), lbfgs, gd (gradient descent), sgd "
-                   "(minibatch); auto (default) picks newton for small problems, else lbfgs")
+                   "(minibatch), prox_newton (proximal Newton) or prox_grad (accelerated "
+                   "proximal gradient) for --l1-ratio > 0; auto (default) picks prox_newton "
+                   "for --l1-ratio > 0 (prox_grad on --dask), newton for small problems, "
+                   "else lbfgs")
     m.add_argument("--max-iter", type=positive_int, default=1000, metavar="N",
                    help="most iterations (sgd: epochs) before stopping (default %(default)s)")
     m.add_argument("--tol", type=non_negative_float, default=None,
@@ -64,8 +76,15 @@ def add_parser(sub, parents) -> None:
                    help="choose alpha by K-fold cross-validation over --alphas, then refit "
                    "on all rows")
     c.add_argument("--alphas", type=float_list, default=None, metavar="A,B,...",
-                   help="the alphas --cv tries (default: 10 from 1e-6 to 1, log-spaced); "
-                   "they are fitted and reported from the largest to the smallest")
+                   help="the alphas --cv tries (default: 10 from 1e-6 to 1, log-spaced; with "
+                   f"--l1-ratio > 0, {L1_CV_ALPHAS} from the data's alpha_max, the smallest "
+                   "alpha whose model is all zero, down to 1e-4 of it, or 1e-2 when there "
+                   "are more features than rows); they are fitted and reported from the "
+                   "largest to the smallest")
+    c.add_argument("--rule", choices=("best", "1se"), default=None,
+                   help="which alpha --cv refits: best (default), the best mean score, or "
+                   "1se, the largest alpha whose mean score is within one standard error "
+                   "of the best (a simpler model; glmnet's lambda.1se)")
     c.add_argument("--scoring", default=None, metavar="NAME",
                    help="scikit-learn scorer name for --cv (default: accuracy), e.g. "
                    "neg_log_loss")
@@ -84,6 +103,10 @@ def add_parser(sub, parents) -> None:
     p.set_defaults(run=run)
 
 
+#: how many alphas --cv tries by default with --l1-ratio > 0 (a path from alpha_max down)
+L1_CV_ALPHAS = 20
+
+
 def float_list(text: str) -> list[float]:
     values = [non_negative_float(v) for v in column_list(text)]
     if not values:
@@ -96,11 +119,30 @@ def build_model(args, callback):
 
     return SoftmaxRegression(
         alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, solver=args.solver,
+        l1_ratio=args.l1_ratio, grouped=args.grouped,
         max_iter=args.max_iter, tol=args.tol,
         learning_rate="auto" if args.learning_rate is None else args.learning_rate,
         batch_size=args.batch_size, class_weight=args.class_weight,
         fit_intercept=not args.no_intercept, random_state=args.random_state,
         callback=callback)
+
+
+def check_penalty_flags(args) -> None:
+    """Usage errors of --l1-ratio, --grouped and --rule (before any data is read)."""
+    if args.grouped and args.l1_ratio == 0:
+        raise UsageError("--grouped needs --l1-ratio > 0: with an L2 penalty alone there is "
+                         "nothing to group")
+    if args.rule is not None and args.cv is None:
+        raise UsageError("--rule needs --cv K")
+    if args.l1_ratio > 0 and args.solver not in ("auto", "prox_newton", "prox_grad"):
+        raise UsageError(f"--solver {args.solver} cannot fit --l1-ratio > 0: use --solver "
+                         "auto, prox_newton or prox_grad")
+    if args.l1_ratio > 0 and args.infer:
+        raise UsageError("--infer is refused with --l1-ratio > 0: standard errors after "
+                         "L1 selection are not what it computes (post-selection inference)")
+    if args.solver == "prox_newton" and (args.dask or args.scheduler):
+        raise UsageError("--solver prox_newton needs the data in memory; with --dask/"
+                         "--scheduler use --solver auto (proximal gradient on full gradients)")
 
 
 def standardizer(X) -> tuple[np.ndarray, np.ndarray]:
@@ -148,6 +190,7 @@ def run(args) -> int:
         raise UsageError("--alphas and --scoring need --cv K")
     if args.cv is not None and args.cv < 2:
         raise UsageError("--cv needs at least 2 folds")
+    check_penalty_flags(args)
     if args.dask or args.scheduler:
         return run_dask(args)
     with _data.staged(args.data, args.format) as local:
@@ -210,6 +253,7 @@ def run(args) -> int:
         "solver": solver, "n_iter": int(model.n_iter_), "stop_reason": model.stop_reason_,
         "final_loss": float(model.loss_curve_[-1]) if model.loss_curve_ else None,
         "training_accuracy": accuracy,
+        "penalty": penalty_info(model),
     }
     if summary["final_loss"] is not None and not np.isfinite(summary["final_loss"]):
         raise CLIError(f"{args.data}: the fit ended with a non-finite objective "
@@ -217,10 +261,11 @@ def run(args) -> int:
     if args.infer:
         summary["inference"] = extra["inference"]["method"]
     if "cv" in extra:
-        summary["cv"] = {"alpha": extra["cv"]["alpha"], "n_folds": extra["cv"]["n_folds"],
-                         "scoring": extra["cv"]["scoring"],
-                         "best_mean_score": extra["cv"]["mean_scores"][
-                             extra["cv"]["best_index"]]}
+        cv = extra["cv"]
+        summary["cv"] = {"alpha": cv["alpha"], "n_folds": cv["n_folds"],
+                         "scoring": cv["scoring"], "rule": cv["rule"],
+                         "alpha_best": cv["alpha_best"], "alpha_1se": cv["alpha_1se"],
+                         "best_mean_score": cv["mean_scores"][cv["best_index"]]}
     save(model, args.output, extra=extra)
     if args.json:
         emit_json(summary)
@@ -228,17 +273,42 @@ def run(args) -> int:
         if "cv" in summary:
             cv = summary["cv"]
             print(f"{cv['n_folds']}-fold cross-validation chose alpha={cv['alpha']:.3g} "
-                  f"(mean {cv['scoring']} {cv['best_mean_score']:.4f})")
+                  f"by the {cv['rule']} rule (best alpha {cv['alpha_best']:.3g}, mean "
+                  f"{cv['scoring']} {cv['best_mean_score']:.4f}; 1se alpha "
+                  f"{cv['alpha_1se']:.3g})")
         print(f"trained on {summary['n_samples']} rows x {summary['n_features']} features, "
               f"{len(model.classes_)} classes: {_short(model.classes_)}")
         final = "n/a" if summary["final_loss"] is None else f"{summary['final_loss']:.6g}"
         print(f"solver {solver}: {model.n_iter_} iterations, {model.stop_reason_}, "
               f"final objective {final}")
         print(f"training accuracy {accuracy:.4f}")
+        print(penalty_line(summary["penalty"]))
         if args.infer:
             print(inference_line(extra["inference"]))
         print(f"saved {args.output}")
     return 0
+
+
+def penalty_info(model) -> dict:
+    """The penalty of a fitted model and how many features it keeps (nonzero columns)."""
+    coef = np.asarray(model.coef_)
+    return {"alpha": float(model.alpha), "l1_ratio": float(model.l1_ratio),
+            "grouped": bool(model.grouped), "n_active_features": n_active(coef),
+            "n_features": int(coef.shape[1])}
+
+
+def n_active(coef) -> int:
+    """Number of features with a nonzero coefficient for some class."""
+    return int(np.count_nonzero(np.any(np.asarray(coef) != 0, axis=0)))
+
+
+def penalty_line(p: dict) -> str:
+    """One line naming the penalty and, for a sparse model, the features it kept."""
+    kind = "L2" if p["l1_ratio"] == 0 else \
+        ("grouped " if p["grouped"] else "") + \
+        ("lasso" if p["l1_ratio"] == 1 else f"elastic net (l1_ratio={p['l1_ratio']:.3g})")
+    return (f"penalty {kind}, alpha={p['alpha']:.3g}: {p['n_active_features']} of "
+            f"{p['n_features']} features active")
 
 
 #: largest |feature value| accepted: beyond it squares and sums of squares (the curvature the
@@ -296,10 +366,13 @@ def cross_validate(args, X, ds, extra: dict):
     """Choose alpha by ``SoftmaxRegressionCV``; returns its refitted model, records the path."""
     from ..cv import SoftmaxRegressionCV
 
+    default = L1_CV_ALPHAS if args.l1_ratio > 0 else 10
     search = SoftmaxRegressionCV(
-        alphas=10 if args.alphas is None else args.alphas, cv=args.cv, scoring=args.scoring,
-        fit_intercept=not args.no_intercept, solver=args.solver, max_iter=args.max_iter,
-        class_weight=args.class_weight, **({} if args.tol is None else {"tol": args.tol}))
+        alphas=default if args.alphas is None else args.alphas, cv=args.cv,
+        scoring=args.scoring, fit_intercept=not args.no_intercept, solver=args.solver,
+        max_iter=args.max_iter, class_weight=args.class_weight, l1_ratio=args.l1_ratio,
+        grouped=args.grouped, rule=args.rule or "best",
+        **({} if args.tol is None else {"tol": args.tol}))
     try:
         search.fit(X, ds.y, sample_weight=ds.sample_weight)
     except ValueError as exc:
@@ -307,7 +380,35 @@ def cross_validate(args, X, ds, extra: dict):
             raise UsageError(f"--scoring {args.scoring!r}: {exc}") from exc
         raise
     extra["cv"] = search.to_dict()
+    if args.l1_ratio > 0:
+        extra["cv"] |= coefficient_path(args, search, X, ds)
     return search.estimator_
+
+
+#: the coefficient path is stored in the model file (for the report's plot) up to this many
+#: numbers (n_alphas x n_classes x n_features)
+MAX_PATH_NUMBERS = 200_000
+
+
+def coefficient_path(args, search, X, ds) -> dict:
+    """The path on all rows at the cross-validated alphas, for ``evaluate --report``'s plot
+    (``{"path_coefs": ...}``, in the coefficients of the raw features), or ``{}`` when large.
+    """
+    from ..regpath import regularization_path
+
+    K = len(search.classes_)
+    if search.alphas_.size * K * X.shape[1] > MAX_PATH_NUMBERS or not np.all(search.alphas_ > 0):
+        return {}
+    if hasattr(X, "columns"):  # a DataFrame of named features
+        X = X.to_numpy()
+    path = regularization_path(X, ds.y, l1_ratio=args.l1_ratio, grouped=args.grouped,
+                               alphas=search.alphas_, sample_weight=ds.sample_weight,
+                               fit_intercept=not args.no_intercept)
+    coefs = path.coefs
+    if args.standardize:  # the model is stored for the raw features: so is its path
+        _, scale = standardizer(ds.X)
+        coefs = coefs / scale
+    return {"path_coefs": np.asarray(coefs, dtype=np.float64).tolist()}
 
 
 def inference(model, X, ds, *, standardized: bool) -> dict:

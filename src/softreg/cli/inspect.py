@@ -10,6 +10,7 @@ from ._base import emit_json, format_table, json_option
 from ._display import printable
 from ._model import load_model
 from ._types import positive_int
+from .fit import penalty_info, penalty_line
 
 
 def add_parser(sub, parents) -> None:
@@ -62,6 +63,7 @@ def describe(model, header: dict, path: str, top: int) -> dict:
         "fit": header["fit"] | {"final_loss": model.loss_curve_[-1] if model.loss_curve_
                                 else None},
         "intercept": np.asarray(model.intercept_).tolist(),
+        "penalty": penalty_info(model),
         "largest_coefficients": largest_coefficients(model, top, _scale(model, header)),
         "extra": header.get("extra", {}),
     }
@@ -96,7 +98,9 @@ def run(args) -> int:
     print(f"features     {info['n_features']}: {shown}")
     print("params       " + ", ".join(printable(f"{k}={v}") for k, v in sorted(p.items())))
     loss = "" if fit["final_loss"] is None else f", final objective {fit['final_loss']:.6g}"
-    print(f"fit          {fit['n_iter']} iterations, {fit['stop_reason']}{loss}")
+    solver = "" if fit.get("solver") is None else f"solver {printable(fit['solver'])}: "
+    print(f"fit          {solver}{fit['n_iter']} iterations, {fit['stop_reason']}{loss}")
+    print("penalty      " + penalty_line(info["penalty"]).removeprefix("penalty "))
     top = info["largest_coefficients"]
     per_sd = bool(top) and "coef_per_sd" in top[0]
     if info["extra"].get("cli", {}).get("standardized"):
@@ -115,9 +119,13 @@ def run(args) -> int:
     cv = info["extra"].get("cv")
     if isinstance(cv, dict) and "alphas" in cv:
         print()
+        rule = cv.get("rule", "best")
         print(f"alpha chosen by {cv['n_folds']}-fold cross-validation "
-              f"({printable(cv['scoring'])}), alphas from the largest to the smallest:")
-        rows = [["*" if i == cv["best_index"] else "", f"{a:.3e}", m, sd]
+              f"({printable(cv['scoring'])}, {rule} rule), alphas from the largest to the "
+              "smallest (* best mean score, 1se: largest alpha within one standard error):")
+        i1se = cv.get("index_1se")
+        rows = [["*" if i == cv["best_index"] else ("1se" if i == i1se else ""),
+                 f"{a:.3e}", m, sd]
                 for i, (a, m, sd) in enumerate(zip(cv["alphas"], cv["mean_scores"],
                                                    cv["std_scores"], strict=True))]
         print(format_table(rows, ["", "alpha", "mean score", "std"]))

@@ -13,6 +13,7 @@ checked before it starts (a missing method is refused by name):
   it takes any penalty without a grouped L1 part (proximal steps)
 - ``prox_newton`` (L1, elastic net, grouped; any Penalty): in-memory data with column
   access (``X``, ``y``/``Y``, ``sw``, ``fit_intercept``, ``n_classes``, ``unpack``/``pack``)
+- ``prox_grad`` (any Penalty; FISTA): ``loss_grad`` only (so Dask datafits too)
 
 The others (the smooth solvers) accept only smooth penalties (no L1 part); saga takes
 any penalty but a grouped one.
@@ -32,6 +33,7 @@ from ._common import (
 from .gd import gradient_descent
 from .lbfgs import lbfgs
 from .newton import EXACT_MAX_PARAMS, NewtonState, newton, uses_exact_hessian
+from .prox_grad import prox_grad
 from .prox_newton import prox_newton
 from .saga import saga
 from .saga import suits as saga_suits
@@ -41,6 +43,6 @@ __all__ = [
     "CONVERGED", "EXACT_MAX_PARAMS", "MAX_ITER", "STALLED", "DivergenceError",
     "IterationInfo", "NewtonState", "Penalised", "SGDState", "SolverResult",
     "at_precision_floor", "check_finite_step", "gradient_descent", "initial_state", "lbfgs",
-    "newton", "prox_newton", "saga", "saga_suits", "sgd", "sgd_epoch", "stream_epoch",
-    "uses_exact_hessian",
+    "newton", "prox_grad", "prox_newton", "saga", "saga_suits", "sgd", "sgd_epoch",
+    "stream_epoch", "uses_exact_hessian",
 ]
