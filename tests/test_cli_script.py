@@ -164,6 +164,25 @@ def test_start_up_imports_nothing_heavy(args):
     assert "softreg.estimator" not in names
 
 
+def test_inspect_imports_no_estimator_stack(tmp_path):
+    """inspect verifies the file without scikit-learn, numba, pandas or matplotlib, also for
+    a model that holds a cross-validation table and a stored inference summary."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(90, 3))
+    y = np.argmax(X @ rng.normal(size=(3, 3)) + rng.gumbel(size=(90, 3)), axis=1)
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y).to_csv(tmp_path / "d.csv", index=False)
+    run("fit", tmp_path / "d.csv", "-t", "y", "--cv", "2", "--alphas", "0.01,0.1", "--infer",
+        "--standardize", "-o", tmp_path / "m.softreg")
+    names = imported_modules("inspect", tmp_path / "m.softreg")
+    heavy = sorted(n for n in names
+                   if n.split(".")[0] in ("sklearn", "numba", "pandas", "matplotlib"))
+    assert heavy == []
+    assert "softreg.estimator" not in names and "softreg.model_file" in names
+    text = run("inspect", tmp_path / "m.softreg").stdout.decode()
+    assert "cross-validation" in text and "contrasts against the reference class" in text
+    assert "fitted on standardised features" in text
+
+
 def test_one_class_error_names_the_label_plainly(tmp_path):
     (tmp_path / "one.csv").write_text("a,y\n1,1\n2,1\n3,1\n")
     err = run("fit", tmp_path / "one.csv", "--target", "y", "-o", tmp_path / "m.softreg",

@@ -237,6 +237,8 @@ def test_invariants_are_checked_even_with_a_valid_checksum(tmp_path):
             edit_arrays(a)
         with pytest.raises(ModelFileError, match=match):
             load_bytes(mf._encode(h, a), tmp_path)
+        with pytest.raises(ModelFileError, match=match):  # the checked read refuses it too
+            mf.read_checked(tmp_path / "bad.softreg")
 
     variant("NaN or infinite", edit_arrays=lambda a: a.update(
         coef=np.where(np.eye(3, 3, dtype=bool), np.nan, model.coef_)))
@@ -345,3 +347,45 @@ def test_model_file_knows_every_solver_a_fit_can_record():
     from softreg import estimator, model_file
 
     assert set(model_file._FITTED_SOLVERS) == set(estimator.SOLVERS) - {"auto"}
+
+
+def test_read_checked_returns_what_load_builds_from(tmp_path):
+    model = fitted(LABELS["str"], X=pd.DataFrame(X, columns=["p", "q", "r"]),
+                   class_weight={"a": 2.0, "b": 1.0, "c": 1.0})
+    mf.save(model, tmp_path / "m.softreg", extra={"note": 1})
+    data = mf.read_checked(tmp_path / "m.softreg")
+    back, header = mf.load_with_header(tmp_path / "m.softreg")
+    assert data.header == header and header["extra"] == {"note": 1}
+    np.testing.assert_array_equal(data.classes, model.classes_)
+    np.testing.assert_array_equal(data.coef, model.coef_)
+    np.testing.assert_array_equal(data.intercept, model.intercept_)
+    assert data.loss_curve.tolist() == model.loss_curve_
+    assert data.feature_names == ["p", "q", "r"] and data.n_features == 3
+    assert data.params["class_weight"] == {"a": 2.0, "b": 1.0, "c": 1.0}
+    assert data.param("alpha") == 0.1 and data.param("grouped") is False
+    assert_same_model(model, back, pd.DataFrame(X, columns=["p", "q", "r"]))
+
+
+def test_light_hyperparameter_check_agrees_with_the_estimator():
+    """model files are checked without scikit-learn: the light check must accept and refuse
+    exactly what the estimator's own parameter validation does, for every value a file holds."""
+    from softreg import _hyperparams, estimator
+
+    assert _hyperparams.SOLVERS == estimator.SOLVERS
+    assert _hyperparams.DEFAULTS == SoftmaxRegression().get_params()
+    values = [None, True, False, 0, 1, -1, 2, 5, 2 ** 32 - 1, 2 ** 32, 0.0, 0.5, 1.0, 1.5,
+              -0.5, 1e-300, 1e300, 3.0, "auto", "balanced", "lbfgs", "prox_grad", "x", "",
+              {}, {1: 2.0}, np.array([1.0, 2.0]), np.array(1.0)]
+    for key in set(_hyperparams.DEFAULTS) - {"callback"}:
+        for value in values:
+            try:
+                SoftmaxRegression(**{key: value})._validate_params()
+                expected = True
+            except (ValueError, TypeError):
+                expected = False
+            try:
+                _hyperparams.check({key: value})
+                got = True
+            except ValueError:
+                got = False
+            assert got == expected, (key, value)

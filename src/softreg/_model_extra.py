@@ -24,15 +24,15 @@ class _Bad(Exception):
     """A part of ``extra`` is malformed (the message says how)."""
 
 
-def checked_extra(extra: dict, model, path) -> dict:
+def checked_extra(extra: dict, n_features: int, path) -> dict:
     """``extra`` less its malformed known parts, each dropped with a UserWarning.
 
     Parameters
     ----------
     extra : dict
         The header's ``extra`` (plain JSON data).
-    model : SoftmaxRegression
-        The loaded model (its number of features is checked against ``extra``).
+    n_features : int
+        The model's number of features (checked against ``extra``).
     path : path-like
         Named in the warnings.
     """
@@ -42,7 +42,7 @@ def checked_extra(extra: dict, model, path) -> dict:
         if part not in out:
             continue
         try:
-            check(out[part], int(model.n_features_in_))
+            check(out[part], int(n_features))
         except _Bad as e:
             del out[part]
             warnings.warn(f"{os.fspath(path)}: ignoring the malformed extra.{part} of the "

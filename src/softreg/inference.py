@@ -63,29 +63,19 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import linalg, optimize, stats
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import solvers
 from ._fitstats import FitStatisticsMixin
 from ._jsonable import plain as _plain
-from ._objective import SoftmaxObjective
-from ._params import full_params
-from ._targets import (
-    apply_class_weights,
-    check_weights,
-    class_weights,
-    encode_labels,
-    is_soft_target,
-)
 from .margins import MarginsMixin
-from .penalties import Penalty
 from .prediction import PredictionMixin
+
+if TYPE_CHECKING:
+    from . import solvers
 
 __all__ = ["InferenceError", "InferenceResult", "SeparationWarning", "infer"]
 
@@ -302,6 +292,22 @@ def infer(model, X, y, sample_weight=None, reference=None) -> InferenceResult:
     SeparationWarning
         With alpha > 0 on separated classes: the estimate is finite only through the prior.
     """
+    # computing imports scikit-learn and the solvers; reading a saved result does not
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils.validation import check_is_fitted, validate_data
+
+    from . import solvers
+    from ._objective import SoftmaxObjective
+    from ._params import full_params
+    from ._targets import (
+        apply_class_weights,
+        check_weights,
+        class_weights,
+        encode_labels,
+        is_soft_target,
+    )
+    from .penalties import Penalty
+
     check_is_fitted(model, "classes_")
     outer = model
     if hasattr(model, "alphas_"):  # SoftmaxRegressionCV: its refitted estimator

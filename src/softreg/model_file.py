@@ -24,8 +24,9 @@ much more than the file's own size:
 4. the checksum is verified, the arrays are decoded by ``safetensors``;
 5. every header field's type and every invariant (shapes, dtypes, class count and order,
    label and name lengths, finite values, known hyper-parameters) is checked, and the known
-   parts of ``extra`` are validated (a malformed part is dropped with a warning), before a
-   :class:`~softreg.SoftmaxRegression` is rebuilt from plain data.
+   parts of ``extra`` are validated (a malformed part is dropped with a warning):
+   :func:`read_checked` stops here and returns plain data (without importing scikit-learn);
+   :func:`load` then rebuilds a :class:`~softreg.SoftmaxRegression` from it.
 
 Any problem, a ``MemoryError`` included, raises :class:`ModelFileError` naming it. Saving
 refuses what loading refuses, and is atomic.
@@ -39,11 +40,12 @@ import math
 import os
 import stat
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import _model_extra
+from . import _hyperparams, _model_extra
 from ._atomic import atomic_write
 from ._jsonable import plain
 
@@ -126,7 +128,7 @@ def save(model, path: str | os.PathLike, *, extra: dict | None = None) -> None:
         text = _dumps(header)
         _check_json_size(json.dumps(text).encode("ascii"), "<model being saved>", slack=1000)
         native = {k: a.astype(a.dtype.newbyteorder("=")) for k, a in arrays.items()}
-        _build(header, native, "<model being saved>")
+        _check(header, native, "<model being saved>")
     except ModelFileError as e:
         raise ValueError(f"refusing to save a model that could not be loaded: "
                          f"{str(e).split(': not a valid softreg model file: ')[-1]}") from None
@@ -241,6 +243,45 @@ def _params_to_json(params: dict, classes: np.ndarray) -> dict:
 
 
 # -- loading ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelData:
+    """What a verified model file holds, as plain data (no estimator is built).
+
+    Attributes
+    ----------
+    header : dict
+        The model header (plain JSON data), its ``extra`` holding only the parts that passed
+        validation, with the file's format version under ``"format_version"``.
+    classes : ndarray of shape (n_classes,)
+        The class labels, sorted, with their saved dtype.
+    params : dict
+        The saved hyper-parameters, decoded (``class_weight`` a dict, ``penalty_factor`` an
+        array); those the file omits are absent (they take their defaults).
+    coef : ndarray of shape (n_classes, n_features), or (1, n_features) for two classes
+    intercept : ndarray of shape (n_classes,), or (1,) for two classes
+    loss_curve : ndarray of shape (n_iter,)
+    """
+
+    header: dict
+    classes: np.ndarray
+    params: dict
+    coef: np.ndarray
+    intercept: np.ndarray
+    loss_curve: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return int(self.header["n_features"])
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        return self.header.get("feature_names")
+
+    def param(self, key: str):
+        """The hyper-parameter ``key``: its saved value, else its default."""
+        return self.params.get(key, _hyperparams.DEFAULTS[key])
+
+
 def load(path: str | os.PathLike):
     """Load a model saved by :func:`save`, verifying it completely first.
 
@@ -263,11 +304,26 @@ def load(path: str | os.PathLike):
     return load_with_header(path)[0]
 
 
+def read_checked(path: str | os.PathLike) -> ModelData:
+    """Read and verify a model file exactly as :func:`load` does, without building the model.
+
+    Every check of :func:`load` is made (sizes, checksum, header field types, invariants,
+    hyper-parameters, the known parts of ``extra``), but neither the estimator nor
+    scikit-learn is imported: tools that only show a model file start fast.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load`.
+    """
+    return _guarded(path, lambda: _read(path))
+
+
 def _load_bytes(data: bytes, name: str = "<bytes>"):
     """:func:`load` from bytes in memory (for tests and tools)."""
     import io
 
-    return _guarded(name, lambda: _verified(io.BytesIO(data), len(data), name))[0]
+    return _estimator(_guarded(name, lambda: _verified(io.BytesIO(data), len(data), name)))
 
 
 def read_header(path: str | os.PathLike) -> dict:
@@ -275,7 +331,7 @@ def read_header(path: str | os.PathLike) -> dict:
 
     The file's format version is added under the key ``"format_version"``.
     """
-    return load_with_header(path)[1]
+    return read_checked(path).header
 
 
 def load_with_header(path: str | os.PathLike):
@@ -283,7 +339,8 @@ def load_with_header(path: str | os.PathLike):
 
     The header's ``extra`` holds only the parts that passed validation.
     """
-    return _guarded(path, lambda: _read(path))
+    data = read_checked(path)
+    return _estimator(data), data.header
 
 
 def _guarded(path, work):
@@ -344,12 +401,14 @@ def _check_regular(name: str, mode: int) -> None:
                              "files")
 
 
-def _verified(fh, size: int, path):
+def _verified(fh, size: int, path) -> ModelData:
     header, arrays, meta = _read_stream(fh, size, path)
-    model = _build(header, arrays, path)
+    classes, params = _check(header, arrays, path)
     header = dict(header)
-    header["extra"] = _model_extra.checked_extra(header.get("extra", {}), model, path)
-    return model, {**header, "format_version": meta["format_version"]}
+    header["extra"] = _model_extra.checked_extra(header.get("extra", {}),
+                                                 header["n_features"], path)
+    return ModelData({**header, "format_version": meta["format_version"]}, classes, params,
+                     arrays["coef"], arrays["intercept"], arrays["loss_curve"])
 
 
 def _read_exactly(fh, n: int, path) -> bytes:
@@ -549,9 +608,8 @@ def _strict_json(text: str):
                       parse_float=finite_float, parse_int=bounded_int)
 
 
-def _build(header: dict, arrays: dict[str, np.ndarray], path):
-    """Check the type of every header field and every invariant; return the fitted model."""
-    from .estimator import SoftmaxRegression
+def _check(header: dict, arrays: dict[str, np.ndarray], path) -> tuple[np.ndarray, dict]:
+    """Check the type of every header field and every invariant; (classes, params) decoded."""
 
     def need(cond, message):
         if not cond:
@@ -595,19 +653,28 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
          f"fit.solver {_short(fit.get('solver'))} is not one of {_FITTED_SOLVERS}")
     need(isinstance(header.get("extra", {}), dict), "extra must be an object")
     params = _params_from_json(header.get("params"), classes, need)
-    model = SoftmaxRegression(**params)
     try:
-        model._validate_params()
-    except (ValueError, TypeError) as e:
+        _hyperparams.check(params)
+    except ValueError as e:
         raise _fail(path, f"invalid hyper-parameters: {_first_line(e)}") from None
-    model.classes_ = classes
-    model.coef_ = coef
-    model.intercept_ = intercept
-    model.n_features_in_ = d
+    return classes, params
+
+
+def _estimator(data: ModelData):
+    """The fitted :class:`~softreg.SoftmaxRegression` of a verified model file."""
+    from .estimator import SoftmaxRegression
+
+    model = SoftmaxRegression(**data.params)
+    fit = data.header["fit"]
+    names = data.header.get("feature_names")
+    model.classes_ = data.classes
+    model.coef_ = data.coef
+    model.intercept_ = data.intercept
+    model.n_features_in_ = data.n_features
     if names is not None:
         model.feature_names_in_ = np.array(names, dtype=object)
     model.n_iter_ = fit["n_iter"]
-    model.loss_curve_ = [float(v) for v in curve]
+    model.loss_curve_ = [float(v) for v in data.loss_curve]
     model.stop_reason_ = fit["stop_reason"]
     if fit.get("n_passes") is not None:
         model.n_passes_ = fit["n_passes"]
@@ -666,10 +733,8 @@ def _classes_from_json(spec: Any, need) -> np.ndarray:
 
 
 def _params_from_json(params: Any, classes: np.ndarray, need) -> dict:
-    from .estimator import SoftmaxRegression
-
     need(isinstance(params, dict), "the header has no params object")
-    known = set(SoftmaxRegression().get_params()) - {"callback"}
+    known = set(_hyperparams.DEFAULTS) - {"callback"}
     unknown = sorted(set(params) - known)
     need(not unknown, f"unknown hyper-parameters {_short(unknown[:10])} (written by a newer "
                       "softreg?)")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import numpy as np
 
+from .. import model_file
 from ._base import emit_json, format_table, json_option
 from ._display import printable
-from ._model import load_model
 from ._types import positive_int
 from .fit import penalty_info, penalty_line
 
@@ -24,21 +25,22 @@ def add_parser(sub, parents) -> None:
     p.set_defaults(run=run)
 
 
-def largest_coefficients(model, top: int, scale=None) -> list[dict]:
+def largest_coefficients(data: model_file.ModelData, top: int, scale=None) -> list[dict]:
     """The ``top`` largest coefficients as (class, feature, coef[, coef_per_sd]).
 
     With the training features' standard deviations ``scale``, they are ranked by
     ``coef * scale`` (the change in the logit for one standard deviation of the feature),
     which compares features measured in different units; else by ``|coef|``.
     """
-    coef = np.asarray(model.coef_, dtype=np.float64)
-    names = getattr(model, "feature_names_in_", None)
+    coef = np.asarray(data.coef, dtype=np.float64)
+    names = data.feature_names
     feats = [str(n) for n in names] if names is not None else \
         [f"x{j + 1}" for j in range(coef.shape[1])]
-    if len(model.classes_) == 2:
-        rows = [f"{model.classes_[1]} vs {model.classes_[0]}"]
+    classes = data.classes
+    if len(classes) == 2:
+        rows = [f"{classes[1]} vs {classes[0]}"]
     else:
-        rows = [str(c) for c in model.classes_]
+        rows = [str(c) for c in classes]
     effect = coef if scale is None else coef * np.asarray(scale, dtype=np.float64)
     flat = np.argsort(-np.abs(effect), axis=None, kind="stable")[:top]
     out = []
@@ -50,36 +52,43 @@ def largest_coefficients(model, top: int, scale=None) -> list[dict]:
     return out
 
 
-def describe(model, header: dict, path: str, top: int) -> dict:
-    names = getattr(model, "feature_names_in_", None)
+def describe(data: model_file.ModelData, path: str, top: int) -> dict:
+    """What ``softreg inspect --json`` prints, from a verified model file's plain data."""
+    header = data.header
+    names = data.feature_names
+    curve = data.loss_curve
+    # penalty_info reads a fitted model's hyper-parameters and coef_: give it the saved ones
+    fitted = SimpleNamespace(alpha=data.param("alpha"), l1_ratio=data.param("l1_ratio"),
+                             grouped=data.param("grouped"), coef_=data.coef)
     return {
         "file": path, "bytes": os.path.getsize(path),
         "format_version": header["format_version"],
         "written_by": f"softreg {header.get('library_version')}",
-        "classes": model.classes_.tolist(), "class_type": header["classes"]["type"],
-        "n_features": int(model.n_features_in_),
+        "classes": data.classes.tolist(), "class_type": header["classes"]["type"],
+        "n_features": data.n_features,
         "feature_names": None if names is None else [str(n) for n in names],
         "params": header["params"],
-        "fit": header["fit"] | {"final_loss": model.loss_curve_[-1] if model.loss_curve_
-                                else None},
-        "intercept": np.asarray(model.intercept_).tolist(),
-        "penalty": penalty_info(model),
-        "largest_coefficients": largest_coefficients(model, top, _scale(model, header)),
+        "fit": header["fit"] | {"final_loss": float(curve[-1]) if len(curve) else None},
+        "intercept": np.asarray(data.intercept).tolist(),
+        "penalty": penalty_info(fitted),
+        "largest_coefficients": largest_coefficients(data, top, _scale(data)),
         "extra": header.get("extra", {}),
     }
 
 
-def _scale(model, header: dict):
-    # extra's known parts are validated by the loader (malformed ones are dropped)
-    scale = header.get("extra", {}).get("cli", {}).get("feature_scale")
-    if isinstance(scale, list) and len(scale) == model.n_features_in_:
+def _scale(data: model_file.ModelData):
+    # extra's known parts are validated by the reader (malformed ones are dropped)
+    scale = data.header.get("extra", {}).get("cli", {}).get("feature_scale")
+    if isinstance(scale, list) and len(scale) == data.n_features:
         return scale
     return None
 
 
 def run(args) -> int:
-    model, header = load_model(args.model)
-    info = describe(model, header, args.model, args.top)
+    # the checked read verifies the file as load does, without building the estimator
+    # (which imports scikit-learn and numba): inspect starts fast
+    data = model_file.read_checked(args.model)
+    info = describe(data, args.model, args.top)
     if args.json:
         emit_json(info)
         return 0
@@ -107,7 +116,7 @@ def run(args) -> int:
         print("note         fitted on standardised features; coef is per raw unit of the "
               "feature" + (", coef_per_sd per standard deviation" if per_sd else ""))
     print()
-    print(f"largest coefficients (of {np.size(model.coef_)})"
+    print(f"largest coefficients (of {data.coef.size})"
           + (", by |coef_per_sd|:" if per_sd else ":"))
     if per_sd:
         rows = [[printable(r["class"]), printable(r["feature"]), r["coef"], r["coef_per_sd"]]
