@@ -8,8 +8,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,19 +16,12 @@ import pandas as pd
 import pytest
 
 import softreg
+from _cli import run_script, three_class_data
 from softreg import model_file as mf
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-SCRIPT = shutil.which("softreg", path=str(Path(sys.executable).parent))
 
 
 def cli(*args, expect=0, timeout=300):
-    env = {**os.environ, "PYTHONPATH": SRC}
-    env.pop("PYTHONWARNINGS", None)
-    command = [SCRIPT] if SCRIPT else [sys.executable, "-m", "softreg"]
-    proc = subprocess.run([*command, *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    assert proc.returncode == expect, (proc.returncode, proc.stdout, proc.stderr)
+    proc = run_script(*args, expect=expect, text=True, timeout=timeout)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -38,9 +29,7 @@ def cli(*args, expect=0, timeout=300):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 3))
-    y = np.argmax(X @ rng.normal(size=(3, 3)) + rng.gumbel(size=(60, 3)), axis=1)
+    X, y = three_class_data(60)
     frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=y)
     frame.to_csv(folder / "train.csv", index=False)
     cli("fit", folder / "train.csv", "--target", "label", "-o", folder / "m.softreg")

@@ -4,7 +4,6 @@ argument's help, shell completion, and what start-up imports."""
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,38 +12,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-SCRIPT = Path(sys.executable).with_name("softreg")
-pytestmark = pytest.mark.skipif(not SCRIPT.exists(),
+from _cli import HANG, SCRIPT, SRC, three_class_data
+from _cli import run_script as run
+from _cli import script_env as env
+
+pytestmark = pytest.mark.skipif(SCRIPT is None,
                                 reason=f"no console script beside {sys.executable}")
-#: a hang guard only (a loaded 2-core machine starts Python slowly, never this slowly)
-HANG = 1800
-
-
-def env(**extra):
-    e = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    e.pop("PYTHONWARNINGS", None)
-    return {**e, **extra}
-
-
-def run(*args, stdin: bytes | None = None, expect=0, cwd=None, **extra):
-    proc = subprocess.run([str(SCRIPT), *map(str, args)], input=stdin, capture_output=True,
-                          cwd=cwd, env=env(**extra), timeout=HANG)
-    assert proc.returncode == expect, (proc.returncode, proc.stdout[-2000:],
-                                       proc.stderr[-2000:])
-    return proc
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The same table as CSV, TSV, Parquet; float-valued labels 5.0/6.0/7.0; an id column."""
     d = tmp_path_factory.mktemp("pipes")
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(90, 3))
-    y = np.argmax(X @ rng.normal(size=(3, 3)) + rng.gumbel(size=(90, 3)), axis=1) + 5.0
+    X, y = three_class_data(90)
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     frame.insert(0, "id", [f"r{i:03d}" for i in range(90)])
-    frame["y"] = y
+    frame["y"] = y + 5.0
     frame.to_csv(d / "t.csv", index=False)
     frame.to_csv(d / "t.tsv", index=False, sep="\t")
     frame.to_parquet(d / "t.parquet", index=False)

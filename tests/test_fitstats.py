@@ -9,27 +9,13 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
+from _stats_data import anes96, generated
 from softreg import SoftmaxRegression, infer, lr_test
 from softreg._fitstats import null_loglike
 from softreg.inference import InferenceResult
 
 NAMES = ["nobs", "llf", "llnull", "llr", "llr_pvalue", "df_model", "df_resid", "aic", "bic",
          "prsquared"]
-
-
-def _generated(seed, n, d, K):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d) + rng.normal(size=d)
-    Z = X @ (rng.normal(size=(d, K)) * 0.7) + rng.normal(size=K)
-    P = np.exp(Z - Z.max(1, keepdims=True))
-    P /= P.sum(1, keepdims=True)
-    return X, (P.cumsum(1) < rng.uniform(size=(n, 1))).sum(1)
-
-
-def _anes96():
-    data = sm.datasets.anes96.load_pandas().data
-    return data[["logpopul", "selfLR", "age", "educ", "income"]], \
-        data["PID"].astype(int).to_numpy()
 
 
 def _mnlogit(X, y):
@@ -49,8 +35,8 @@ def _fit(X, y, alpha=0.0, s=None):
                  sample_weight=s)
 
 
-DATA = {"anes96": _anes96, "gen-K3": lambda: _generated(0, 400, 3, 3),
-        "gen-K5": lambda: _generated(1, 600, 4, 5), "gen-binary": lambda: _generated(2, 300, 2, 2)}
+DATA = {"anes96": anes96, "gen-K3": lambda: generated(0, 400, 3, 3),
+        "gen-K5": lambda: generated(1, 600, 4, 5), "gen-binary": lambda: generated(2, 300, 2, 2)}
 
 
 @pytest.mark.parametrize("name", list(DATA))
@@ -76,7 +62,7 @@ def test_llnull_is_the_closed_form_of_the_class_shares():
 
 
 def test_frequency_weights_equal_repeated_rows():
-    X, y = _generated(4, 150, 2, 3)
+    X, y = generated(4, 150, 2, 3)
     s = np.random.default_rng(0).integers(1, 4, size=len(y))
     result = _fit(X, y, s=s)
     ref, _ = _mnlogit(np.repeat(X, s, axis=0), np.repeat(y, s))
@@ -86,7 +72,7 @@ def test_frequency_weights_equal_repeated_rows():
 
 
 def test_map_fit_says_which_statistics_are_defined():
-    X, y = _generated(5, 300, 3, 3)
+    X, y = generated(5, 300, 3, 3)
     result = _fit(X, y, alpha=1e-2)
     for stat in ("aic", "bic", "llr_pvalue"):
         assert math.isnan(getattr(result, stat))
@@ -100,7 +86,7 @@ def test_map_fit_says_which_statistics_are_defined():
 
 
 def test_statistics_survive_serialisation():
-    X, y = _generated(6, 200, 2, 3)
+    X, y = generated(6, 200, 2, 3)
     result = _fit(X, y)
     back = InferenceResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert back.fit_statistics() == result.fit_statistics()
@@ -112,7 +98,7 @@ def test_statistics_survive_serialisation():
 
 
 def test_lr_test_equals_statsmodels_likelihoods():
-    X, y = _anes96()
+    X, y = anes96()
     full = _fit(X, y)
     small = _fit(X[["selfLR", "age"]], y)
     ref_full, _ = _mnlogit(X, y)
@@ -128,7 +114,7 @@ def test_lr_test_equals_statsmodels_likelihoods():
 
 
 def test_lr_test_refuses_what_it_cannot_test():
-    X, y = _anes96()
+    X, y = anes96()
     full = _fit(X, y)
     small = _fit(X[["selfLR", "age"]], y)
     with pytest.raises(ValueError, match="restricted model has terms the full one lacks"):
@@ -154,7 +140,7 @@ def test_lr_test_refuses_what_it_cannot_test():
 
 
 def test_without_intercept_equals_statsmodels_without_constant():
-    X, y = _generated(7, 300, 3, 3)
+    X, y = generated(7, 300, 3, 3)
     model = SoftmaxRegression(alpha=0, fit_intercept=False, tol=1e-10).fit(X, y)
     result = infer(model, X, y)
     with warnings.catch_warnings():

@@ -15,27 +15,13 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.discrete import discrete_margins as dm
 
+from _stats_data import anes96, generated
 from softreg import SoftmaxRegression, infer
 from softreg.inference import InferenceResult
 from softreg.margins import weighted_median
 
 AT = ["overall", "mean", "median", "zero"]
 METHODS = ["dydx", "eyex", "dyex", "eydx"]
-
-
-def _generated(seed, n, d, K):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d) + rng.normal(size=d) + 2
-    Z = X @ (rng.normal(size=(d, K)) * 0.5) + rng.normal(size=K)
-    P = np.exp(Z - Z.max(1, keepdims=True))
-    P /= P.sum(1, keepdims=True)
-    return X, (P.cumsum(1) < rng.uniform(size=(n, 1))).sum(1)
-
-
-def _anes96():
-    data = sm.datasets.anes96.load_pandas().data
-    return data[["logpopul", "selfLR", "age", "educ", "income"]], \
-        data["PID"].astype(int).to_numpy()
 
 
 def _mnlogit(X, y):
@@ -72,8 +58,9 @@ def _sm_margeff(res, at, method):
     return effects[idx].reshape(K, J, order="F"), se[idx].reshape(K, J, order="F")
 
 
-DATA = {"anes96": _anes96, "gen-K4": lambda: _generated(0, 400, 3, 4),
-        "gen-binary": lambda: _generated(1, 300, 2, 2)}
+DATA = {"anes96": anes96,
+        "gen-K4": lambda: generated(0, 400, 3, 4, scale=0.5, shift=2.0),
+        "gen-binary": lambda: generated(1, 300, 2, 2, scale=0.5, shift=2.0)}
 
 
 @pytest.fixture(scope="module", params=list(DATA))
@@ -118,7 +105,7 @@ def test_summary_and_frame(fitted):
 
 
 def test_frequency_weights_equal_repeated_rows():
-    X, y = _generated(2, 150, 2, 3)
+    X, y = generated(2, 150, 2, 3, scale=0.5, shift=2.0)
     s = np.random.default_rng(0).integers(1, 4, size=len(y))
     model = SoftmaxRegression(alpha=0, tol=1e-10).fit(X, y, sample_weight=s)
     result = infer(model, X, y, sample_weight=s)
@@ -140,7 +127,7 @@ def test_weighted_median_is_the_median_of_repeated_rows():
 
 
 def test_a_result_read_back_needs_x_and_gives_the_same():
-    X, y = _generated(4, 200, 2, 3)
+    X, y = generated(4, 200, 2, 3, scale=0.5, shift=2.0)
     result = infer(SoftmaxRegression(alpha=1e-3).fit(X, y), X, y)  # a MAP fit works too
     back = InferenceResult.from_dict(result.to_dict())
     with pytest.raises(ValueError, match="pass X"):

@@ -10,24 +10,10 @@ import statsmodels.api as sm
 from scipy import special, stats
 
 import softreg.inference as inference
+from _stats_data import anes96, generated
 from softreg import SoftmaxRegression, infer
 from softreg.cli import main
 from softreg.inference import InferenceResult
-
-
-def _generated(seed, n, d, K, scale=0.7):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d) + rng.normal(size=d)
-    Z = X @ (rng.normal(size=(d, K)) * scale) + rng.normal(size=K)
-    P = np.exp(Z - Z.max(1, keepdims=True))
-    P /= P.sum(1, keepdims=True)
-    return X, (P.cumsum(1) < rng.uniform(size=(n, 1))).sum(1)
-
-
-def _anes96():
-    data = sm.datasets.anes96.load_pandas().data
-    return data[["logpopul", "selfLR", "age", "educ", "income"]], \
-        data["PID"].astype(int).to_numpy()
 
 
 def _fd_delta_se(X, y, X_new):
@@ -52,8 +38,8 @@ def _fd_delta_se(X, y, X_new):
 
 @pytest.mark.parametrize("name", ["anes96", "gen-K3", "gen-binary"])
 def test_se_equals_finite_difference_delta_method(name):
-    X, y = {"anes96": _anes96, "gen-K3": lambda: _generated(0, 400, 3, 3),
-            "gen-binary": lambda: _generated(1, 300, 2, 2)}[name]()
+    X, y = {"anes96": anes96, "gen-K3": lambda: generated(0, 400, 3, 3),
+            "gen-binary": lambda: generated(1, 300, 2, 2)}[name]()
     result = infer(SoftmaxRegression(alpha=0, tol=1e-10).fit(X, y), X, y)
     X_new = X.iloc[::37] if hasattr(X, "iloc") else X[::37]
     p_ref, se_ref = _fd_delta_se(X, y, X_new)
@@ -64,7 +50,7 @@ def test_se_equals_finite_difference_delta_method(name):
 
 
 def test_intervals_are_logit_scale_and_strictly_inside():
-    X, y = _generated(2, 300, 2, 3, scale=1.5)
+    X, y = generated(2, 300, 2, 3, scale=1.5)
     result = infer(SoftmaxRegression(alpha=0, tol=1e-10).fit(X, y), X, y)
     X_new = np.vstack([X[:50], [[8.0, -8.0], [-6.0, 6.0]]])  # and two far-out rows
     pred = result.get_prediction(X_new)
@@ -93,7 +79,7 @@ def test_intervals_are_logit_scale_and_strictly_inside():
 
 
 def test_extreme_rows_keep_finite_logits_and_errors():
-    X, y = _generated(3, 300, 1, 3)
+    X, y = generated(3, 300, 1, 3)
     result = infer(SoftmaxRegression(alpha=0).fit(X, y), X, y)
     pred = result.get_prediction(np.array([[60.0], [-60.0]]))
     assert np.all(np.isfinite(pred.logit)) and np.all(np.isfinite(pred.se_logit))
@@ -101,7 +87,7 @@ def test_extreme_rows_keep_finite_logits_and_errors():
 
 
 def test_map_result_and_frames_by_name():
-    X, y = _generated(4, 200, 2, 3)
+    X, y = generated(4, 200, 2, 3)
     Xf = pd.DataFrame(X, columns=["u", "v"])
     result = infer(SoftmaxRegression(alpha=1e-2).fit(Xf, y), Xf, y)
     a = result.get_prediction(Xf[["v", "u"]].iloc[:5])  # columns matched by name
@@ -164,7 +150,7 @@ def _csv(tmp_path, X, y=None):
 
 
 def test_cli_predict_interval(tmp_path, capsys):
-    X, y = _generated(5, 300, 3, 3)
+    X, y = generated(5, 300, 3, 3)
     train, new = _csv(tmp_path, X, y), _csv(tmp_path, X[:6] + 0.1)
     for flag, name in (([], "m.softreg"), (["--standardize"], "s.softreg")):
         assert main(["fit", str(train), "-t", "label", "--alpha", "0", "--infer", "-o",
@@ -192,7 +178,7 @@ def test_cli_predict_interval(tmp_path, capsys):
 
 
 def test_cli_interval_needs_inference(tmp_path, capsys):
-    X, y = _generated(6, 100, 3, 3)
+    X, y = generated(6, 100, 3, 3)
     train, new = _csv(tmp_path, X, y), _csv(tmp_path, X[:3])
     assert main(["fit", str(train), "-t", "label", "-o", str(tmp_path / "m.softreg")]) == 0
     capsys.readouterr()

@@ -99,7 +99,7 @@ def warn_if_separated(estimator, objective, result) -> None:
         Z = np.column_stack([np.zeros(len(Z)), Z[:, 0]])
     tol = DEFAULT_TOL if estimator.tol is None else max(float(estimator.tol), DEFAULT_TOL)
     converged = getattr(result, "stop_reason", "converged") == "converged"
-    if not shows_signs(softmax(Z), X, sw, tol, converged):
+    if not shows_signs(softmax(Z, axis=1), X, sw, tol, converged):
         return
     Xd = X.toarray() if sp.issparse(X) else X
     Xd = np.ascontiguousarray(Xd, dtype=np.float64)

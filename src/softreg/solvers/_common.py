@@ -69,6 +69,27 @@ def max_abs(g: np.ndarray) -> float:
     return float(np.max(np.abs(g), initial=0.0))
 
 
+def record_iteration(curve: list[float], callback: Callback, iteration: int, loss: float,
+                     grad_norm: float) -> None:
+    """After an iteration: append ``loss`` to ``curve``, then tell ``callback`` (if any)."""
+    curve.append(loss)
+    if callback is not None:
+        callback(IterationInfo(iteration, loss, grad_norm))
+
+
+def finish(theta: np.ndarray, n_iter: int, reason: str, loss: float, grad: np.ndarray,
+           curve: list[float], message: str, tol: float) -> SolverResult:
+    """The result of a loop that stops on max |grad| <= tol.
+
+    A run that used all its iterations (``reason`` still :data:`MAX_ITER`) but whose last
+    step reached max |grad| <= tol counts as converged.
+    """
+    gmax = max_abs(grad)
+    if reason == MAX_ITER and gmax <= tol:
+        reason = CONVERGED
+    return SolverResult(theta, n_iter, reason, loss, gmax, curve, message)
+
+
 def at_precision_floor(result: SolverResult, dtype=np.float64) -> bool:
     """The one rule for "converged though stalled".
 

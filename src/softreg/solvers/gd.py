@@ -10,11 +10,12 @@ from ._common import (
     MAX_ITER,
     STALLED,
     Callback,
-    IterationInfo,
     SolverResult,
     backtracking_line_search,
     check_finite_step,
+    finish,
     max_abs,
+    record_iteration,
     smooth_objective,
 )
 
@@ -70,10 +71,5 @@ def gradient_descent(datafit, penalty: Penalty | None, theta0: np.ndarray, *,
             step = t
             theta = theta - t * grad
             loss, grad = objective.loss_grad(theta)
-        curve.append(loss)
-        if callback is not None:
-            callback(IterationInfo(it, loss, max_abs(grad)))
-    else:
-        if max_abs(grad) <= tol:
-            reason = CONVERGED
-    return SolverResult(theta, it, reason, loss, max_abs(grad), curve, message)
+        record_iteration(curve, callback, it, loss, max_abs(grad))
+    return finish(theta, it, reason, loss, grad, curve, message, tol)

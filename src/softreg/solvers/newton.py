@@ -36,11 +36,12 @@ from ._common import (
     MAX_ITER,
     STALLED,
     Callback,
-    IterationInfo,
     Penalised,
     SolverResult,
     backtracking_line_search,
+    finish,
     max_abs,
+    record_iteration,
     smooth_objective,
 )
 from ._precondition import feature_preconditioner
@@ -266,13 +267,8 @@ def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, ma
         theta = theta + t * p
         loss, grad = solve.evaluate(theta)
         solve.accepted(t, gmax, grad)
-        curve.append(loss)
-        if callback is not None:
-            callback(IterationInfo(it, loss, max_abs(grad)))
-    else:
-        if max_abs(grad) <= tol:
-            reason = CONVERGED
-    return SolverResult(theta, it, reason, loss, max_abs(grad), curve, message)
+        record_iteration(curve, callback, it, loss, max_abs(grad))
+    return finish(theta, it, reason, loss, grad, curve, message, tol)
 
 
 def _polish(objective, solve, theta, loss, grad):

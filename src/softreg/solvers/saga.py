@@ -46,7 +46,14 @@ import scipy.sparse as sp
 from .._protocol import require
 from ..penalties import Penalty
 from . import _saga_kernels as kern
-from ._common import CONVERGED, MAX_ITER, Callback, IterationInfo, SolverResult, check_finite_step
+from ._common import (
+    CONVERGED,
+    MAX_ITER,
+    Callback,
+    SolverResult,
+    check_finite_step,
+    record_iteration,
+)
 
 #: the intercept's column of ones is read as this constant (b = scale * beta): its steps are
 #: scale^2 times the weights' and it counts scale^2 (not 1) in the step size's L_max
@@ -270,9 +277,7 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
             continue
         check_finite_step(loss, W, epoch, f"the step {eta:g} is too large; use a smaller "
                           "learning rate or the automatic step")
-        curve.append(loss)
-        if callback is not None:
-            callback(IterationInfo(epoch, loss, viol))
+        record_iteration(curve, callback, epoch, loss, viol)
         if viol <= tol:
             reason = CONVERGED
             break

@@ -23,10 +23,10 @@ from ._common import (
     CONVERGED,
     MAX_ITER,
     Callback,
-    IterationInfo,
     SolverResult,
     check_finite_step,
     max_abs,
+    record_iteration,
     smooth_objective,
 )
 
@@ -186,9 +186,7 @@ def sgd(datafit, penalty: Penalty | None, theta0: np.ndarray, *, learning_rate="
         check_finite_step(loss, model, epoch, f"the step eta0={state.eta0:g} is too large; "
                           "use a smaller learning_rate or learning_rate='auto'")
         gnorm = max_abs(grad)
-        curve.append(loss)
-        if callback is not None:
-            callback(IterationInfo(epoch, loss, gnorm))
+        record_iteration(curve, callback, epoch, loss, gnorm)
         if gnorm <= tol:
             reason = CONVERGED
             break
