@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from . import solvers
+from ._hyperparams import SOLVERS
 from ._params import build_datafit, coef_intercept, full_params, model_penalty
 from ._separation_check import warn_if_separated
 from ._targets import is_soft_target
@@ -43,8 +44,6 @@ STREAM_HORIZON_BATCHES = 100
 #: 2/L, 0.22% / 0.07% with 4/L; the looser bound 1/(0.5 trace) ended 2.4% / 1.7% above.
 STREAM_STEP_FACTOR = 2.0
 
-#: the values of the solver parameter
-SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "saga", "prox_newton", "prox_grad")
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):

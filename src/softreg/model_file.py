@@ -73,8 +73,8 @@ _DTYPES: dict[str, np.dtype] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4")}
 _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
 _TENSORS = ("coef", "intercept", "loss_curve")
 _STOP_REASONS = ("converged", "max_iter", "stalled")
-#: the solvers a fit can record in solver_ (estimator.SOLVERS less "auto"; a test keeps them equal)
-_FITTED_SOLVERS = ("lbfgs", "newton", "gd", "sgd", "saga", "prox_newton", "prox_grad")
+#: the solvers a fit can record in solver_ (every value of the solver parameter but "auto")
+_FITTED_SOLVERS = tuple(s for s in _hyperparams.SOLVERS if s != "auto")
 _INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 _FLOAT_DTYPES = {"<f8": np.float64, "float64": np.float64, "<f4": np.float32,
                  "float32": np.float32}
