@@ -363,7 +363,7 @@ def test_read_checked_returns_what_load_builds_from(tmp_path):
 def test_light_hyperparameter_check_agrees_with_the_estimator():
     """model files are checked without scikit-learn: the light check must accept and refuse
     exactly what the estimator's own parameter validation does, for every value a file holds."""
-    from softreg import _hyperparams, estimator
+    from softreg import _hyperparams
 
     assert _hyperparams.DEFAULTS == SoftmaxRegression().get_params()
     values = [None, True, False, 0, 1, -1, 2, 5, 2 ** 32 - 1, 2 ** 32, 0.0, 0.5, 1.0, 1.5,
