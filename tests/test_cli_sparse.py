@@ -117,11 +117,45 @@ def test_fit_cv_rule_refits_the_alpha_of_softmaxregressioncv(data, rule):
     (["--l1-ratio", "1", "--infer"], "--infer is refused with --l1-ratio > 0"),
     (["--l1-ratio", "1", "--dask", "--solver", "prox_newton"],
      "--solver prox_newton needs the data in memory"),
+    (["--penalty-factor", "f0"], "expected FEATURE=FACTOR pairs separated by commas"),
+    (["--penalty-factor", "f0=-1"], "expected a number >= 0, got '-1'"),
+    (["--penalty-factor", "f0=1,f0=2"], "feature 'f0' is listed twice"),
+    (["--penalty-factor", "f0=0", "--solver", "newton"],
+     "--solver newton cannot fit --penalty-factor"),
+    (["--penalty-factor", "f0=0", "--infer"], "--infer is refused with --penalty-factor"),
+    (["--penalty-factor", "f0=0", "--dask"], "--penalty-factor needs the data in memory"),
 ])
 def test_bad_penalty_flags_are_one_line_usage_errors(data, args, message):
     d, _ = data
     proc = run("fit", d / "d.csv", "-t", "y", "-o", d / "bad.softreg", *args, expect=2)
     assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (d / "bad.softreg").exists()
+
+
+def test_penalty_factor_by_feature_name_matches_the_estimator(data):
+    d, frame = data
+    run("fit", d / "d.csv", "-t", "y", "--alpha", "0.3", "--l1-ratio", "1",
+        "--penalty-factor", "f7=0, f1=0.5", "-o", d / "pf.softreg")
+    X, y = _xy(frame)
+    pf = np.ones(8)
+    pf[7], pf[1] = 0.0, 0.5
+    ref = softreg.SoftmaxRegression(alpha=0.3, l1_ratio=1.0, penalty_factor=pf).fit(X, y)
+    model = softreg.load(d / "pf.softreg")
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(model.penalty_factor, pf)
+    # f7 carries no signal, yet unpenalised it stays in the model; the strong penalty
+    # drops most of the penalised features
+    assert np.all(model.coef_[:, 7] != 0)
+    plain = softreg.SoftmaxRegression(alpha=0.3, l1_ratio=1.0).fit(X, y)
+    assert np.all(plain.coef_[:, 7] == 0)
+
+
+def test_penalty_factor_naming_an_unknown_feature_is_a_one_line_error(data):
+    d, _ = data
+    proc = run("fit", d / "d.csv", "-t", "y", "--l1-ratio", "1", "--penalty-factor", "zz=0",
+               "-o", d / "bad.softreg", expect=1)
+    assert "--penalty-factor names 'zz', which is not a feature of the data" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (d / "bad.softreg").exists()
 

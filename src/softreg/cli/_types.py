@@ -43,6 +43,21 @@ def column_list(text: str) -> list[str]:
     return names
 
 
+def factor_list(text: str) -> dict[str, float]:
+    """``NAME=F,NAME=F,...`` (a feature's penalty factor, >= 0) as {name: factor}."""
+    factors: dict[str, float] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise argparse.ArgumentTypeError(
+                f"expected FEATURE=FACTOR pairs separated by commas, got {item.strip()!r}")
+        if name in factors:
+            raise argparse.ArgumentTypeError(f"feature {name!r} is listed twice")
+        factors[name] = non_negative_float(value.strip())
+    return factors
+
+
 def _float(text: str) -> float:
     try:
         v = float(text)

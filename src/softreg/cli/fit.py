@@ -10,7 +10,9 @@ import numpy as np
 
 from . import _data
 from ._base import CLIError, UsageError, emit_json, fit_progress, json_option, show_progress
-from ._types import column_list, non_negative_float, positive_float, positive_int, unit_float
+from ._types import (
+    column_list, factor_list, non_negative_float, positive_float, positive_int, unit_float,
+)
 
 
 def add_parser(sub, parents) -> None:
@@ -46,6 +48,10 @@ def add_parser(sub, parents) -> None:
     m.add_argument("--grouped", action="store_true",
                    help="grouped L1 penalty: a feature is kept or dropped for all classes at "
                    "once (glmnet's type.multinomial='grouped'); needs --l1-ratio > 0")
+    m.add_argument("--penalty-factor", type=factor_list, default=None, metavar="F=V,...",
+                   help="per-feature multipliers of the penalty (glmnet's penalty.factor), "
+                   "e.g. 'age=0,income=0.5': 0 leaves a feature unpenalised; features are "
+                   "named as in --features (LibSVM: by number, from 1); the others keep 1")
     m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton",
                                         "prox_grad"), default="auto",
                    help="optimiser: newton (Newton-CG), lbfgs, gd (gradient descent), sgd "
@@ -120,6 +126,7 @@ def build_model(args, callback):
     return SoftmaxRegression(
         alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, solver=args.solver,
         l1_ratio=args.l1_ratio, grouped=args.grouped,
+        penalty_factor=getattr(args, "penalty_factor_array", None),
         max_iter=args.max_iter, tol=args.tol,
         learning_rate="auto" if args.learning_rate is None else args.learning_rate,
         batch_size=args.batch_size, class_weight=args.class_weight,
@@ -137,6 +144,16 @@ def check_penalty_flags(args) -> None:
     if args.l1_ratio > 0 and args.solver not in ("auto", "prox_newton", "prox_grad"):
         raise UsageError(f"--solver {args.solver} cannot fit --l1-ratio > 0: use --solver "
                          "auto, prox_newton or prox_grad")
+    if args.penalty_factor is not None:
+        if args.solver not in ("auto", "prox_newton", "prox_grad"):
+            raise UsageError(f"--solver {args.solver} cannot fit --penalty-factor: use "
+                             "--solver auto, prox_newton or prox_grad")
+        if args.infer:
+            raise UsageError("--infer is refused with --penalty-factor: the Laplace "
+                             "approximation assumes one alpha for every feature")
+        if args.dask or args.scheduler:
+            raise UsageError("--penalty-factor needs the data in memory (not --dask/"
+                             "--scheduler): the features are known only once it is read")
     if args.l1_ratio > 0 and args.infer:
         raise UsageError("--infer is refused with --l1-ratio > 0: standard errors after "
                          "L1 selection are not what it computes (post-selection inference)")
@@ -202,6 +219,8 @@ def run(args) -> int:
         print(f"note: {len(unnamed)} column(s) without a name (a written index?) are not "
               "features", file=sys.stderr)
     check_magnitudes(ds, args.data)
+    if args.penalty_factor is not None:
+        args.penalty_factor_array = penalty_factors(args.penalty_factor, ds, args.data)
     classes = np.unique(np.asarray(ds.y))
     if len(classes) < 2:
         only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
@@ -341,6 +360,26 @@ def check_magnitudes(ds, path: str) -> None:
                    "overflow): rescale this feature, e.g. to other units")
 
 
+def penalty_factors(factors: dict[str, float], ds, path: str) -> np.ndarray:
+    """The (n_features,) penalty_factor array of ``--penalty-factor``: named features (LibSVM:
+    numbered from 1) take their factor, the others 1."""
+    n_features = ds.X.shape[1]
+    if ds.feature_names is not None:
+        index = {name: j for j, name in enumerate(ds.feature_names)}
+    else:
+        index = {str(j + 1): j for j in range(n_features)}
+    unknown = [name for name in factors if name not in index]
+    if unknown:
+        kind = "feature" if ds.feature_names is not None else "feature number (1.." \
+            f"{n_features})"
+        raise CLIError(f"{path}: --penalty-factor names {unknown[0]!r}, which is not a "
+                       f"{kind} of the data")
+    pf = np.ones(n_features)
+    for name, value in factors.items():
+        pf[index[name]] = value
+    return pf
+
+
 def inference_line(result: dict) -> str:
     """Which statistics --infer computed: maximum likelihood, or Laplace at the MAP."""
     if result["method"] == "mle":
@@ -372,6 +411,7 @@ def cross_validate(args, X, ds, extra: dict):
         scoring=args.scoring, fit_intercept=not args.no_intercept, solver=args.solver,
         max_iter=args.max_iter, class_weight=args.class_weight, l1_ratio=args.l1_ratio,
         grouped=args.grouped, rule=args.rule or "best",
+        penalty_factor=getattr(args, "penalty_factor_array", None),
         **({} if args.tol is None else {"tol": args.tol}))
     try:
         search.fit(X, ds.y, sample_weight=ds.sample_weight)
@@ -403,7 +443,8 @@ def coefficient_path(args, search, X, ds) -> dict:
         X = X.to_numpy()
     path = regularization_path(X, ds.y, l1_ratio=args.l1_ratio, grouped=args.grouped,
                                alphas=search.alphas_, sample_weight=ds.sample_weight,
-                               fit_intercept=not args.no_intercept)
+                               fit_intercept=not args.no_intercept,
+                               penalty_factor=getattr(args, "penalty_factor_array", None))
     coefs = path.coefs
     if args.standardize:  # the model is stored for the raw features: so is its path
         _, scale = standardizer(ds.X)
