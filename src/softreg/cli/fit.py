@@ -11,7 +11,12 @@ import numpy as np
 from . import _data
 from ._base import CLIError, UsageError, emit_json, fit_progress, json_option, show_progress
 from ._types import (
-    column_list, factor_list, non_negative_float, positive_float, positive_int, unit_float,
+    column_list,
+    factor_list,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    unit_float,
 )
 
 
