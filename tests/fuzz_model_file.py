@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import softreg
 from softreg import ModelFileError
+from softreg import _model_format as fmt
 from softreg import model_file as mf
 
 #: address space allowed above what the process holds after its imports (bytes)
@@ -105,7 +106,7 @@ _DELETE = object()
 
 header_edits = st.lists(st.tuples(st.sampled_from(HEADER_PATHS),
                                   json_values | st.just(_DELETE)), max_size=3)
-tensor_edits = st.lists(st.tuples(st.sampled_from(mf._TENSORS), st.sampled_from(TENSOR_KEYS),
+tensor_edits = st.lists(st.tuples(st.sampled_from(fmt.TENSORS), st.sampled_from(TENSOR_KEYS),
                                   json_values | st.lists(st.integers(-3, 2 ** 62), max_size=3)
                                   | st.just(_DELETE)), max_size=3)
 meta_edits = st.lists(st.tuples(st.sampled_from(META_KEYS), json_values | st.text(max_size=8)
@@ -135,7 +136,7 @@ def forge(base, h_edits, t_edits, m_edits, raw, checksum: bool) -> bytes:
         _set(meta, (key,), value)
     if checksum:
         try:
-            meta["softreg.sha256"] = mf._digest(meta, tensors, data)
+            meta["softreg.sha256"] = fmt.digest(meta, tensors, data)
         except (TypeError, ValueError):
             pass
     text = json.dumps({"__metadata__": meta, **tensors}).encode()

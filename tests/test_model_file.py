@@ -12,6 +12,7 @@ import pytest
 
 import softreg
 from softreg import ModelFileError, SoftmaxRegression
+from softreg import _model_format as fmt
 from softreg import model_file as mf
 
 DATA = Path(__file__).parent / "data"
@@ -279,7 +280,7 @@ def _reencode_meta(blob: bytes, changes: dict) -> bytes:
     top = json.loads(blob[8:8 + n])
     data = blob[8 + n:]
     meta = {**top.pop("__metadata__"), **changes}
-    meta["softreg.sha256"] = mf._digest(meta, top, data)
+    meta["softreg.sha256"] = fmt.digest(meta, top, data)
     text = json.dumps({"__metadata__": meta, **top}).encode()
     return raw_file(text, data)
 
@@ -310,7 +311,7 @@ def test_absurd_sizes_are_refused_before_allocating(tmp_path):
         if offsets:
             t["coef"]["data_offsets"] = offsets
         meta = t.pop("__metadata__")
-        meta["softreg.sha256"] = mf._digest(meta, t, data)
+        meta["softreg.sha256"] = fmt.digest(meta, t, data)
         with pytest.raises(ModelFileError, match="shape|offsets"):
             load_bytes(raw_file(json.dumps({"__metadata__": meta, **t}).encode(), data),
                        tmp_path)

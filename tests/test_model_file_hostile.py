@@ -18,6 +18,8 @@ import pytest
 
 import softreg
 from softreg import ModelFileError, SoftmaxRegression, _atomic
+from softreg import _model_format as fmt
+from softreg import _model_reader as reader
 from softreg import model_file as mf
 
 HERE = Path(__file__).parent
@@ -37,14 +39,14 @@ def forged(model, edit_header=None, edit_tensors=None) -> bytes:
     arrays = {"coef": model.coef_, "intercept": model.intercept_,
               "loss_curve": np.asarray(model.loss_curve_, dtype=float)}
     blob = mf._encode(header, arrays)
-    meta, tensors, start = mf._split(blob)
+    meta, tensors, start = fmt.split_blob(blob)
     data = blob[start:]
     if edit_header:
         edit_header(header)
         meta["softreg.header"] = json.dumps(header)
     if edit_tensors:
         edit_tensors(tensors)
-    meta["softreg.sha256"] = mf._digest(meta, tensors, data)
+    meta["softreg.sha256"] = fmt.digest(meta, tensors, data)
     text = json.dumps({"__metadata__": meta, **tensors}).encode()
     return len(text).to_bytes(8, "little") + text + data
 
@@ -114,7 +116,7 @@ def test_string_labels_load_without_padding_every_label_to_the_longest(monkeypat
     model = fitted(labels)
     blob = forged(model)
     assert mf._load_bytes(blob).classes_.dtype == np.dtype("<U1000")  # small: kept as str
-    monkeypatch.setattr(mf, "MAX_PADDED_LABEL_BYTES", 1000)
+    monkeypatch.setattr(fmt, "MAX_PADDED_LABEL_BYTES", 1000)
     back = mf._load_bytes(blob)
     assert back.classes_.dtype == object
     assert back.classes_.tolist() == model.classes_.tolist()
@@ -122,10 +124,10 @@ def test_string_labels_load_without_padding_every_label_to_the_longest(monkeypat
 
 
 def test_json_structure_is_capped_before_parsing(monkeypatch):
-    monkeypatch.setattr(mf, "MAX_JSON_CONTAINERS", 100)
+    monkeypatch.setattr(fmt, "MAX_JSON_CONTAINERS", 100)
     with pytest.raises(ModelFileError, match="JSON objects and arrays, more than the 100"):
         mf._load_bytes(forged(fitted(), lambda h: h["extra"].update(x=[{}] * 200)))
-    monkeypatch.setattr(mf, "MAX_JSON_ITEMS", 100)
+    monkeypatch.setattr(fmt, "MAX_JSON_ITEMS", 100)
     with pytest.raises(ModelFileError, match="JSON items, more than the 100"):
         mf._load_bytes(forged(fitted(), lambda h: h["extra"].update(x=[0] * 200)))
     with pytest.raises(ModelFileError, match="digits"):
@@ -139,7 +141,7 @@ def test_memory_errors_become_model_file_errors(tmp_path, monkeypatch):
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(mf, "_strict_json", no_memory)
+    monkeypatch.setattr(reader, "_strict_json", no_memory)
     with pytest.raises(ModelFileError, match="not enough memory"):
         softreg.load(path)
 
@@ -174,10 +176,10 @@ def test_a_header_field_of_the_wrong_type_is_a_model_file_error(edit):
     arrays = {"coef": model.coef_, "intercept": model.intercept_,
               "loss_curve": np.asarray(model.loss_curve_, dtype=float)}
     blob = mf._encode(header, arrays)
-    meta, tensors, start = mf._split(blob)
+    meta, tensors, start = fmt.split_blob(blob)
     edit(header, tensors)
     meta["softreg.header"] = json.dumps(header)
-    meta["softreg.sha256"] = mf._digest(meta, tensors, blob[start:])
+    meta["softreg.sha256"] = fmt.digest(meta, tensors, blob[start:])
     text = json.dumps({"__metadata__": meta, **tensors}).encode()
     with pytest.raises(ModelFileError):
         mf._load_bytes(len(text).to_bytes(8, "little") + text + blob[start:])
@@ -277,7 +279,7 @@ def test_a_full_disk_names_the_path_and_keeps_the_old_file(tmp_path, monkeypatch
 
 
 def test_save_refuses_a_header_that_load_would_refuse(tmp_path, monkeypatch):
-    monkeypatch.setattr(mf, "MAX_JSON_ITEMS", 100)
+    monkeypatch.setattr(fmt, "MAX_JSON_ITEMS", 100)
     with pytest.raises(ValueError, match="JSON items, more than the 100"):
         softreg.save(fitted(), tmp_path / "m.softreg", extra={"x": [0] * 200})
     assert list(tmp_path.iterdir()) == []
