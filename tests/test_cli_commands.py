@@ -51,10 +51,10 @@ def test_standardize_fits_the_same_model_as_scaling_by_hand(capsys, tmp_path):
 
 
 def test_chunked_csv_load_with_progress(capsys, tmp_path, monkeypatch):
-    from softreg.cli import _data
+    from softreg.cli import _readers
 
-    monkeypatch.setattr(_data, "CSV_CHUNK_ROWS", 7)
-    monkeypatch.setattr(_data, "PROGRESS_BYTES", 0)
+    monkeypatch.setattr(_readers, "CSV_CHUNK_ROWS", 7)
+    monkeypatch.setattr(_readers, "PROGRESS_BYTES", 0)
     rng = np.random.default_rng(2)
     frame = pd.DataFrame(rng.normal(size=(50, 2)), columns=["a", "b"])
     frame["y"] = np.where(frame["a"] > 0, "p", "n")

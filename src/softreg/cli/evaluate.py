@@ -32,7 +32,7 @@ def add_parser(sub, parents) -> None:
 
 def evaluate(model, X, y, path: str) -> dict:
     from ..report import classification_metrics
-    from ._data import match_labels
+    from ._values import match_labels
 
     y = match_labels(y, model.classes_, path)
     return classification_metrics(y, predict_log_proba(model, X), model.classes_)
