@@ -7,7 +7,8 @@ Each command runs ``--repeats`` times in a fresh process, interleaved with the b
 ``python -c "import numpy, scipy.sparse"``. Reported per command: the fastest wall time
 and the fastest CPU time (user + system of the child, which a busy machine inflates much
 less than wall time), and their ratios to the baseline's. The target: ``softreg --help``,
-``--version`` and ``inspect MODEL`` under 2x the baseline.
+``--version`` and ``inspect MODEL`` (also of a model holding an ``--infer`` table) under 2x
+the baseline.
 """
 
 from __future__ import annotations
@@ -42,25 +43,30 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def small_model(folder: Path) -> Path:
+def small_models(folder: Path) -> tuple[Path, Path]:
+    """A small model file, and the same model with a stored ``infer`` table (``fit --infer``)."""
     import numpy as np
 
-    from softreg import SoftmaxRegression, save
+    from softreg import SoftmaxRegression, infer, save
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 4))
-    model = SoftmaxRegression().fit(X, rng.integers(0, 3, size=200))
+    y = rng.integers(0, 3, size=200)
+    model = SoftmaxRegression().fit(X, y)
     save(model, folder / "model.softreg")
-    return folder / "model.softreg"
+    save(model, folder / "inferred.softreg", extra={"inference": infer(model, X, y).to_dict()})
+    return folder / "model.softreg", folder / "inferred.softreg"
 
 
-def measure(repeats: int, model: Path) -> dict[str, tuple[float, float]]:
+def measure(repeats: int, models: tuple[Path, Path]) -> dict[str, tuple[float, float]]:
+    model, inferred = models
     commands = {
         'python -c "import numpy, scipy.sparse"':
             [sys.executable, "-c", "import numpy, scipy.sparse"],
         "softreg --help": script() + ["--help"],
         "softreg --version": script() + ["--version"],
         "softreg inspect MODEL": script() + ["inspect", str(model)],
+        "softreg inspect MODEL (with --infer table)": script() + ["inspect", str(inferred)],
         "softreg fit --help": script() + ["fit", "--help"],
     }
     best = {name: (float("inf"), float("inf")) for name in commands}
@@ -84,7 +90,8 @@ def table(best: dict[str, tuple[float, float]]) -> str:
 def verdicts(best: dict[str, tuple[float, float]]) -> list[str]:
     base_wall, base_cpu = next(iter(best.values()))
     out = []
-    for name in ("softreg --help", "softreg --version", "softreg inspect MODEL"):
+    for name in ("softreg --help", "softreg --version", "softreg inspect MODEL",
+                 "softreg inspect MODEL (with --infer table)"):
         wall, cpu = best[name]
         ok = cpu / base_cpu < TARGET
         out.append(f"- {'PASS' if ok else 'FAIL'}: `{name}` CPU {cpu / base_cpu:.2f}x, wall "
@@ -99,7 +106,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        best = measure(args.repeats, small_model(Path(tmp)))
+        best = measure(args.repeats, small_models(Path(tmp)))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     text = "\n".join([
         "# Start-up of the softreg console script", "",

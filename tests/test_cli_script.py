@@ -148,8 +148,9 @@ def test_start_up_imports_nothing_heavy(args):
 
 
 def test_inspect_imports_no_estimator_stack(tmp_path):
-    """inspect verifies the file without scikit-learn, numba, pandas or matplotlib, also for
-    a model that holds a cross-validation table and a stored inference summary."""
+    """inspect verifies the file without scikit-learn, numba, pandas, matplotlib or scipy's
+    optimize and stats modules, also for a model that holds a cross-validation table and a
+    stored inference summary."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(90, 3))
     y = np.argmax(X @ rng.normal(size=(3, 3)) + rng.gumbel(size=(90, 3)), axis=1)
@@ -160,6 +161,7 @@ def test_inspect_imports_no_estimator_stack(tmp_path):
     heavy = sorted(n for n in names
                    if n.split(".")[0] in ("sklearn", "numba", "pandas", "matplotlib"))
     assert heavy == []
+    assert not {"scipy.stats", "scipy.optimize", "softreg.inference"} & names
     assert "softreg.estimator" not in names and "softreg.model_file" in names
     text = run("inspect", tmp_path / "m.softreg").stdout.decode()
     assert "cross-validation" in text and "contrasts against the reference class" in text

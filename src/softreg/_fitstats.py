@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 __all__ = ["FitStatisticsMixin", "LRTestResult", "lr_test", "null_loglike"]
 
@@ -107,7 +107,7 @@ class FitStatisticsMixin:
         """P(chi2(df_model) > llr); NaN for a penalised fit (no chi-square reference)."""
         if not self._is_mle:
             return math.nan
-        return float(stats.chi2.sf(self.llr, self.df_model))
+        return float(special.chdtrc(self.df_model, self.llr))
 
     @property
     def prsquared(self) -> float:
@@ -239,4 +239,4 @@ def lr_test(full, restricted) -> LRTestResult:
                          "nested on the same data, or a fit did not converge")
     stat = max(stat, 0.0)
     return LRTestResult(statistic=float(stat), df=float(df),
-                        pvalue=float(stats.chi2.sf(stat, df)))
+                        pvalue=float(special.chdtrc(df, stat)))

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from .prediction import contrast_matrix, design_matrix, feature_names, has_intercept
 
@@ -150,13 +150,13 @@ class MarginalEffects:
     @property
     def pvalues(self) -> np.ndarray:
         """Two-sided normal p-values of the z statistics, shape (n_features, n_classes)."""
-        return 2 * stats.norm.sf(np.abs(self.tvalues))
+        return 2 * special.ndtr(-np.abs(self.tvalues))
 
     def conf_int(self, alpha: float = 0.05) -> np.ndarray:
         """Wald intervals of shape (n_features, 2, n_classes) (lower, upper), as statsmodels."""
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-        z = stats.norm.ppf(1 - alpha / 2)
+        z = special.ndtri(1 - alpha / 2)
         return np.stack([self.margeff - z * self.margeff_se,
                          self.margeff + z * self.margeff_se], axis=1)
 

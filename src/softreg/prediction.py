@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 __all__ = ["PredictionMixin", "PredictionResult", "contrast_matrix", "design_matrix"]
 
@@ -170,7 +170,7 @@ class PredictionResult:
         """
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-        z = stats.norm.ppf(1 - alpha / 2)
+        z = special.ndtri(1 - alpha / 2)
         return np.stack([special.expit(self.logit - z * self.se_logit),
                          special.expit(self.logit + z * self.se_logit)], axis=-1)
 

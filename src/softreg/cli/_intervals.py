@@ -30,7 +30,7 @@ def level(text: str) -> float:
 
 def probability_intervals(header: dict, X, level: float, model_path: str):
     """(lower, upper), each of shape (n_samples, n_classes), for the rows X of the model."""
-    from ..inference import InferenceResult
+    from .._inference_result import InferenceResult
 
     extra = header.get("extra", {})
     if "inference" not in extra:

@@ -139,7 +139,7 @@ def run(args) -> int:
                                                    cv["std_scores"], strict=True))]
         print(format_table(rows, ["", "alpha", "mean score", "std"]))
     if "inference" in info["extra"]:
-        from ..inference import InferenceResult
+        from .._inference_result import InferenceResult
 
         print()
         shown_inference = dict(info["extra"]["inference"])
