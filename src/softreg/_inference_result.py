@@ -17,7 +17,7 @@ from scipy import special
 from ._fitstats import FitStatisticsMixin
 from ._jsonable import plain as _plain
 from .margins import MarginsMixin
-from .prediction import PredictionMixin
+from .prediction import PredictionMixin, pandas_module
 
 
 class InferenceError(ValueError):
@@ -67,7 +67,7 @@ class InferenceResult(FitStatisticsMixin, MarginsMixin, PredictionMixin):
         return np.sqrt(np.clip(var, 0, None))
 
     def _frame(self, values):
-        pd = _pandas()
+        pd = pandas_module()
 
         return pd.DataFrame(values, index=list(self.term_names), columns=self.columns)
 
@@ -94,7 +94,7 @@ class InferenceResult(FitStatisticsMixin, MarginsMixin, PredictionMixin):
 
     def cov_params(self):
         """pandas.DataFrame of shape (p, p) indexed by (class, term), class-major."""
-        pd = _pandas()
+        pd = pandas_module()
 
         index = pd.MultiIndex.from_product([self.columns, self.term_names],
                                            names=["class", "term"])
@@ -107,7 +107,7 @@ class InferenceResult(FitStatisticsMixin, MarginsMixin, PredictionMixin):
         -------
         pandas.DataFrame of shape (p, 2), indexed by (class, term), columns lower, upper.
         """
-        pd = _pandas()
+        pd = pandas_module()
 
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
@@ -187,13 +187,3 @@ class InferenceResult(FitStatisticsMixin, MarginsMixin, PredictionMixin):
         return (f"InferenceResult(method={self.method!r}, alpha={self.alpha:g}, "
                 f"reference={self.reference!r}, terms={len(self.term_names)}, "
                 f"classes={len(self.classes)})")
-
-
-def _pandas():
-    try:
-        import pandas
-    except ImportError as error:  # pragma: no cover - pandas is in the test extra
-        raise ImportError("the tables of softreg.infer are pandas DataFrames: "
-                          "pip install 'softreg[stats]' (or pandas); the arrays are in "
-                          "result.coef, result.cov and result.to_dict()") from error
-    return pandas

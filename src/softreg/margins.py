@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from .prediction import contrast_matrix, design_matrix, feature_names, has_intercept
+from .prediction import (
+    contrast_matrix,
+    design_matrix,
+    feature_names,
+    has_intercept,
+    pandas_module,
+)
 
 __all__ = ["MarginalEffects", "MarginsMixin", "weighted_median"]
 
@@ -162,9 +168,7 @@ class MarginalEffects:
 
     def summary_frame(self, alpha: float = 0.05):
         """pandas.DataFrame indexed by (class, feature), statsmodels' columns."""
-        from .prediction import _pandas
-
-        pd = _pandas()
+        pd = pandas_module()
         ci = self.conf_int(alpha)
         cols = [self.margeff, self.margeff_se, self.tvalues, self.pvalues, ci[:, 0], ci[:, 1]]
         index = pd.MultiIndex.from_product([self.classes, self.features],

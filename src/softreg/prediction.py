@@ -35,12 +35,14 @@ __all__ = ["PredictionMixin", "PredictionResult", "contrast_matrix", "design_mat
 BLOCK_ENTRIES = 1 << 21
 
 
-def _pandas():
+def pandas_module():
+    """pandas, or an ImportError saying how to install it (the result tables are frames)."""
     try:
         import pandas
     except ImportError as error:  # pragma: no cover - pandas is in the stats extra
-        raise ImportError("summary_frame returns a pandas DataFrame: pip install "
-                          "'softreg[stats]' (or pandas)") from error
+        raise ImportError("the tables of softreg.infer (summary_frame, params, ...) are pandas "
+                          "DataFrames: pip install 'softreg[stats]' (or pandas); the arrays "
+                          "are in result.coef, result.cov and result.to_dict()") from error
     return pandas
 
 
@@ -177,7 +179,7 @@ class PredictionResult:
     def summary_frame(self, alpha: float = 0.05):
         """pandas.DataFrame with one row per (row, class): mean, mean_se, mean_ci_lower,
         mean_ci_upper (statsmodels' names for a predicted mean)."""
-        pd = _pandas()
+        pd = pandas_module()
 
         ci = self.conf_int(alpha)
         rows = range(len(self.predicted)) if self.row_index is None else self.row_index
