@@ -210,6 +210,24 @@ def test_huge_inputs_give_finite_probabilities(iris):
         assert not np.any(np.isnan(model.predict_log_proba(Xb)))
 
 
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+def test_a_feature_in_nanoseconds_fits_the_same_model(iris, solver):
+    """One feature of size 1e18 (a timestamp in ns) beside O(1) ones: the same maximum-
+    likelihood probabilities as in the feature's natural units. Before, one flat-direction
+    lift and one preconditioner floor for all parameters drowned the O(1) ones (0.02 off)."""
+    X, y = iris
+    X = X[50:]  # versicolor vs virginica: not separable, the MLE exists
+    y = y[50:]
+    ref = SoftmaxRegression(alpha=0, tol=1e-10).fit(X, y)
+    wide = X.copy()
+    wide[:, 0] *= 1.7e18
+    with warnings.catch_warnings():
+        # the absolute default tol on the gradient is out of reach at this scale: "stalled"
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftmaxRegression(alpha=0, solver=solver).fit(wide, y)
+    np.testing.assert_allclose(model.predict_proba(wide), ref.predict_proba(X), atol=1e-8)
+
+
 # -- bad input --------------------------------------------------------------------------------
 BAD = [
     (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y, None),

@@ -159,6 +159,23 @@ def test_exact_and_cg_newton_agree_on_badly_scaled_data():
                                atol=1e-7)
 
 
+@pytest.mark.parametrize("inner", ["exact", "cg"])
+@pytest.mark.parametrize("scale", [1e15, 1e-12])
+def test_newton_is_scale_free_on_huge_and_tiny_features(inner, scale):
+    """Features of size 1e15 (nanosecond timestamps are 1e18): the solution is of size 1e-15,
+    every Newton step is tiny in absolute terms and must still be taken, and the intercept's
+    O(1) curvature must not drown in the features'. The same problem in the units of the
+    unscaled one (alpha * scale**2) has the same probabilities; so for tiny features."""
+    X, y, s = _data(seed=4)
+    ref = newton(_datafit(X, y, s), Penalty(alpha=1e-3), np.zeros((D + 1) * K), tol=1e-10,
+                 inner=inner)
+    # the gradient in W scales with the features: a tiny feature needs a tiny tol
+    big = newton(_datafit(X * scale, y, s), Penalty(alpha=1e-3 * scale**2),
+                 np.zeros((D + 1) * K), inner=inner, tol=1e-8 * min(1.0, scale))
+    assert big.n_iter >= 3  # before: "stalled" with no step taken, probabilities uniform
+    np.testing.assert_allclose(_probs(big.params, X * scale), _probs(ref.params, X), atol=1e-6)
+
+
 @pytest.mark.parametrize("run", [
     lambda f: lbfgs(f, Penalty(alpha=0.1, l1_ratio=0.5), f.zeros()),
     lambda f: newton(f, Penalty(alpha=0.1, l1_ratio=1.0), f.zeros()),

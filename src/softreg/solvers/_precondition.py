@@ -49,9 +49,11 @@ class FeaturePreconditioner:
         penalty = np.zeros(m)
         penalty[: m - fit_intercept] = ridge
         self.diagonal = M.ndim == 1
-        scale = float(np.mean(M if self.diagonal else np.diag(M))) or 1.0
-        # a relative floor keeps M positive definite for constant or duplicated columns
-        floor = 1e-10 * scale
+        diag = M if self.diagonal else np.diag(M)
+        # a floor relative to each column's own size keeps M positive definite for constant,
+        # duplicated or all-zero columns without swamping tiny features (or the intercept
+        # beside huge ones)
+        floor = 1e-10 * np.where(diag > 0, diag, float(np.mean(diag)) or 1.0)
         if self.diagonal:
             self.sqrt_diag = np.sqrt(np.maximum(M + penalty, floor))
             return

@@ -164,8 +164,12 @@ class _ExactInner:
     def _factor(self):
         A = self.objective.add_ridge(self.state.H_data.copy())
         if self.free is None:
-            U = np.kron(np.eye(self.q), np.ones((self.K, self.K)) / self.K)  # flat directions
-            A += max(float(np.mean(np.diag(A))), 1e-12) * U
+            # lift the flat directions (a common shift of a row of [W; b] across classes), each
+            # row by its own curvature: one scale for all would bury the O(1) rows of the
+            # intercept under huge features' curvature, or tiny features' under its
+            row_scale = np.diag(A).reshape(self.q, self.K).mean(axis=1)
+            row_scale = np.where(row_scale > 0, row_scale, 1.0)  # a zero row: any lift
+            A += np.kron(np.diag(row_scale), np.ones((self.K, self.K)) / self.K)
         else:
             A = A[np.ix_(self.free, self.free)]
         try:
@@ -257,7 +261,9 @@ def newton(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, ma
             if not slope < 0:  # not a descent direction (numerical trouble): -grad instead
                 p, slope = -grad, -float(grad @ grad)
             t = backtracking_line_search(objective, theta, loss, grad, p, slope)
-            ok = t is not None and max_abs(t * p) > 1e-15 * (1.0 + max_abs(theta))
+            # a step counts while it changes theta in floating point (scale-free: on features
+            # of size 1e15 the whole solution is of size 1e-15)
+            ok = t is not None and bool(np.any(theta + t * p != theta))
             if ok or not solve.retry():
                 break
         if not ok:
