@@ -244,7 +244,30 @@ BAD = [
     (lambda X, y: (X, y, np.where(y == 0, 1.0, 0.0)), "at least 2 classes with positive"),
     (lambda X, y: (X, y.astype(float) + np.where(np.arange(len(y)) == 3, np.nan, 0), None),
      "Input y contains NaN"),
+    (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 9, 1e200, X), y, None),
+     "X holds values too large to fit on"),
 ]
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_values_whose_squares_overflow_are_refused_everywhere(iris, fmt):
+    X, y = iris
+    X = X.copy()
+    X[5, 2] = -3e160
+    X = sp.csr_matrix(X) if fmt == "csr" else X
+    from softreg import SoftmaxRegressionCV
+
+    for fit in (lambda: SoftmaxRegression().fit(X, y),
+                lambda: SoftmaxRegression().partial_fit(X, y, classes=np.unique(y)),
+                lambda: SoftmaxRegressionCV(alphas=[1e-3], cv=2).fit(X, y)):
+        with pytest.raises(ValueError, match=r"largest \|value\| is 3e\+160"):
+            fit()
+    # float32 data is never refused: its values square finitely in the solvers' float64
+    X32 = np.asarray(iris[0], dtype=np.float32) * np.float32(1e30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 3 iterations: not converged
+        model = SoftmaxRegression(alpha=0.1, max_iter=3).fit(X32, y)
+    assert np.all(np.isfinite(model.coef_))
 
 
 @pytest.mark.parametrize("make,message", BAD, ids=[m for _, m in BAD])

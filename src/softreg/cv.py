@@ -51,7 +51,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, valida
 from . import _kernels, solvers
 from ._params import build_datafit, coef_intercept, model_penalty
 from ._targets import check_weights, encode_labels, is_soft_target
-from .estimator import SOLVERS, SoftmaxRegression
+from .estimator import SOLVERS, SoftmaxRegression, check_squares_finite
 from .solvers._precondition import feature_moments, feature_preconditioner
 from .solvers.lean_lbfgs import lean_lbfgs
 
@@ -321,6 +321,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         """
         X = validate_data(self, X, accept_sparse=("csr", "csc"),
                           dtype=(np.float64, np.float32), order="C")
+        check_squares_finite(X)
         if y is None:
             raise ValueError("SoftmaxRegressionCV requires y to be passed, but the target y "
                              "is None")

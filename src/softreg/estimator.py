@@ -177,6 +177,11 @@ default="auto"
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
                              dtype=(np.float64, np.float32))
 
+    def _validate_X_for_fit(self, X, reset: bool):
+        X = self._validate_X(X, reset=reset)
+        check_squares_finite(X)
+        return X
+
     def _initial_params(self, datafit) -> np.ndarray:
         if self.warm_start and hasattr(self, "coef_"):
             W, b = full_params(self)
@@ -261,7 +266,7 @@ default="auto"
         """
         if _is_dask(X, y, sample_weight):
             return self._fit_dask(X, y, sample_weight)
-        X = self._validate_X(X, reset=True)
+        X = self._validate_X_for_fit(X, reset=True)
         if self._penalised():
             self._check_penalty(X.shape[1])
         datafit, self.classes_ = build_datafit(X, y, sample_weight,
@@ -376,7 +381,7 @@ default="auto"
             if self.class_weight == "balanced":
                 raise ValueError("class_weight='balanced' needs the whole data set; "
                                  "partial_fit accepts a dict of class weights instead")
-        X = self._validate_X(X, reset=first)
+        X = self._validate_X_for_fit(X, reset=first)
         if classes is not None:
             classes = np.unique(np.asarray(classes))
             if not first and not np.array_equal(classes, self.classes_):
@@ -525,6 +530,29 @@ def _predict_dask(estimator, X, method):
     """Lazy dask-array predictions (see softreg.distributed.predict_dask)."""
     from .distributed import predict_dask
     return predict_dask(estimator, X, method)
+
+
+def check_squares_finite(X) -> None:
+    """Refuse float64 X whose squares overflow: curvature (the preconditioner's moments, the
+    Hessian, SAGA's step) is a sum of squares, and nothing fitted on it could be trusted.
+    One BLAS dot over the values (no copy of contiguous X); float32 values always square
+    finitely in the float64 arithmetic of the solvers."""
+    values = X.data if sp.issparse(X) else X
+    if values.dtype != np.float64 or values.size == 0:
+        return
+    flat = values.ravel(order="K")
+    with np.errstate(over="ignore"):
+        if np.isfinite(np.dot(flat, flat)):
+            return
+    biggest = float(np.max(np.abs(flat)))
+    where = ""
+    if not sp.issparse(X):
+        j = int(np.argmax(np.max(np.abs(X), axis=0)))
+        where = f" (in column {j})"
+    raise ValueError(f"X holds values too large to fit on: the largest |value| is "
+                     f"{biggest:.3g}{where} and the sum of squares of X overflows float64 "
+                     "(the solvers' curvature is built from it); rescale the features, e.g. "
+                     "with sklearn.preprocessing.StandardScaler")
 
 
 def _feature_scale_spread(X) -> float:
