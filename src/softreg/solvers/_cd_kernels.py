@@ -17,7 +17,7 @@ along a change ``D`` of W and ``db`` of b is
 
 whose gradient with respect to D_jk is G_jk + sum_i x_ij sw_i P_ik (R_ik - S_i) with
 S_i = sum_k P_ik R_ik. Coordinate descent on Q plus the penalty is what
-:func:`cd_entrywise` and :func:`cd_grouped` do.
+:func:`cd_class` and :func:`cd_grouped` do.
 """
 
 from __future__ import annotations
@@ -124,33 +124,142 @@ def column_gradient(data, indices, indptr, dense, cols, Res, G):
 
 
 @_jit
-def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H):
+def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H, M):
     """The quadratic model's curvature per coordinate (entrywise) or per feature (grouped).
 
-    Entrywise: H[c, k] = sum_i sw_i x_ij^2 P_ik (1 - P_ik), the exact diagonal.
-    Grouped: H[c, 0] = sum_i sw_i x_ij^2 min(1/2, max_k P_ik), a bound on the largest
-    eigenvalue of the feature's K x K block (diag(p) - p p^T <= max_k p_k I, and
-    <= (1/2) I by Boehning's bound).
+    Entrywise: H[c, k] = sum_i sw_i x_ij^2 P_ik (1 - P_ik), the exact diagonal, and
+    M[c, k] = sum_i sw_i x_ij P_ik (1 - P_ik), the coordinate's cross-curvature with the
+    intercept b_k. Grouped: H[c, 0] = sum_i sw_i x_ij^2 min(1/2, max_k P_ik), a bound on
+    the largest eigenvalue of the feature's K x K block (diag(p) - p p^T <= max_k p_k I,
+    and <= (1/2) I by Boehning's bound); M[c, 0] likewise with x_ij.
     """
     K = P.shape[1]
+    L = H.shape[1]
     for c in range(cols.shape[0]):
         j = cols[c]
         start, end = indptr[j], indptr[j + 1]
-        for k in range(H.shape[1]):
+        for k in range(L):
             H[c, k] = 0.0
+            M[c, k] = 0.0
         for p in range(start, end):
             i = p - start if dense else indices[p]
             x = np.float64(data[p])
-            xx = sw[i] * x * x
+            sx = sw[i] * x
             if grouped:
                 pm = 0.0
                 for k in range(K):
                     if P[i, k] > pm:
                         pm = P[i, k]
-                H[c, 0] += xx * min(0.5, pm)
+                v = min(0.5, pm)
+                H[c, 0] += sx * x * v
+                M[c, 0] += sx * v
             else:
                 for k in range(K):
-                    H[c, k] += xx * P[i, k] * (1.0 - P[i, k])
+                    v = P[i, k] * (1.0 - P[i, k])
+                    H[c, k] += sx * x * v
+                    M[c, k] += sx * v
+
+
+@_jit
+def finish_sweep(P, PW, R, S, T, cs, qb, fit_b, gb, Hb, Hbi):
+    """One exact step on the intercept, then ``T`` and ``qb`` recomputed.
+
+    The logits' change is R_true = R + 1 cs^T (R: the sparse part X D, S_i = P_i . R_i,
+    ``cs`` (K,) the intercept's change). With an intercept, the model is minimised over
+    the intercept exactly (``Hb`` (K, K) its curvature, ``Hbi`` a pseudo-inverse; ``gb``
+    (K,) the datafit's intercept gradient). ``T_i = P_i . cs`` (n,) and
+    ``qb = sum_i sw_i B_i R_true_i`` (K,) are recomputed (B_i = diag(P_i) - P_i P_i^T).
+    Returns the intercept's largest change, max Hb_kk |e_k|.
+    """
+    n, K = R.shape
+    biggest = 0.0
+    for rep in range(2 if fit_b else 1):
+        for k in range(K):
+            qb[k] = 0.0
+        for i in range(n):
+            t = 0.0
+            for k in range(K):
+                t += P[i, k] * cs[k]
+            T[i] = t
+            u = S[i] + t
+            for k in range(K):
+                qb[k] += PW[i, k] * (R[i, k] + cs[k] - u)
+        if rep == 1:
+            break
+        e = np.zeros(K)
+        for k in range(K):
+            for q in range(K):
+                e[k] -= Hbi[k, q] * (gb[q] + qb[q])
+        for k in range(K):
+            cs[k] += e[k]
+            biggest = max(biggest, Hb[k, k] * abs(e[k]))
+    return biggest
+
+
+@_jit
+def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW, R, S,
+             T, cs, qb, Hb, k, full):
+    """One coordinate-descent pass over class ``k``'s coefficients on the working set, on
+    Q + sum_j (lam_j |W+D|_jk + rid_j/2 (W+D)_jk^2).
+
+    Coordinates move along the implicitly centred columns x_j - mu_jk (``mu`` (m, K);
+    zeros: as held): the sparse part goes into R and S, the uniform part into ``cs[k]``;
+    ``qb[k]`` follows exactly, and ``T`` (P_i . cs at the pass's start) is corrected by
+    P_ik times the pass's change of cs[k], so every coordinate's gradient is exact. ``G``
+    (m, K) is the datafit's gradient along the centred columns, ``H`` (m, K) the centred
+    curvatures (:func:`hessian_diagonal`). ``full``: all m entries, else only the non-zero
+    ones (glmnet's active-set cycling). D, R, S, cs, qb are updated in place. Returns the
+    largest change in gradient units, max h |change|.
+    """
+    m = W.shape[0]
+    biggest = 0.0
+    ck0 = cs[k]
+    ck = ck0
+    qk = qb[k]
+    hbk = Hb[k, k]
+    for c in range(m):
+        old = W[c, k] + D[c, k]
+        if not full and old == 0.0:
+            continue
+        h = H[c, k] + rid[c]
+        if h <= 0.0:
+            continue
+        j = cols[c]
+        mj = mu[c, k]
+        start, end = indptr[j], indptr[j + 1]
+        g = G[c, k] + rid[c] * old - mj * qk
+        dk = ck - ck0
+        for p in range(start, end):
+            i = p - start if dense else indices[p]
+            pik = P[i, k]
+            g += np.float64(data[p]) * PW[i, k] * (R[i, k] + ck - S[i] - T[i] - pik * dk)
+        z = old - g / h
+        thr = lam[c] / h
+        if z > thr:
+            new = z - thr
+        elif z < -thr:
+            new = z + thr
+        else:
+            new = 0.0
+        change = new - old
+        if change == 0.0:
+            continue
+        D[c, k] += change
+        biggest = max(biggest, h * abs(change))
+        acc = 0.0
+        for p in range(start, end):
+            i = p - start if dense else indices[p]
+            x = np.float64(data[p])
+            pik = P[i, k]
+            xc = x * change
+            R[i, k] += xc
+            S[i] += pik * xc
+            acc += x * PW[i, k] * (1.0 - pik)
+        ck -= mj * change
+        qk += (acc - mj * hbk) * change
+    cs[k] = ck
+    qb[k] = qk
+    return biggest
 
 
 @_jit
@@ -176,62 +285,15 @@ def _intercept_sweep(Gb, Hb, db, P, PW, R, S):
 
 
 @_jit
-def cd_entrywise(data, indices, indptr, dense, cols, G, H, W, D, lam, rid, P, PW, R, S,
-                 fit_b, Gb, Hb, db, full):
-    """One coordinate-descent sweep on Q(D, db) + sum_jk (lam_j |W+D|_jk + rid_j/2 (W+D)_jk^2).
-
-    ``full``: all (m, K) entries, else only the non-zero ones (glmnet's active-set
-    cycling); then the K intercepts. D, db, R, S are updated in place. Returns the largest
-    change in gradient units, max h |change|.
-    """
-    m, K = W.shape
-    biggest = 0.0
-    for c in range(m):
-        j = cols[c]
-        start, end = indptr[j], indptr[j + 1]
-        for k in range(K):
-            old = W[c, k] + D[c, k]
-            if not full and old == 0.0:
-                continue
-            h = H[c, k] + rid[c]
-            if h <= 0.0:
-                continue
-            g = G[c, k] + rid[c] * old
-            for p in range(start, end):
-                i = p - start if dense else indices[p]
-                g += np.float64(data[p]) * PW[i, k] * (R[i, k] - S[i])
-            z = old - g / h
-            thr = lam[c] / h
-            if z > thr:
-                new = z - thr
-            elif z < -thr:
-                new = z + thr
-            else:
-                new = 0.0
-            change = new - old
-            if change == 0.0:
-                continue
-            D[c, k] += change
-            biggest = max(biggest, h * abs(change))
-            for p in range(start, end):
-                i = p - start if dense else indices[p]
-                xc = np.float64(data[p]) * change
-                R[i, k] += xc
-                S[i] += P[i, k] * xc
-    if fit_b:
-        biggest = max(biggest, _intercept_sweep(Gb, Hb, db, P, PW, R, S))
-    return biggest
-
-
-@_jit
 def cd_grouped(data, indices, indptr, dense, cols, G, H, W, D, lam, rid, P, PW, R, S,
                fit_b, Gb, Hb, db, full):
     """One block coordinate-descent sweep, one feature's K coefficients at a time, grouped.
 
     Each block step minimises a majorisation of Q along the block (curvature bound
     H[c, 0] + rid_c from :func:`hessian_diagonal`) plus lam_c ||W_c + D_c||_2 + rid_c/2
-    ||W_c + D_c||^2: a group soft-thresholding. ``full`` and the return value as in
-    :func:`cd_entrywise`.
+    ||W_c + D_c||^2: a group soft-thresholding. ``full`` as in :func:`cd_class`; then the
+    K intercepts, by coordinate descent (``Hb`` (K,) their curvatures). D, db, R (here
+    X D + db), S are updated in place. Returns the largest change, max h |change|.
     """
     m, K = W.shape
     g = np.empty(K)

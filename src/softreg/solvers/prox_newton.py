@@ -212,43 +212,64 @@ class _Model:
     """The quadratic model plus penalty on a working set, solved by coordinate descent.
 
     Sweeps alternate as in glmnet (a full sweep, then sweeps over the non-zero entries
-    until they settle, then a full sweep to confirm). Every ``_ANDERSON`` sweeps over the
-    non-zero entries, Anderson extrapolation of the last iterates (as skglm does for its
-    inner solver) is tried and kept only when it lowers the model's value.
+    until they settle, then a full sweep to confirm); each sweep ends with an exact step
+    on the intercept. Coordinates move along the columns centred implicitly with the
+    Newton weights (``mu``), which decouples them from the intercept. Every ``_ANDERSON`` sweeps
+    over the non-zero entries, Anderson extrapolation of the last iterates (as skglm does
+    for its inner solver) is tried and kept only when it lowers the model's value.
     """
 
-    def __init__(self, cd, penalty, ws, G, H, W, lam, rid, P, PW, Gb, Hb):
+    def __init__(self, cd, penalty, ws, G, H, mu, W, lam, rid, P, PW, Gb, Hb):
         self.cd, self.penalty, self.ws = cd, penalty, ws
         self.G, self.H, self.W, self.lam, self.rid = G, H, W, lam, rid
         self.P, self.PW, self.Gb, self.Hb = P, PW, Gb, Hb
+        # the pseudo-inverse: Hb is singular along the all-ones vector of classes
+        self.Hbi = np.linalg.pinv(Hb) if cd.fit_intercept else np.zeros_like(Hb)
+        #: the implicit centring's weighted means (m, K) (zeros: the columns as held)
+        self.mu = mu
+        self.Gc = np.ascontiguousarray(G - mu * Gb[None, :]) if np.any(mu) else G
         self.l1 = Penalty(penalty.l1, 1.0, penalty.grouped, lam / penalty.l1) \
             if penalty.l1 else None
 
     def value(self, D, db, R):
-        """Q(D, db) + penalty(W + D) on the working set (up to a constant)."""
-        S, quad = kern.model_rows(self.P, R, self.cd.sw)
+        """Q(D, db) + penalty(W + D) on the working set (up to a constant); R = X D + db."""
+        _, quad = kern.model_rows(self.P, R, self.cd.sw)
         V = self.W + D
         out = quad + float(np.sum(self.G * D)) + 0.5 * float(np.dot(self.rid, np.sum(V * V, 1)))
         if self.cd.fit_intercept:
             out += float(self.Gb @ db)
         if self.l1 is not None:
             out += self.l1.value(V)
-        return out, S
+        return out
 
     def solve(self, tol):
+        """Minimise the model to ``tol``; returns (D (m, K), db (K,), R = X D + db (n, K))."""
         cd = self.cd
         n, K = self.P.shape
         D = np.zeros_like(self.W)
-        db = np.zeros(K)
-        R = np.zeros((n, K))
+        cs = np.zeros(K)  # the change of the intercept
+        R = np.zeros((n, K))  # X D (the sparse part of the logits' change)
         S = np.zeros(n)
-        sweep = kern.cd_grouped if self.penalty.grouped else kern.cd_entrywise
-        args = (*cd._args(), self.ws, self.G, self.H, self.W, D, self.lam, self.rid, self.P,
-                self.PW, R, S, cd.fit_intercept, self.Gb, self.Hb, db)
+        T = np.zeros(n)
+        qb = np.zeros(K)
+        fin = (self.P, self.PW, R, S, T, cs, qb, cd.fit_intercept, self.Gb, self.Hb, self.Hbi)
+        if self.penalty.grouped:  # the columns as held; R holds X D + db here
+            args = (*cd._args(), self.ws, self.G, self.H, self.W, D, self.lam, self.rid,
+                    self.P, self.PW, R, S, cd.fit_intercept, self.Gb, np.diag(self.Hb).copy(),
+                    cs)
+        else:
+            args = (*cd._args(), self.ws, self.mu, self.Gc, self.H, self.W, D, self.lam,
+                    self.rid, self.P, self.PW, R, S, T, cs, qb, self.Hb)
         full = True
         history = []
         for _ in range(_MAX_SWEEPS_GROUPED if self.penalty.grouped else _MAX_SWEEPS):
-            biggest = sweep(*args, full)
+            if self.penalty.grouped:
+                biggest = kern.cd_grouped(*args, full)
+            else:
+                biggest = 0.0
+                for k in range(K):  # class by class: the centring's shift stays exact
+                    biggest = max(biggest, kern.cd_class(*args, k, full))
+                    biggest = max(biggest, kern.finish_sweep(*fin))
             if biggest <= tol:
                 if full:
                     break
@@ -259,14 +280,16 @@ class _Model:
                 full = False
                 history.clear()
                 continue
-            history.append(np.concatenate([D.ravel(), db]))
+            history.append(np.concatenate([D.ravel(), cs]))
             if len(history) == _ANDERSON + 1:
-                self._extrapolate(history, D, db, R, S)
+                self._extrapolate(history, D, cs, R, S, fin)
                 history.clear()
-        return D, db, R
+        if self.penalty.grouped:
+            return D, cs.copy(), R
+        return D, cs.copy(), R + cs
 
-    def _extrapolate(self, history, D, db, R, S):
-        """Anderson step from the iterates in ``history``; D, db, R, S replaced if better."""
+    def _extrapolate(self, history, D, cs, R, S, fin):
+        """Anderson step from the iterates in ``history``; D, cs, R, S replaced if better."""
         X = np.array(history)  # (M + 1, size)
         U = np.diff(X, axis=0)  # (M, size)
         try:
@@ -281,16 +304,18 @@ class _Model:
         D_acc = x[: m * K].reshape(m, K)
         db_acc = x[m * K:]
         R_acc = np.zeros_like(R)
-        if self.cd.fit_intercept:
-            R_acc += db_acc
         kern.add_logits(*self.cd._args(), self.ws, np.ascontiguousarray(D_acc), R_acc)
-        v_acc, S_acc = self.value(D_acc, db_acc, R_acc)
-        v_now, _ = self.value(D, db, R)
-        if v_acc < v_now:
+        grouped = self.penalty.grouped  # R holds X D + db (grouped) or X D
+        now = self.value(D, cs, R if grouped else R + cs)
+        if grouped:
+            R_acc += db_acc
+        if self.value(D_acc, db_acc, R_acc if grouped else R_acc + db_acc) < now:
             D[...] = D_acc
-            db[...] = db_acc
             R[...] = R_acc
-            S[...] = S_acc
+            S[...] = np.einsum("ik,ik->i", self.P, R_acc)
+            cs[...] = db_acc
+            if not grouped:
+                kern.finish_sweep(*fin[:7], False, *fin[8:])  # T, qb for the new point
 
 
 def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
@@ -301,12 +326,23 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
     lam = penalty.l1 * pf[ws]
     rid = penalty.ridge * pf[ws]
     PW = cd.sw[:, None] * st.P
-    H = np.empty((m, 1 if penalty.grouped else K))
-    kern.hessian_diagonal(*cd._args(), ws, st.P, cd.sw, penalty.grouped, H)
     Res = PW - cd.sw[:, None] * cd.Y
     Gb = Res.sum(axis=0)
-    Hb = (PW * (1.0 - st.P)).sum(axis=0)
-    model = _Model(cd, penalty, ws, Gws, H, Wws, lam, rid, st.P, PW, Gb, Hb)
+    H = np.empty((m, 1 if penalty.grouped else K))
+    M = np.empty_like(H)
+    kern.hessian_diagonal(*cd._args(), ws, st.P, cd.sw, penalty.grouped, H, M)
+    if cd.fit_intercept and not penalty.grouped:
+        # implicit centring with the Newton weights sw P_k (1 - P_k) of each class: moving
+        # W_jk along x_j - mu_jk leaves the model's gradient for b_k unchanged (glmnet
+        # centres the same way, with plain means, on sparse X)
+        hb = (PW * (1.0 - st.P)).sum(axis=0)
+        mu = np.divide(M, hb, out=np.zeros_like(M), where=hb > 0)
+        H -= mu * M  # sum_i sw_i (x_ij - mu_jk)^2 P_ik (1 - P_ik)
+        np.maximum(H, 0.0, out=H)
+    else:
+        mu = np.zeros_like(H)
+    Hb = np.diag(PW.sum(axis=0)) - PW.T @ st.P
+    model = _Model(cd, penalty, ws, Gws, H, mu, Wws, lam, rid, st.P, PW, Gb, Hb)
     D, db, R = model.solve(inner_tol)
     # sufficient-decrease line search on J = datafit + penalty along (D, db)
     l1_ws = Penalty(penalty.l1, 1.0, penalty.grouped, pf[ws]) if penalty.l1 else None
