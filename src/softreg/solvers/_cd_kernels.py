@@ -164,26 +164,29 @@ def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H, M):
 def finish_sweep(P, PW, R, S, T, cs, qb, fit_b, gb, Hb, Hbi):
     """One exact step on the intercept, then ``T`` and ``qb`` recomputed.
 
-    The logits' change is R_true = R + 1 cs^T (R: the sparse part X D, S_i = P_i . R_i,
+    Class-major arrays: ``P``, ``PW`` = sw * P and ``R`` of shape (K, n). The logits'
+    change is R_true = R + cs 1^T (R: the sparse part X D, transposed; S_i = P_i . R_i;
     ``cs`` (K,) the intercept's change). With an intercept, the model is minimised over
     the intercept exactly (``Hb`` (K, K) its curvature, ``Hbi`` a pseudo-inverse; ``gb``
     (K,) the datafit's intercept gradient). ``T_i = P_i . cs`` (n,) and
     ``qb = sum_i sw_i B_i R_true_i`` (K,) are recomputed (B_i = diag(P_i) - P_i P_i^T).
     Returns the intercept's largest change, max Hb_kk |e_k|.
     """
-    n, K = R.shape
+    K, n = R.shape
     biggest = 0.0
     for rep in range(2 if fit_b else 1):
-        for k in range(K):
-            qb[k] = 0.0
         for i in range(n):
-            t = 0.0
-            for k in range(K):
-                t += P[i, k] * cs[k]
-            T[i] = t
-            u = S[i] + t
-            for k in range(K):
-                qb[k] += PW[i, k] * (R[i, k] + cs[k] - u)
+            T[i] = 0.0
+        for k in range(K):
+            c = cs[k]
+            for i in range(n):
+                T[i] += P[k, i] * c
+        for k in range(K):
+            acc = 0.0
+            c = cs[k]
+            for i in range(n):
+                acc += PW[k, i] * (R[k, i] + c - S[i] - T[i])
+            qb[k] = acc
         if rep == 1:
             break
         e = np.zeros(K)
@@ -202,6 +205,7 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW
     """One coordinate-descent pass over class ``k``'s coefficients on the working set, on
     Q + sum_j (lam_j |W+D|_jk + rid_j/2 (W+D)_jk^2).
 
+    Class-major arrays: ``P``, ``PW`` = sw * P, ``R`` of shape (K, n).
     Coordinates move along the implicitly centred columns x_j - mu_jk (``mu`` (m, K);
     zeros: as held): the sparse part goes into R and S, the uniform part into ``cs[k]``;
     ``qb[k]`` follows exactly, and ``T`` (P_i . cs at the pass's start) is corrected by
@@ -217,6 +221,7 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW
     ck = ck0
     qk = qb[k]
     hbk = Hb[k, k]
+    Pk, PWk, Rk = P[k], PW[k], R[k]
     for c in range(m):
         old = W[c, k] + D[c, k]
         if not full and old == 0.0:
@@ -231,8 +236,8 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW
         dk = ck - ck0
         for p in range(start, end):
             i = p - start if dense else indices[p]
-            pik = P[i, k]
-            g += np.float64(data[p]) * PW[i, k] * (R[i, k] + ck - S[i] - T[i] - pik * dk)
+            pik = Pk[i]
+            g += np.float64(data[p]) * PWk[i] * (Rk[i] + ck - S[i] - T[i] - pik * dk)
         z = old - g / h
         thr = lam[c] / h
         if z > thr:
@@ -250,11 +255,11 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW
         for p in range(start, end):
             i = p - start if dense else indices[p]
             x = np.float64(data[p])
-            pik = P[i, k]
+            pik = Pk[i]
             xc = x * change
-            R[i, k] += xc
+            Rk[i] += xc
             S[i] += pik * xc
-            acc += x * PW[i, k] * (1.0 - pik)
+            acc += x * PWk[i] * (1.0 - pik)
         ck -= mj * change
         qk += (acc - mj * hbk) * change
     cs[k] = ck

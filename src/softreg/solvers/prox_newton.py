@@ -248,18 +248,22 @@ class _Model:
         n, K = self.P.shape
         D = np.zeros_like(self.W)
         cs = np.zeros(K)  # the change of the intercept
-        R = np.zeros((n, K))  # X D (the sparse part of the logits' change)
         S = np.zeros(n)
-        T = np.zeros(n)
-        qb = np.zeros(K)
-        fin = (self.P, self.PW, R, S, T, cs, qb, cd.fit_intercept, self.Gb, self.Hb, self.Hbi)
-        if self.penalty.grouped:  # the columns as held; R holds X D + db here
+        if self.penalty.grouped:  # the columns as held; R holds X D + db here, (n, K)
+            R = np.zeros((n, K))
             args = (*cd._args(), self.ws, self.G, self.H, self.W, D, self.lam, self.rid,
                     self.P, self.PW, R, S, cd.fit_intercept, self.Gb, np.diag(self.Hb).copy(),
                     cs)
-        else:
+            fin = None
+        else:  # class-major (K, n): a class's pass reads contiguous vectors
+            R = np.zeros((K, n))  # (X D)^T, the sparse part of the logits' change
+            T = np.zeros(n)
+            qb = np.zeros(K)
+            Pt = np.ascontiguousarray(self.P.T)
+            PWt = np.ascontiguousarray(self.PW.T)
             args = (*cd._args(), self.ws, self.mu, self.Gc, self.H, self.W, D, self.lam,
-                    self.rid, self.P, self.PW, R, S, T, cs, qb, self.Hb)
+                    self.rid, Pt, PWt, R, S, T, cs, qb, self.Hb)
+            fin = (Pt, PWt, R, S, T, cs, qb, cd.fit_intercept, self.Gb, self.Hb, self.Hbi)
         full = True
         history = []
         for _ in range(_MAX_SWEEPS_GROUPED if self.penalty.grouped else _MAX_SWEEPS):
@@ -286,7 +290,7 @@ class _Model:
                 history.clear()
         if self.penalty.grouped:
             return D, cs.copy(), R
-        return D, cs.copy(), R + cs
+        return D, cs.copy(), R.T + cs
 
     def _extrapolate(self, history, D, cs, R, S, fin):
         """Anderson step from the iterates in ``history``; D, cs, R, S replaced if better."""
@@ -303,18 +307,22 @@ class _Model:
         m, K = D.shape
         D_acc = x[: m * K].reshape(m, K)
         db_acc = x[m * K:]
-        R_acc = np.zeros_like(R)
+        n = self.P.shape[0]
+        R_acc = np.zeros((n, K))
         kern.add_logits(*self.cd._args(), self.ws, np.ascontiguousarray(D_acc), R_acc)
-        grouped = self.penalty.grouped  # R holds X D + db (grouped) or X D
-        now = self.value(D, cs, R if grouped else R + cs)
-        if grouped:
-            R_acc += db_acc
-        if self.value(D_acc, db_acc, R_acc if grouped else R_acc + db_acc) < now:
+        grouped = self.penalty.grouped  # R holds X D + db (n, K), or (X D)^T (K, n)
+        now = self.value(D, cs, R if grouped else R.T + cs)
+        R_acc += db_acc
+        if self.value(D_acc, db_acc, R_acc) < now:
             D[...] = D_acc
-            R[...] = R_acc
-            S[...] = np.einsum("ik,ik->i", self.P, R_acc)
             cs[...] = db_acc
-            if not grouped:
+            if grouped:
+                R[...] = R_acc
+                S[...] = np.einsum("ik,ik->i", self.P, R_acc)
+            else:
+                R_acc -= db_acc
+                R[...] = R_acc.T
+                S[...] = np.einsum("ik,ik->i", self.P, R_acc)
                 kern.finish_sweep(*fin[:7], False, *fin[8:])  # T, qb for the new point
 
 
