@@ -124,14 +124,16 @@ def column_gradient(data, indices, indptr, dense, cols, Res, G):
 
 
 @_jit
-def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H, M):
+def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H, M, C):
     """The quadratic model's curvature per coordinate (entrywise) or per feature (grouped).
 
     Entrywise: H[c, k] = sum_i sw_i x_ij^2 P_ik (1 - P_ik), the exact diagonal, and
     M[c, k] = sum_i sw_i x_ij P_ik (1 - P_ik), the coordinate's cross-curvature with the
     intercept b_k. Grouped: H[c, 0] = sum_i sw_i x_ij^2 min(1/2, max_k P_ik), a bound on
     the largest eigenvalue of the feature's K x K block (diag(p) - p p^T <= max_k p_k I,
-    and <= (1/2) I by Boehning's bound); M[c, 0] likewise with x_ij.
+    and <= (1/2) I by Boehning's bound); M[c, 0] likewise with x_ij. Entrywise also
+    C[c, k, 0] = sum_i sw_i x_ij^2 P_ik and C[c, k, 1] = sum_i sw_i x_ij P_ik (for the
+    screening bound of :func:`cd_class`).
     """
     K = P.shape[1]
     L = H.shape[1]
@@ -141,6 +143,8 @@ def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H, M):
         for k in range(L):
             H[c, k] = 0.0
             M[c, k] = 0.0
+            C[c, k, 0] = 0.0
+            C[c, k, 1] = 0.0
         for p in range(start, end):
             i = p - start if dense else indices[p]
             x = np.float64(data[p])
@@ -155,13 +159,16 @@ def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H, M):
                 M[c, 0] += sx * v
             else:
                 for k in range(K):
-                    v = P[i, k] * (1.0 - P[i, k])
+                    pk = P[i, k]
+                    v = pk * (1.0 - pk)
                     H[c, k] += sx * x * v
                     M[c, k] += sx * v
+                    C[c, k, 0] += sx * x * pk
+                    C[c, k, 1] += sx * pk
 
 
 @_jit
-def finish_sweep(P, PW, R, S, T, cs, qb, fit_b, gb, Hb, Hbi):
+def finish_sweep(P, PW, R, S, T, cs, qb, stat, fit_b, gb, Hb, Hbi):
     """One exact step on the intercept, then ``T`` and ``qb`` recomputed.
 
     Class-major arrays: ``P``, ``PW`` = sw * P and ``R`` of shape (K, n). The logits'
@@ -169,7 +176,8 @@ def finish_sweep(P, PW, R, S, T, cs, qb, fit_b, gb, Hb, Hbi):
     ``cs`` (K,) the intercept's change). With an intercept, the model is minimised over
     the intercept exactly (``Hb`` (K, K) its curvature, ``Hbi`` a pseudo-inverse; ``gb``
     (K,) the datafit's intercept gradient). ``T_i = P_i . cs`` (n,) and
-    ``qb = sum_i sw_i B_i R_true_i`` (K,) are recomputed (B_i = diag(P_i) - P_i P_i^T).
+    ``qb = sum_i sw_i B_i R_true_i`` (K,) are recomputed (B_i = diag(P_i) - P_i P_i^T), and
+    ``stat[0] = sum_i sw_i R_true_i^T B_i R_true_i`` (twice the model's quadratic term).
     Returns the intercept's largest change, max Hb_kk |e_k|.
     """
     K, n = R.shape
@@ -181,12 +189,17 @@ def finish_sweep(P, PW, R, S, T, cs, qb, fit_b, gb, Hb, Hbi):
             c = cs[k]
             for i in range(n):
                 T[i] += P[k, i] * c
+        energy = 0.0
         for k in range(K):
             acc = 0.0
             c = cs[k]
             for i in range(n):
-                acc += PW[k, i] * (R[k, i] + c - S[i] - T[i])
+                r = R[k, i] + c
+                v = PW[k, i] * (r - S[i] - T[i])
+                acc += v
+                energy += v * r
             qb[k] = acc
+        stat[0] = max(energy, 0.0)
         if rep == 1:
             break
         e = np.zeros(K)
@@ -200,8 +213,8 @@ def finish_sweep(P, PW, R, S, T, cs, qb, fit_b, gb, Hb, Hbi):
 
 
 @_jit
-def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW, R, S,
-             T, cs, qb, Hb, k, full):
+def cd_class(data, indices, indptr, dense, cols, mu, G, H, Cp, W, D, lam, rid, P, PW, R, S,
+             T, cs, qb, stat, Hb, k, full):
     """One coordinate-descent pass over class ``k``'s coefficients on the working set, on
     Q + sum_j (lam_j |W+D|_jk + rid_j/2 (W+D)_jk^2).
 
@@ -212,7 +225,10 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW
     P_ik times the pass's change of cs[k], so every coordinate's gradient is exact. ``G``
     (m, K) is the datafit's gradient along the centred columns, ``H`` (m, K) the centred
     curvatures (:func:`hessian_diagonal`). ``full``: all m entries, else only the non-zero
-    ones (glmnet's active-set cycling). D, R, S, cs, qb are updated in place. Returns the
+    ones (glmnet's active-set cycling). A zero coordinate is skipped when it provably stays
+    zero: its gradient moved from G[c, k] by at most sqrt(Cp[c, k] * E) (Cauchy-Schwarz,
+    Cp = sum_i sw_i P_ik (x_ij - mu_jk)^2, E = ``stat[0]`` = sum_i sw_i r_i^T B_i r_i,
+    kept exact through the pass). D, R, S, cs, qb are updated in place. Returns the
     largest change in gradient units, max h |change|.
     """
     m = W.shape[0]
@@ -222,10 +238,14 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW
     qk = qb[k]
     hbk = Hb[k, k]
     Pk, PWk, Rk = P[k], PW[k], R[k]
+    energy = stat[0]
     for c in range(m):
         old = W[c, k] + D[c, k]
-        if not full and old == 0.0:
-            continue
+        if old == 0.0:
+            if not full:
+                continue
+            if abs(G[c, k]) + math.sqrt(Cp[c, k] * energy) < lam[c]:
+                continue
         h = H[c, k] + rid[c]
         if h <= 0.0:
             continue
@@ -251,6 +271,10 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW
             continue
         D[c, k] += change
         biggest = max(biggest, h * abs(change))
+        # the change of sum_i sw_i r_i^T B_i r_i along this coordinate
+        energy += change * (2.0 * (g - rid[c] * old - G[c, k]) + change * H[c, k])
+        if energy < 0.0:
+            energy = 0.0
         acc = 0.0
         for p in range(start, end):
             i = p - start if dense else indices[p]
@@ -264,6 +288,7 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, W, D, lam, rid, P, PW
         qk += (acc - mj * hbk) * change
     cs[k] = ck
     qb[k] = qk
+    stat[0] = energy
     return biggest
 
 

@@ -261,9 +261,11 @@ class _Model:
             qb = np.zeros(K)
             Pt = np.ascontiguousarray(self.P.T)
             PWt = np.ascontiguousarray(self.PW.T)
-            args = (*cd._args(), self.ws, self.mu, self.Gc, self.H, self.W, D, self.lam,
-                    self.rid, Pt, PWt, R, S, T, cs, qb, self.Hb)
-            fin = (Pt, PWt, R, S, T, cs, qb, cd.fit_intercept, self.Gb, self.Hb, self.Hbi)
+            stat = np.zeros(1)  # sum_i sw_i r_i^T B_i r_i for the screening bound
+            args = (*cd._args(), self.ws, self.mu, self.Gc, self.H, self.Cp, self.W, D,
+                    self.lam, self.rid, Pt, PWt, R, S, T, cs, qb, stat, self.Hb)
+            fin = (Pt, PWt, R, S, T, cs, qb, stat, cd.fit_intercept, self.Gb, self.Hb,
+                   self.Hbi)
         full = True
         history = []
         for _ in range(_MAX_SWEEPS_GROUPED if self.penalty.grouped else _MAX_SWEEPS):
@@ -323,7 +325,7 @@ class _Model:
                 R_acc -= db_acc
                 R[...] = R_acc.T
                 S[...] = np.einsum("ik,ik->i", self.P, R_acc)
-                kern.finish_sweep(*fin[:7], False, *fin[8:])  # T, qb for the new point
+                kern.finish_sweep(*fin[:8], False, *fin[9:])  # T, qb for the new point
 
 
 def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
@@ -338,7 +340,9 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
     Gb = Res.sum(axis=0)
     H = np.empty((m, 1 if penalty.grouped else K))
     M = np.empty_like(H)
-    kern.hessian_diagonal(*cd._args(), ws, st.P, cd.sw, penalty.grouped, H, M)
+    C = np.empty(H.shape + (2,))
+    kern.hessian_diagonal(*cd._args(), ws, st.P, cd.sw, penalty.grouped, H, M, C)
+    Cp = C[:, :, 0]  # sum_i sw_i P_ik (x_ij - mu_jk)^2, for the screening bound
     if cd.fit_intercept and not penalty.grouped:
         # implicit centring with the Newton weights sw P_k (1 - P_k) of each class: moving
         # W_jk along x_j - mu_jk leaves the model's gradient for b_k unchanged (glmnet
@@ -347,10 +351,12 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
         mu = np.divide(M, hb, out=np.zeros_like(M), where=hb > 0)
         H -= mu * M  # sum_i sw_i (x_ij - mu_jk)^2 P_ik (1 - P_ik)
         np.maximum(H, 0.0, out=H)
+        Cp = Cp + mu * (mu * PW.sum(axis=0) - 2.0 * C[:, :, 1])
     else:
         mu = np.zeros_like(H)
     Hb = np.diag(PW.sum(axis=0)) - PW.T @ st.P
     model = _Model(cd, penalty, ws, Gws, H, mu, Wws, lam, rid, st.P, PW, Gb, Hb)
+    model.Cp = np.ascontiguousarray(np.maximum(Cp, 0.0))
     D, db, R = model.solve(inner_tol)
     # sufficient-decrease line search on J = datafit + penalty along (D, db)
     l1_ws = Penalty(penalty.l1, 1.0, penalty.grouped, pf[ws]) if penalty.l1 else None
