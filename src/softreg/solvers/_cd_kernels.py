@@ -168,34 +168,38 @@ def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H, M, C
 
 
 @_jit
-def finish_sweep(P, PW, R, S, T, cs, qb, stat, fit_b, gb, Hb, Hbi):
-    """One exact step on the intercept, then ``T`` and ``qb`` recomputed.
+def finish_sweep(P, PW, R, V, T, cs, qb, stat, fit_b, gb, Hb, Hbi):
+    """One exact step on the intercept, then ``T``, ``V``, ``qb`` recomputed.
 
     Class-major arrays: ``P``, ``PW`` = sw * P and ``R`` of shape (K, n). The logits'
-    change is R_true = R + cs 1^T (R: the sparse part X D, transposed; S_i = P_i . R_i;
-    ``cs`` (K,) the intercept's change). With an intercept, the model is minimised over
-    the intercept exactly (``Hb`` (K, K) its curvature, ``Hbi`` a pseudo-inverse; ``gb``
-    (K,) the datafit's intercept gradient). ``T_i = P_i . cs`` (n,) and
-    ``qb = sum_i sw_i B_i R_true_i`` (K,) are recomputed (B_i = diag(P_i) - P_i P_i^T), and
-    ``stat[0] = sum_i sw_i R_true_i^T B_i R_true_i`` (twice the model's quadratic term).
-    Returns the intercept's largest change, max Hb_kk |e_k|.
+    change is R_true = R + cs 1^T (R: the sparse part X D, transposed; ``cs`` (K,) the
+    intercept's change); ``V = S + T`` (n,) with S_i = P_i . R_i and ``T_i = P_i . cs``.
+    With an intercept, the model is minimised over the intercept exactly (``Hb`` (K, K)
+    its curvature, ``Hbi`` a pseudo-inverse; ``gb`` (K,) the datafit's intercept
+    gradient). Then T (and V with it), ``qb = sum_i sw_i B_i R_true_i`` (K,)
+    (B_i = diag(P_i) - P_i P_i^T) and ``stat[0] = sum_i sw_i R_true_i^T B_i R_true_i``
+    (twice the model's quadratic term) are recomputed. Returns the intercept's largest
+    change, max Hb_kk |e_k|.
     """
     K, n = R.shape
     biggest = 0.0
     for rep in range(2 if fit_b else 1):
         for i in range(n):
+            V[i] -= T[i]
             T[i] = 0.0
         for k in range(K):
             c = cs[k]
             for i in range(n):
                 T[i] += P[k, i] * c
+        for i in range(n):
+            V[i] += T[i]
         energy = 0.0
         for k in range(K):
             acc = 0.0
             c = cs[k]
             for i in range(n):
                 r = R[k, i] + c
-                v = PW[k, i] * (r - S[i] - T[i])
+                v = PW[k, i] * (r - V[i])
                 acc += v
                 energy += v * r
             qb[k] = acc
@@ -213,23 +217,24 @@ def finish_sweep(P, PW, R, S, T, cs, qb, stat, fit_b, gb, Hb, Hbi):
 
 
 @_jit
-def cd_class(data, indices, indptr, dense, cols, mu, G, H, Cp, W, D, lam, rid, P, PW, R, S,
-             T, cs, qb, stat, Hb, k, full):
+def cd_class(data, indices, indptr, dense, cols, mu, G, H, Cp, M, C1, W, D, lam, rid, P, PW,
+             R, V, cs, qb, stat, Hb, k, full):
     """One coordinate-descent pass over class ``k``'s coefficients on the working set, on
     Q + sum_j (lam_j |W+D|_jk + rid_j/2 (W+D)_jk^2).
 
-    Class-major arrays: ``P``, ``PW`` = sw * P, ``R`` of shape (K, n).
-    Coordinates move along the implicitly centred columns x_j - mu_jk (``mu`` (m, K);
-    zeros: as held): the sparse part goes into R and S, the uniform part into ``cs[k]``;
-    ``qb[k]`` follows exactly, and ``T`` (P_i . cs at the pass's start) is corrected by
-    P_ik times the pass's change of cs[k], so every coordinate's gradient is exact. ``G``
-    (m, K) is the datafit's gradient along the centred columns, ``H`` (m, K) the centred
-    curvatures (:func:`hessian_diagonal`). ``full``: all m entries, else only the non-zero
-    ones (glmnet's active-set cycling). A zero coordinate is skipped when it provably stays
-    zero: its gradient moved from G[c, k] by at most sqrt(Cp[c, k] * E) (Cauchy-Schwarz,
-    Cp = sum_i sw_i P_ik (x_ij - mu_jk)^2, E = ``stat[0]`` = sum_i sw_i r_i^T B_i r_i,
-    kept exact through the pass). D, R, S, cs, qb are updated in place. Returns the
-    largest change in gradient units, max h |change|.
+    Class-major arrays: ``P``, ``PW`` = sw * P, ``R`` of shape (K, n); ``V`` (n,) is
+    S + T, S_i = P_i . R_i and T_i = P_i . cs at the pass's start. Coordinates move along
+    the implicitly centred columns x_j - mu_jk (``mu`` (m, K); zeros: as held): the sparse
+    part goes into R and V, the uniform part into ``cs[k]``; the pass's change dk of
+    cs[k] enters the gradients through the sums ``C1`` = sum_i sw_i x_ij P_ik and
+    ``M`` = sum_i sw_i x_ij P_ik (1 - P_ik) over the column (m, K), so every coordinate's
+    gradient is exact. ``G`` (m, K) is the datafit's gradient along the centred columns,
+    ``H`` (m, K) the centred curvatures (:func:`hessian_diagonal`). ``full``: all m
+    entries, else only the non-zero ones (glmnet's active-set cycling). A zero coordinate
+    is skipped when it provably stays zero: its gradient moved from G[c, k] by at most
+    sqrt(Cp[c, k] * E) (Cauchy-Schwarz, Cp = sum_i sw_i P_ik (x_ij - mu_jk)^2,
+    E = ``stat[0]`` = sum_i sw_i r_i^T B_i r_i, kept exact through the pass). D, R, V, cs,
+    qb are updated in place. Returns the largest change in gradient units, max h |change|.
     """
     m = W.shape[0]
     biggest = 0.0
@@ -252,12 +257,13 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, Cp, W, D, lam, rid, P
         j = cols[c]
         mj = mu[c, k]
         start, end = indptr[j], indptr[j + 1]
-        g = G[c, k] + rid[c] * old - mj * qk
         dk = ck - ck0
+        # sum_i sw x P_ik (r_ik - P_i . r_i) with r = R + cs: the uniform part in closed form
+        g = ck * C1[c, k] - dk * (C1[c, k] - M[c, k])
         for p in range(start, end):
             i = p - start if dense else indices[p]
-            pik = Pk[i]
-            g += np.float64(data[p]) * PWk[i] * (Rk[i] + ck - S[i] - T[i] - pik * dk)
+            g += np.float64(data[p]) * PWk[i] * (Rk[i] - V[i])
+        g += G[c, k] + rid[c] * old - mj * qk
         z = old - g / h
         thr = lam[c] / h
         if z > thr:
@@ -275,17 +281,13 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, Cp, W, D, lam, rid, P
         energy += change * (2.0 * (g - rid[c] * old - G[c, k]) + change * H[c, k])
         if energy < 0.0:
             energy = 0.0
-        acc = 0.0
         for p in range(start, end):
             i = p - start if dense else indices[p]
-            x = np.float64(data[p])
-            pik = Pk[i]
-            xc = x * change
+            xc = np.float64(data[p]) * change
             Rk[i] += xc
-            S[i] += pik * xc
-            acc += x * PWk[i] * (1.0 - pik)
+            V[i] += Pk[i] * xc
         ck -= mj * change
-        qk += (acc - mj * hbk) * change
+        qk += (M[c, k] - mj * hbk) * change  # zero with the Newton-weighted centring
     cs[k] = ck
     qb[k] = qk
     stat[0] = energy

@@ -262,10 +262,10 @@ class _Model:
             Pt = np.ascontiguousarray(self.P.T)
             PWt = np.ascontiguousarray(self.PW.T)
             stat = np.zeros(1)  # sum_i sw_i r_i^T B_i r_i for the screening bound
-            args = (*cd._args(), self.ws, self.mu, self.Gc, self.H, self.Cp, self.W, D,
-                    self.lam, self.rid, Pt, PWt, R, S, T, cs, qb, stat, self.Hb)
+            args = (*cd._args(), self.ws, self.mu, self.Gc, self.H, self.Cp, self.M, self.C1,
+                    self.W, D, self.lam, self.rid, Pt, PWt, R, S, cs, qb, stat, self.Hb)
             fin = (Pt, PWt, R, S, T, cs, qb, stat, cd.fit_intercept, self.Gb, self.Hb,
-                   self.Hbi)
+                   self.Hbi)  # S holds S + T here
         full = True
         history = []
         for _ in range(_MAX_SWEEPS_GROUPED if self.penalty.grouped else _MAX_SWEEPS):
@@ -325,6 +325,7 @@ class _Model:
                 R_acc -= db_acc
                 R[...] = R_acc.T
                 S[...] = np.einsum("ik,ik->i", self.P, R_acc)
+                fin[4][...] = 0.0  # T: S holds S + T
                 kern.finish_sweep(*fin[:8], False, *fin[9:])  # T, qb for the new point
 
 
@@ -357,6 +358,8 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
     Hb = np.diag(PW.sum(axis=0)) - PW.T @ st.P
     model = _Model(cd, penalty, ws, Gws, H, mu, Wws, lam, rid, st.P, PW, Gb, Hb)
     model.Cp = np.ascontiguousarray(np.maximum(Cp, 0.0))
+    model.M = np.ascontiguousarray(M)
+    model.C1 = np.ascontiguousarray(C[:, :, 1])
     D, db, R = model.solve(inner_tol)
     # sufficient-decrease line search on J = datafit + penalty along (D, db)
     l1_ws = Penalty(penalty.l1, 1.0, penalty.grouped, pf[ws]) if penalty.l1 else None
