@@ -217,6 +217,26 @@ def finish_sweep(P, PW, R, V, T, cs, qb, stat, fit_b, gb, Hb, Hbi):
 
 
 @_jit
+def next_class(P, PW, R, V, T, cs, qb, k, dk, k_next):
+    """Between two class passes: the uniform shift dk that class ``k``'s pass added to
+    cs[k] joins ``T`` and ``V`` (T_i = P_i . cs), and ``qb[k_next]`` is recomputed exactly
+    for the next pass (class-major arrays as in :func:`finish_sweep`); O(n)."""
+    n = V.shape[0]
+    if dk != 0.0:
+        Pk = P[k]
+        for i in range(n):
+            t = Pk[i] * dk
+            T[i] += t
+            V[i] += t
+    acc = 0.0
+    c = cs[k_next]
+    PWk, Rk = PW[k_next], R[k_next]
+    for i in range(n):
+        acc += PWk[i] * (Rk[i] + c - V[i])
+    qb[k_next] = acc
+
+
+@_jit
 def cd_class(data, indices, indptr, dense, cols, mu, G, H, Cp, M, C1, W, D, lam, rid, P, PW,
              R, V, cs, qb, stat, Hb, k, full):
     """One coordinate-descent pass over class ``k``'s coefficients on the working set, on

@@ -45,7 +45,7 @@ from ._common import CONVERGED, MAX_ITER, STALLED, Callback, IterationInfo, Solv
 _MIN_WS = 10
 #: coordinate-descent sweeps per outer step at most (an inexact Newton step: the line
 #: search and the next step take over; fewer sweeps on stale curvature pay off)
-_MAX_SWEEPS = 25
+_MAX_SWEEPS = 3
 #: the grouped sweeps use a curvature bound: more of them per (cheaper-to-refresh) step
 _MAX_SWEEPS_GROUPED = 200
 #: the inner coordinate descent stops at max(INNER[0] * tol, INNER[1] * violation)
@@ -188,6 +188,61 @@ def _row_violation(penalty: Penalty, W: np.ndarray, G: np.ndarray) -> np.ndarray
     return penalty.optimality_violation(W, G + penalty.smooth_gradient(W)).max(axis=1)
 
 
+def _decrease_estimate(cd, penalty: Penalty, st: _State, cols: np.ndarray,
+                       G: np.ndarray, Gb: np.ndarray, cache=None) -> float:
+    """The objective decrease still available, estimated entry by entry: sum over the
+    entries of ``cols`` of v^2 / (2 h) (v the optimality violation, h the centred Newton
+    curvature plus the ridge part; per row for grouped), plus sum_k gb_k^2 / (2 hb_k) for
+    the intercept. ``G`` (m, K) is the datafit's gradient on ``cols``, ``Gb`` (K,) on b.
+    ``cache``: (sorted features, their curvatures) from the last Newton step, reused.
+
+    A coordinate step on the quadratic model decreases it by exactly v^2 / (2 h) (the
+    soft-thresholded step), so this is the decrease of one diagonal Newton step: what the
+    stopping rule in objective units (``obj_tol``) judges, as glmnet judges its coordinate
+    changes by h d^2.
+    """
+    K = cd.n_classes
+    grouped = penalty.grouped
+    out = 0.0
+    hb = None
+    if cd.fit_intercept:
+        PW = cd.sw[:, None] * st.P
+        hb = (PW * (1.0 - st.P)).sum(axis=0)
+        pos = hb > 0
+        out += float(np.sum(Gb[pos] ** 2 / (2.0 * hb[pos])))
+        if np.any(~pos & (Gb != 0)):
+            return np.inf
+    if cols.size == 0:
+        return out
+    pf = penalty._pf(cd.n_features)[cols]
+    W = st.W[cols]
+    V = penalty.optimality_violation(W, G + (penalty.ridge * pf)[:, None] * W)
+    if grouped:
+        V = V[:, :1]
+    H = np.empty((cols.size, 1 if grouped else K))
+    fresh = np.ones(cols.size, dtype=bool)
+    if cache is not None:
+        known, Hk = cache
+        at = np.minimum(np.searchsorted(known, cols), known.size - 1)
+        hit = known[at] == cols
+        H[hit] = Hk[at[hit]]
+        fresh = ~hit
+    if np.any(fresh):
+        c = cols[fresh]
+        Hf = np.empty((c.size, H.shape[1]))
+        M = np.empty_like(Hf)
+        C = np.empty(Hf.shape + (2,))
+        kern.hessian_diagonal(*cd._args(), c, st.P, cd.sw, grouped, Hf, M, C)
+        if hb is not None and not grouped:
+            Hf -= np.divide(M * M, hb, out=np.zeros_like(M), where=hb > 0)
+        H[fresh] = np.maximum(Hf, 0.0)
+    H = H + (penalty.ridge * pf)[:, None]
+    pos = H > 0
+    if np.any(~pos & (V > 0)):
+        return np.inf
+    return out + float(np.sum(V[pos] ** 2 / (2.0 * H[pos])))
+
+
 @dataclass
 class PathPointResult:
     """What :func:`solve` returns (more than a SolverResult: what a path reuses)."""
@@ -274,8 +329,11 @@ class _Model:
             else:
                 biggest = 0.0
                 for k in range(K):  # class by class: the centring's shift stays exact
+                    before = cs[k]
                     biggest = max(biggest, kern.cd_class(*args, k, full))
-                    biggest = max(biggest, kern.finish_sweep(*fin))
+                    if k + 1 < K:
+                        kern.next_class(Pt, PWt, R, S, T, cs, qb, k, cs[k] - before, k + 1)
+                biggest = max(biggest, kern.finish_sweep(*fin))
             if biggest <= tol:
                 if full:
                     break
@@ -329,8 +387,9 @@ class _Model:
                 kern.finish_sweep(*fin[:8], False, *fin[9:])  # T, qb for the new point
 
 
-def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
-    """One proximal Newton step on the working set ``ws``; returns (new state, ok)."""
+def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache):
+    """One proximal Newton step on the working set ``ws``; returns (new state, ok).
+    ``cache`` (a list) receives [ws, the step's curvatures (m, K) or (m, 1)]."""
     n, K = st.Z.shape
     m = ws.shape[0]
     Wws = np.ascontiguousarray(st.W[ws])
@@ -356,6 +415,7 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
     else:
         mu = np.zeros_like(H)
     Hb = np.diag(PW.sum(axis=0)) - PW.T @ st.P
+    cache[:] = [ws, H]  # the curvatures, for the objective-units stopping rule
     model = _Model(cd, penalty, ws, Gws, H, mu, Wws, lam, rid, st.P, PW, Gb, Hb)
     model.Cp = np.ascontiguousarray(np.maximum(Cp, 0.0))
     model.M = np.ascontiguousarray(M)
@@ -388,7 +448,7 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol):
 
 def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | None, *,
           tol: float = 1e-7, max_iter: int = 200, screen: np.ndarray | None = None,
-          callback: Callback = None) -> PathPointResult:
+          obj_tol: float | None = None, callback: Callback = None) -> PathPointResult:
     """Minimise datafit + penalty from (W0, b0); see the module docstring.
 
     Parameters
@@ -400,6 +460,12 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
     max_iter : int, proximal Newton steps at most
     screen : ndarray of int or None
         Features to start the working set with (e.g. a strong-rule set).
+    obj_tol : float or None
+        If given, "converged" also needs the objective decrease still available, estimated
+        entry by entry (:func:`_decrease_estimate`: sum of v^2 / (2 h) over the entries,
+        v the violation, h the Newton curvature), to be at most ``obj_tol * |J|``: the
+        optimality conditions judged in objective units too (a violation v on a rarely
+        seen feature, h small, can leave much of the objective on the table).
     """
     d, K = cd.n_features, cd.n_classes
     pf = penalty._pf(d)
@@ -413,18 +479,37 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
     ws = np.flatnonzero(np.any(st.W != 0, axis=1))
     if screen is not None:
         ws = np.union1d(ws, np.asarray(screen, dtype=np.int64))
+
+    cache: list = []  # [features, curvatures] of the last Newton step
+
+    def small_enough(cols, Gc, Gb):
+        """The objective-units rule (True without ``obj_tol``)."""
+        if obj_tol is None:
+            return True
+        est = _decrease_estimate(cd, penalty, st, cols, Gc, Gb, cache or None)
+        return est <= obj_tol * max(abs(st.loss), np.finfo(float).tiny)
+
+    def all_converged():
+        Res = _residual(cd, st)
+        gb = Res.sum(axis=0) if cd.fit_intercept else np.zeros(K)
+        kkt = max(float(viol.max(initial=0.0)), float(np.abs(gb).max()) * cd.fit_intercept)
+        if kkt > tol:
+            return False
+        cols = np.flatnonzero(viol > 0)
+        return small_enough(cols, G[cols], gb)
+
     while True:
-        viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) if cd.fit_intercept else 0.0
-        kkt = max(float(viol.max(initial=0.0)), viol_b)
-        if kkt <= tol:
+        if all_converged():
             reason = CONVERGED
             break
         if it >= max_iter:
             break
-        # grow the working set: the non-zero features, then the worst violators
+        # grow the working set: the non-zero features, then the worst violators (with the
+        # objective-units rule: every violator, however small)
         active = np.flatnonzero(np.any(st.W != 0, axis=1))
         ws = np.union1d(ws, active)
-        outside = np.setdiff1d(np.flatnonzero(viol > tol), ws, assume_unique=True)
+        floor = tol if obj_tol is None or viol.max(initial=0.0) > tol else 0.0
+        outside = np.setdiff1d(np.flatnonzero(viol > floor), ws, assume_unique=True)
         room = max(_MIN_WS, 2 * active.size, ws.size) - ws.size
         if outside.size > room:
             outside = outside[np.argsort(viol[outside])[::-1][:max(room, 1)]]
@@ -440,10 +525,12 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
             viol_ws = _row_violation(pen_ws, st.W[ws], G_orig)
             viol_b = float(np.abs(Res.sum(axis=0)).max()) if cd.fit_intercept else 0.0
             kkt_ws = max(float(viol_ws.max(initial=0.0)), viol_b)
+            inner_tol = max(INNER[0] * tol, INNER[1] * kkt_ws)
             if kkt_ws <= tol:
-                break
-            st, ok = _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf,
-                                  inner_tol=max(INNER[0] * tol, INNER[1] * kkt_ws))
+                if small_enough(ws, G_orig, Res.sum(axis=0)):
+                    break
+                inner_tol = INNER[1] * kkt_ws
+            st, ok = _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache)
             if not ok:
                 stalled = True
                 break
@@ -453,18 +540,19 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
                 callback(IterationInfo(it, st.loss, kkt_ws))
         G = cd.full_gradient(_residual(cd, st))
         viol = _row_violation(penalty, st.W, G)
-        if it == it_round and not np.setdiff1d(np.flatnonzero(viol > tol), ws).size:
+        floor = tol if obj_tol is None else 0.0
+        if it == it_round and not np.setdiff1d(np.flatnonzero(viol > floor), ws).size:
             stalled = True  # nothing moved and nothing to add: do not loop forever
         if stalled:
-            viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) if cd.fit_intercept \
-                else 0.0
-            if max(float(viol.max(initial=0.0)), viol_b) <= tol:
+            if all_converged():
                 reason = CONVERGED
             else:
+                viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) \
+                    if cd.fit_intercept else 0.0
                 reason = STALLED
                 message = ("the line search found no decrease along the proximal Newton "
                            "direction (the floating-point limit); optimality violation "
-                           f"{max(float(viol.max(initial=0.0)), viol_b):.3g} > tol={tol:g}")
+                           f"{max(float(viol.max(initial=0.0)), viol_b):.3g} (tol={tol:g})")
             break
     viol_b = float(np.abs(_residual(cd, st).sum(axis=0)).max()) if cd.fit_intercept else 0.0
     kkt = max(float(viol.max(initial=0.0)), viol_b)
@@ -473,7 +561,7 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
         st.W[free] -= st.W[free].mean(axis=1, keepdims=True)
     if reason == MAX_ITER:
         message = (f"{max_iter} proximal Newton steps did not reach the optimality "
-                   f"tolerance: violation {kkt:.3g} > tol={tol:g}")
+                   f"tolerance: violation {kkt:.3g} (tol={tol:g})")
     return PathPointResult(st.W, cd.from_centred(st.W, st.b), st.loss, st.data_loss, kkt, it,
                            reason, G, curve, message)
 
