@@ -237,53 +237,84 @@ def next_class(P, PW, R, V, T, cs, qb, k, dk, k_next):
 
 
 @_jit
-def cd_class(data, indices, indptr, dense, cols, mu, G, H, Cp, M, C1, W, D, lam, rid, P, PW,
-             R, V, cs, qb, stat, Hb, k, full):
+def cd_class(data, indices, indptr, dense, cols, G, Gc, H, Cp, M, C1, mu, have, gb, hb, sP,
+             fit_b, W, D, lam, rid, P, PW, R, V, cs, qb, stat, k, full):
     """One coordinate-descent pass over class ``k``'s coefficients on the working set, on
     Q + sum_j (lam_j |W+D|_jk + rid_j/2 (W+D)_jk^2).
 
     Class-major arrays: ``P``, ``PW`` = sw * P, ``R`` of shape (K, n); ``V`` (n,) is
     S + T, S_i = P_i . R_i and T_i = P_i . cs at the pass's start. Coordinates move along
-    the implicitly centred columns x_j - mu_jk (``mu`` (m, K); zeros: as held): the sparse
-    part goes into R and V, the uniform part into ``cs[k]``; the pass's change dk of
-    cs[k] enters the gradients through the sums ``C1`` = sum_i sw_i x_ij P_ik and
-    ``M`` = sum_i sw_i x_ij P_ik (1 - P_ik) over the column (m, K), so every coordinate's
-    gradient is exact. ``G`` (m, K) is the datafit's gradient along the centred columns,
-    ``H`` (m, K) the centred curvatures (:func:`hessian_diagonal`). ``full``: all m
-    entries, else only the non-zero ones (glmnet's active-set cycling). A zero coordinate
-    is skipped when it provably stays zero: its gradient moved from G[c, k] by at most
-    sqrt(Cp[c, k] * E) (Cauchy-Schwarz, Cp = sum_i sw_i P_ik (x_ij - mu_jk)^2,
-    E = ``stat[0]`` = sum_i sw_i r_i^T B_i r_i, kept exact through the pass). D, R, V, cs,
-    qb are updated in place. Returns the largest change in gradient units, max h |change|.
+    the implicitly centred columns x_j - mu_jk, mu_jk the column's mean under the Newton
+    weights sw_i P_ik (1 - P_ik) (with an intercept, ``fit_b``; else 0): the sparse part
+    goes into R and V, the uniform part into ``cs[k]``. Per coordinate, on its first
+    visit in a Newton step (``have`` (m, K) 0), one pass over the column gives with its
+    gradient the sums M = sum_i sw_i x_ij P_ik (1 - P_ik), C1 = sum_i sw_i x_ij P_ik,
+    the centred curvature H = sum_i sw_i (x_ij - mu_jk)^2 P_ik (1 - P_ik) and
+    Cp = sum_i sw_i P_ik (x_ij - mu_jk)^2, and the centred datafit gradient
+    Gc = G - mu_jk gb_k (``G`` (m, K) on the columns as held, ``gb`` (K,) on b; ``hb``,
+    ``sP`` (K,): sum_i sw_i P_ik (1 - P_ik) and sum_i sw_i P_ik). The pass's change dk of
+    cs[k] enters the gradients through C1 and M, so every coordinate's gradient is
+    exact. ``full``: all m entries, else only the non-zero ones (glmnet's active-set
+    cycling). A zero coordinate already visited is skipped when it provably stays zero:
+    its gradient moved from Gc by at most sqrt(Cp * E) (Cauchy-Schwarz, E = ``stat[0]``
+    = sum_i sw_i r_i^T B_i r_i, kept exact through the pass). D, R, V, cs, qb and the
+    per-coordinate arrays are updated in place. Returns the largest change in gradient
+    units, max h |change|.
     """
     m = W.shape[0]
     biggest = 0.0
     ck0 = cs[k]
     ck = ck0
     qk = qb[k]
-    hbk = Hb[k, k]
+    hbk = hb[k]
     Pk, PWk, Rk = P[k], PW[k], R[k]
     energy = stat[0]
     for c in range(m):
         old = W[c, k] + D[c, k]
+        first = have[c, k] == 0
         if old == 0.0:
             if not full:
                 continue
-            if abs(G[c, k]) + math.sqrt(Cp[c, k] * energy) < lam[c]:
+            if not first and abs(Gc[c, k]) + math.sqrt(Cp[c, k] * energy) < lam[c]:
                 continue
+        j = cols[c]
+        start, end = indptr[j], indptr[j + 1]
+        gs = 0.0
+        if first:
+            s_m = 0.0
+            s_c1 = 0.0
+            s_h = 0.0
+            s_cp = 0.0
+            for p in range(start, end):
+                i = p - start if dense else indices[p]
+                x = np.float64(data[p])
+                pw = PWk[i]
+                xpw = x * pw
+                xpv = xpw * (1.0 - Pk[i])
+                gs += xpw * (Rk[i] - V[i])
+                s_c1 += xpw
+                s_m += xpv
+                s_cp += x * xpw
+                s_h += x * xpv
+            mj = s_m / hbk if fit_b and hbk > 0.0 else 0.0
+            M[c, k] = s_m
+            C1[c, k] = s_c1
+            H[c, k] = max(s_h - mj * s_m, 0.0)
+            Cp[c, k] = max(s_cp + mj * (mj * sP[k] - 2.0 * s_c1), 0.0)
+            Gc[c, k] = G[c, k] - mj * gb[k]
+            mu[c, k] = mj
+            have[c, k] = 1
+        else:
+            mj = mu[c, k]
+            for p in range(start, end):
+                i = p - start if dense else indices[p]
+                gs += np.float64(data[p]) * PWk[i] * (Rk[i] - V[i])
         h = H[c, k] + rid[c]
         if h <= 0.0:
             continue
-        j = cols[c]
-        mj = mu[c, k]
-        start, end = indptr[j], indptr[j + 1]
         dk = ck - ck0
         # sum_i sw x P_ik (r_ik - P_i . r_i) with r = R + cs: the uniform part in closed form
-        g = ck * C1[c, k] - dk * (C1[c, k] - M[c, k])
-        for p in range(start, end):
-            i = p - start if dense else indices[p]
-            g += np.float64(data[p]) * PWk[i] * (Rk[i] - V[i])
-        g += G[c, k] + rid[c] * old - mj * qk
+        g = gs + ck * C1[c, k] - dk * (C1[c, k] - M[c, k]) + Gc[c, k] + rid[c] * old - mj * qk
         z = old - g / h
         thr = lam[c] / h
         if z > thr:
@@ -298,7 +329,7 @@ def cd_class(data, indices, indptr, dense, cols, mu, G, H, Cp, M, C1, W, D, lam,
         D[c, k] += change
         biggest = max(biggest, h * abs(change))
         # the change of sum_i sw_i r_i^T B_i r_i along this coordinate
-        energy += change * (2.0 * (g - rid[c] * old - G[c, k]) + change * H[c, k])
+        energy += change * (2.0 * (g - rid[c] * old - Gc[c, k]) + change * H[c, k])
         if energy < 0.0:
             energy = 0.0
         for p in range(start, end):

@@ -194,7 +194,8 @@ def _decrease_estimate(cd, penalty: Penalty, st: _State, cols: np.ndarray,
     entries of ``cols`` of v^2 / (2 h) (v the optimality violation, h the centred Newton
     curvature plus the ridge part; per row for grouped), plus sum_k gb_k^2 / (2 hb_k) for
     the intercept. ``G`` (m, K) is the datafit's gradient on ``cols``, ``Gb`` (K,) on b.
-    ``cache``: (sorted features, their curvatures) from the last Newton step, reused.
+    ``cache``: (sorted features, their curvatures, which are filled or None) from the
+    last Newton step, reused.
 
     A coordinate step on the quadratic model decreases it by exactly v^2 / (2 h) (the
     soft-thresholded step), so this is the decrease of one diagonal Newton step: what the
@@ -222,9 +223,11 @@ def _decrease_estimate(cd, penalty: Penalty, st: _State, cols: np.ndarray,
     H = np.empty((cols.size, 1 if grouped else K))
     fresh = np.ones(cols.size, dtype=bool)
     if cache is not None:
-        known, Hk = cache
+        known, Hk, have = cache
         at = np.minimum(np.searchsorted(known, cols), known.size - 1)
         hit = known[at] == cols
+        if have is not None:  # curvatures filled only where the solver visited
+            hit &= np.all(have[at] != 0, axis=1)
         H[hit] = Hk[at[hit]]
         fresh = ~hit
     if np.any(fresh):
@@ -282,7 +285,12 @@ class _Model:
         self.Hbi = np.linalg.pinv(Hb) if cd.fit_intercept else np.zeros_like(Hb)
         #: the implicit centring's weighted means (m, K) (zeros: the columns as held)
         self.mu = mu
-        self.Gc = np.ascontiguousarray(G - mu * Gb[None, :]) if np.any(mu) else G
+        if not penalty.grouped:  # filled coordinate by coordinate by kern.cd_class
+            m, K = G.shape
+            self.Gc, self.M, self.C1, self.Cp = (np.zeros((m, K)) for _ in range(4))
+            self.have = np.zeros((m, K), dtype=np.uint8)
+            self.hb = np.ascontiguousarray(np.diag(Hb))
+            self.sP = PW.sum(axis=0)
         self.l1 = Penalty(penalty.l1, 1.0, penalty.grouped, lam / penalty.l1) \
             if penalty.l1 else None
 
@@ -317,8 +325,9 @@ class _Model:
             Pt = np.ascontiguousarray(self.P.T)
             PWt = np.ascontiguousarray(self.PW.T)
             stat = np.zeros(1)  # sum_i sw_i r_i^T B_i r_i for the screening bound
-            args = (*cd._args(), self.ws, self.mu, self.Gc, self.H, self.Cp, self.M, self.C1,
-                    self.W, D, self.lam, self.rid, Pt, PWt, R, S, cs, qb, stat, self.Hb)
+            args = (*cd._args(), self.ws, self.G, self.Gc, self.H, self.Cp, self.M, self.C1,
+                    self.mu, self.have, self.Gb, self.hb, self.sP, cd.fit_intercept, self.W, D,
+                    self.lam, self.rid, Pt, PWt, R, S, cs, qb, stat)
             fin = (Pt, PWt, R, S, T, cs, qb, stat, cd.fit_intercept, self.Gb, self.Hb,
                    self.Hbi)  # S holds S + T here
         full = True
@@ -398,28 +407,23 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache):
     PW = cd.sw[:, None] * st.P
     Res = PW - cd.sw[:, None] * cd.Y
     Gb = Res.sum(axis=0)
-    H = np.empty((m, 1 if penalty.grouped else K))
-    M = np.empty_like(H)
-    C = np.empty(H.shape + (2,))
-    kern.hessian_diagonal(*cd._args(), ws, st.P, cd.sw, penalty.grouped, H, M, C)
-    Cp = C[:, :, 0]  # sum_i sw_i P_ik (x_ij - mu_jk)^2, for the screening bound
-    if cd.fit_intercept and not penalty.grouped:
-        # implicit centring with the Newton weights sw P_k (1 - P_k) of each class: moving
-        # W_jk along x_j - mu_jk leaves the model's gradient for b_k unchanged (glmnet
-        # centres the same way, with plain means, on sparse X)
-        hb = (PW * (1.0 - st.P)).sum(axis=0)
-        mu = np.divide(M, hb, out=np.zeros_like(M), where=hb > 0)
-        H -= mu * M  # sum_i sw_i (x_ij - mu_jk)^2 P_ik (1 - P_ik)
-        np.maximum(H, 0.0, out=H)
-        Cp = Cp + mu * (mu * PW.sum(axis=0) - 2.0 * C[:, :, 1])
-    else:
-        mu = np.zeros_like(H)
     Hb = np.diag(PW.sum(axis=0)) - PW.T @ st.P
-    cache[:] = [ws, H]  # the curvatures, for the objective-units stopping rule
-    model = _Model(cd, penalty, ws, Gws, H, mu, Wws, lam, rid, st.P, PW, Gb, Hb)
-    model.Cp = np.ascontiguousarray(np.maximum(Cp, 0.0))
-    model.M = np.ascontiguousarray(M)
-    model.C1 = np.ascontiguousarray(C[:, :, 1])
+    if penalty.grouped:
+        H = np.empty((m, 1))
+        M = np.empty_like(H)
+        kern.hessian_diagonal(*cd._args(), ws, st.P, cd.sw, True, H, M, np.empty((m, 1, 2)))
+        cache[:] = [ws, H, None]  # the curvatures, for the objective-units stopping rule
+        model = _Model(cd, penalty, ws, Gws, H, np.zeros_like(H), Wws, lam, rid, st.P, PW,
+                       Gb, Hb)
+    else:
+        # the per-coordinate curvatures and the implicit centring's means (with the Newton
+        # weights sw P_k (1 - P_k) of each class: moving W_jk along x_j - mu_jk leaves the
+        # model's gradient for b_k unchanged) are filled by the first pass over each
+        # coordinate (kern.cd_class)
+        H = np.zeros((m, K))
+        model = _Model(cd, penalty, ws, Gws, H, np.zeros((m, K)), Wws, lam, rid, st.P, PW,
+                       Gb, Hb)
+        cache[:] = [ws, H, model.have]
     D, db, R = model.solve(inner_tol)
     # sufficient-decrease line search on J = datafit + penalty along (D, db)
     l1_ws = Penalty(penalty.l1, 1.0, penalty.grouped, pf[ws]) if penalty.l1 else None
@@ -433,7 +437,8 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache):
     t = 1.0
     while t >= 1e-10:
         data_loss = kern.trial_loss(st.Z, R, t, cd.Y, cd.sw)
-        loss = data_loss + pen_ws.value(Wws + t * D)
+        pen_value = pen_ws.value(Wws + t * D)  # all of it: W is zero outside ws
+        loss = data_loss + pen_value
         if loss <= st.loss + 1e-4 * t * min(decrease, 0.0) + noise:
             W = st.W.copy()
             W[ws] = Wws + t * D
@@ -441,7 +446,7 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache):
             Z = st.Z + t * R
             P = np.empty_like(Z)
             data_loss = kern.softmax_loss(Z, cd.Y, cd.sw, P)
-            return _State(W, b, Z, P, data_loss, data_loss + penalty.value(W)), True
+            return _State(W, b, Z, P, data_loss, data_loss + pen_value), True
         t *= 0.5
     return st, False
 
