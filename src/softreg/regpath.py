@@ -200,7 +200,7 @@ def regularization_path(X, y, *, l1_ratio: float = 1.0, grouped: bool = False, a
         strong = np.flatnonzero(score >= l1_ratio * pf_full * (2 * alpha - alpha_prev))
         screen = np.union1d(ever, strong)
         res = solve(cd, penalty, W, b, tol=tol, max_iter=max_iter, screen=screen,
-                    obj_tol=obj_tol)
+                    obj_tol=obj_tol, G0=G if t > 0 else None)
         W, b, G = res.W, res.b, res.G
         ever = np.union1d(ever, np.flatnonzero(np.any(W != 0, axis=1)))
         coefs[t] = W.T

@@ -453,7 +453,8 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache):
 
 def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | None, *,
           tol: float = 1e-7, max_iter: int = 200, screen: np.ndarray | None = None,
-          obj_tol: float | None = None, callback: Callback = None) -> PathPointResult:
+          obj_tol: float | None = None, G0: np.ndarray | None = None,
+          callback: Callback = None) -> PathPointResult:
     """Minimise datafit + penalty from (W0, b0); see the module docstring.
 
     Parameters
@@ -471,6 +472,9 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
         v the violation, h the Newton curvature), to be at most ``obj_tol * |J|``: the
         optimality conditions judged in objective units too (a violation v on a rarely
         seen feature, h small, can leave much of the objective on the table).
+    G0 : ndarray of shape (d, K) or None
+        The datafit's gradient with respect to W at (W0, b0), when known (a path's
+        previous solution): saves a pass over X.
     """
     d, K = cd.n_features, cd.n_classes
     pf = penalty._pf(d)
@@ -478,7 +482,7 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
     b = np.zeros(K) if b0 is None or not cd.fit_intercept else np.array(b0, dtype=np.float64)
     b = cd.to_centred(W, b)
     st = _state(cd, penalty, W, b)
-    G = cd.full_gradient(_residual(cd, st))
+    G = cd.full_gradient(_residual(cd, st)) if G0 is None else np.asarray(G0, dtype=np.float64)
     viol = _row_violation(penalty, st.W, G)
     it, curve, reason, message = 0, [], MAX_ITER, ""
     ws = np.flatnonzero(np.any(st.W != 0, axis=1))
@@ -525,8 +529,12 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
         it_round = it
         while it < max_iter:
             Res = _residual(cd, st)
-            Gws = cd.gradient(Res, ws)
-            G_orig = Gws + np.outer(cd.mu[ws], Res.sum(axis=0)) if cd.centred else Gws
+            if it == it_round:  # G is the gradient at this point
+                G_orig = G[ws]
+                Gws = G_orig - np.outer(cd.mu[ws], Res.sum(axis=0)) if cd.centred else G_orig
+            else:
+                Gws = cd.gradient(Res, ws)
+                G_orig = Gws + np.outer(cd.mu[ws], Res.sum(axis=0)) if cd.centred else Gws
             viol_ws = _row_violation(pen_ws, st.W[ws], G_orig)
             viol_b = float(np.abs(Res.sum(axis=0)).max()) if cd.fit_intercept else 0.0
             kkt_ws = max(float(viol_ws.max(initial=0.0)), viol_b)
