@@ -216,6 +216,11 @@ def finish_sweep(P, PW, R, V, T, cs, qb, stat, fit_b, gb, Hb, Hbi):
     return biggest
 
 
+#: zero coordinates with |gradient| < SKIP * threshold at a Newton step's start sit the
+#: step out (a screening per step, undone by the next optimality check when wrong)
+SKIP = 0.5
+
+
 @_jit
 def next_class(P, PW, R, V, T, cs, qb, k, dk, k_next):
     """Between two class passes: the uniform shift dk that class ``k``'s pass added to
@@ -255,7 +260,10 @@ def cd_class(data, indices, indptr, dense, cols, G, Gc, H, Cp, M, C1, mu, have, 
     ``sP`` (K,): sum_i sw_i P_ik (1 - P_ik) and sum_i sw_i P_ik). The pass's change dk of
     cs[k] enters the gradients through C1 and M, so every coordinate's gradient is
     exact. ``full``: all m entries, else only the non-zero ones (glmnet's active-set
-    cycling). A zero coordinate already visited is skipped when it provably stays zero:
+    cycling). A zero coordinate whose gradient at the step's start is below ``SKIP`` times
+    its threshold is not visited in this step (the solver's next optimality check on the
+    working set brings it back if it comes to violate). A zero coordinate already
+    visited is skipped when it provably stays zero:
     its gradient moved from Gc by at most sqrt(Cp * E) (Cauchy-Schwarz, E = ``stat[0]``
     = sum_i sw_i r_i^T B_i r_i, kept exact through the pass). D, R, V, cs, qb and the
     per-coordinate arrays are updated in place. Returns the largest change in gradient
@@ -275,7 +283,10 @@ def cd_class(data, indices, indptr, dense, cols, G, Gc, H, Cp, M, C1, mu, have, 
         if old == 0.0:
             if not full:
                 continue
-            if not first and abs(Gc[c, k]) + math.sqrt(Cp[c, k] * energy) < lam[c]:
+            if first:
+                if abs(G[c, k]) < SKIP * lam[c]:
+                    continue  # far inside at the step's start: left to the next KKT check
+            elif abs(Gc[c, k]) + math.sqrt(Cp[c, k] * energy) < lam[c]:
                 continue
         j = cols[c]
         start, end = indptr[j], indptr[j + 1]

@@ -227,7 +227,7 @@ def _decrease_estimate(cd, penalty: Penalty, st: _State, cols: np.ndarray,
         at = np.minimum(np.searchsorted(known, cols), known.size - 1)
         hit = known[at] == cols
         if have is not None:  # curvatures filled only where the solver visited
-            hit &= np.all(have[at] != 0, axis=1)
+            hit &= np.all((have[at] != 0) | (V == 0), axis=1)
         H[hit] = Hk[at[hit]]
         fresh = ~hit
     if np.any(fresh):
