@@ -6,8 +6,10 @@ without ``indices`` (``dense=True``): column j is ``data[indptr[j]:indptr[j+1]]`
 rows, i.e. a Fortran-ordered X raveled. All arithmetic is float64.
 
 Shapes: n samples, K classes, ``cols`` (m,) the indices of the features worked on,
-per-feature arrays over ``cols`` of shape (m, K) or (m,); ``Z``, ``P``, ``PW``, ``R``,
-``Y``, ``Res`` (n, K); ``S`` (n,); ``sw`` (n,) normalised sample weights.
+per-feature arrays over ``cols`` of shape (m, K) or (m,); ``Z``, ``P``, ``Y``, ``Res``
+(n, K); ``sw`` (n,) normalised sample weights. :func:`cd_class` and :func:`finish_sweep`
+take class-major copies, ``P``, ``PW`` = sw * P and ``R`` of shape (K, n): a class's
+pass then reads contiguous vectors.
 
 The quadratic model of the datafit at the current point (logits Z, probabilities P)
 along a change ``D`` of W and ``db`` of b is
@@ -17,7 +19,8 @@ along a change ``D`` of W and ``db`` of b is
 
 whose gradient with respect to D_jk is G_jk + sum_i x_ij sw_i P_ik (R_ik - S_i) with
 S_i = sum_k P_ik R_ik. Coordinate descent on Q plus the penalty is what
-:func:`cd_class` and :func:`cd_grouped` do.
+:func:`cd_class` (entrywise, along implicitly centred columns) and :func:`cd_grouped`
+do.
 """
 
 from __future__ import annotations

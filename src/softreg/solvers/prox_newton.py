@@ -8,21 +8,38 @@ The method, in the family of glmnet, skglm and celer:
 1. **Outer (proximal Newton) steps.** At the current point the datafit is replaced by its
    second-order model Q around the current logits (the exact multinomial Hessian, never
    formed: only its action through the change of logits R = X D + db is kept); the model
-   plus the penalty is minimised by coordinate descent (entrywise: one coefficient W_jk
-   at a time with its exact curvature; grouped: one feature's K coefficients at a time
-   under a curvature bound, a group soft-thresholding), and a backtracking line search on
+   plus the penalty is minimised by coordinate descent, and a backtracking line search on
    the true objective along the resulting direction keeps every step a descent step.
    Trial points cost no pass over X: the logits move along R.
+   Entrywise (L1, elastic net): one coefficient W_jk at a time with its exact curvature,
+   class by class (all of class k's coordinates, then class k+1's), each moving along
+   its column centred implicitly with the Newton weights, x_j - mu_jk with
+   mu_jk = sum_i sw_i P_ik (1 - P_ik) x_ij / sum_i sw_i P_ik (1 - P_ik): the sparse part
+   goes into the logits, the uniform part into the intercept's change, so a coordinate
+   step leaves the model's gradient for b_k unchanged (glmnet centres sparse columns the
+   same way with plain means). Without it, coordinate descent spends most of its sweeps
+   trading mass between the intercept and the frequent features. Each sweep ends with an
+   exact step on the K intercepts. A step does at most ``_MAX_SWEEPS`` sweeps: the model
+   is only good near the current point, and the next step's fresh model does better
+   than more sweeps on a stale one.
+   Grouped: one feature's K coefficients at a time under a curvature bound, a group
+   soft-thresholding (the columns as held; an intercept coordinate step per sweep).
 2. **Working sets.** Only the features in a working set are updated: the features already
    non-zero, the ones given by the caller (a strong-rule screen along a path), and the
    worst violators of the optimality conditions, at least ``2 * n_active`` of them
    (doubling, as in skglm). When the working set is solved, the optimality conditions are
    checked on all features with one full gradient; violators join the working set.
+   Within a step, zero coordinates far inside their threshold sit out, and a zero
+   coordinate is skipped once a Cauchy-Schwarz bound shows it stays zero.
 3. **Stopping** is judged on the optimality conditions only: the largest
    :meth:`Penalty.optimality_violation` over all entries of W and the largest
-   |dJ/db_k|, both at most ``tol``. ``stop_reason`` says "converged" only then;
-   "max_iter" when the outer steps ran out; "stalled" when the line search found no
-   decrease (the floating-point limit).
+   |dJ/db_k|, both at most ``tol``; with ``obj_tol``, also in objective units: the
+   decrease one diagonal Newton step would still achieve, sum over the entries of
+   v^2 / (2 h) (v the violation, h the coordinate's curvature), at most
+   ``obj_tol * |J|`` (a small violation on a rarely seen feature, h tiny, can hide a
+   large loss; glmnet's ``thresh`` is in these units too). ``stop_reason`` says
+   "converged" only then; "max_iter" when the outer steps ran out; "stalled" when the
+   line search found no decrease (the floating-point limit).
 
 X is read column-wise: a CSR matrix is converted to CSC once (a copy of its non-zeros, in
 its dtype: float32 stays float32); a dense X is copied once to Fortran order, with an
@@ -44,7 +61,8 @@ from ._common import CONVERGED, MAX_ITER, STALLED, Callback, IterationInfo, Solv
 #: smallest working set (features)
 _MIN_WS = 10
 #: coordinate-descent sweeps per outer step at most (an inexact Newton step: the line
-#: search and the next step take over; fewer sweeps on stale curvature pay off)
+#: search and the next step take over; fewer sweeps on stale curvature pay off: on the
+#: tf-idf path benchmark 3 sweeps cost 0.4x the time of 25 at the same accuracy)
 _MAX_SWEEPS = 3
 #: the grouped sweeps use a curvature bound: more of them per (cheaper-to-refresh) step
 _MAX_SWEEPS_GROUPED = 200
