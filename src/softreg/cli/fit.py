@@ -10,7 +10,14 @@ import numpy as np
 
 from . import _data
 from ._base import CLIError, UsageError, emit_json, fit_progress, json_option, show_progress
-from ._types import column_list, non_negative_float, positive_float, positive_int, unit_float
+from ._types import (
+    column_list,
+    factor_list,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    unit_float,
+)
 
 
 def add_parser(sub, parents) -> None:
@@ -46,6 +53,11 @@ def add_parser(sub, parents) -> None:
     m.add_argument("--grouped", action="store_true",
                    help="grouped L1 penalty: a feature is kept or dropped for all classes at "
                    "once (glmnet's type.multinomial='grouped'); needs --l1-ratio > 0")
+    m.add_argument("--penalty-factor", type=factor_list, default=None, metavar="F,F,...|FILE",
+                   help="per-feature multipliers of the penalty (glmnet's penalty.factor, "
+                   "used as given), one number >= 0 per feature in the order of the "
+                   "features, 0 leaving a feature unpenalised: comma-separated, or a text "
+                   "file of them")
     m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton",
                                         "prox_grad"), default="auto",
                    help="optimiser: newton (Newton-CG), lbfgs, gd (gradient descent), sgd "
@@ -119,7 +131,7 @@ def build_model(args, callback):
 
     return SoftmaxRegression(
         alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha, solver=args.solver,
-        l1_ratio=args.l1_ratio, grouped=args.grouped,
+        l1_ratio=args.l1_ratio, grouped=args.grouped, penalty_factor=args.penalty_factor,
         max_iter=args.max_iter, tol=args.tol,
         learning_rate="auto" if args.learning_rate is None else args.learning_rate,
         batch_size=args.batch_size, class_weight=args.class_weight,
@@ -140,6 +152,10 @@ def check_penalty_flags(args) -> None:
     if args.l1_ratio > 0 and args.infer:
         raise UsageError("--infer is refused with --l1-ratio > 0: standard errors after "
                          "L1 selection are not what it computes (post-selection inference)")
+    if args.penalty_factor is not None and args.solver not in ("auto", "prox_newton",
+                                                                "prox_grad"):
+        raise UsageError(f"--solver {args.solver} cannot fit --penalty-factor: use --solver "
+                         "auto, prox_newton or prox_grad")
     if args.solver == "prox_newton" and (args.dask or args.scheduler):
         raise UsageError("--solver prox_newton needs the data in memory; with --dask/"
                          "--scheduler use --solver auto (proximal gradient on full gradients)")
@@ -208,6 +224,9 @@ def run(args) -> int:
         raise CLIError(f"{args.data}: the labels hold a single class ({only!r}); "
                        "a classifier needs at least 2")
     X = ds.X
+    if args.penalty_factor is not None and len(args.penalty_factor) != X.shape[1]:
+        raise UsageError(f"--penalty-factor has {len(args.penalty_factor)} values but "
+                         f"{args.data} has {X.shape[1]} features: give one per feature")
     mean: Any = None
     scale: Any = None
     if args.standardize:
@@ -371,7 +390,7 @@ def cross_validate(args, X, ds, extra: dict):
         alphas=default if args.alphas is None else args.alphas, cv=args.cv,
         scoring=args.scoring, fit_intercept=not args.no_intercept, solver=args.solver,
         max_iter=args.max_iter, class_weight=args.class_weight, l1_ratio=args.l1_ratio,
-        grouped=args.grouped, rule=args.rule or "best",
+        grouped=args.grouped, penalty_factor=args.penalty_factor, rule=args.rule or "best",
         **({} if args.tol is None else {"tol": args.tol}))
     try:
         search.fit(X, ds.y, sample_weight=ds.sample_weight)
@@ -403,6 +422,7 @@ def coefficient_path(args, search, X, ds) -> dict:
         X = X.to_numpy()
     path = regularization_path(X, ds.y, l1_ratio=args.l1_ratio, grouped=args.grouped,
                                alphas=search.alphas_, sample_weight=ds.sample_weight,
+                               penalty_factor=args.penalty_factor,
                                fit_intercept=not args.no_intercept)
     coefs = path.coefs
     if args.standardize:  # the model is stored for the raw features: so is its path
