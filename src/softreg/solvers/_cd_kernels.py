@@ -221,7 +221,7 @@ def finish_sweep(P, PW, R, V, T, cs, qb, stat, fit_b, gb, Hb, Hbi):
 
 #: zero coordinates with |gradient| < SKIP * threshold at a Newton step's start sit the
 #: step out (a screening per step, undone by the next optimality check when wrong)
-SKIP = 0.5
+SKIP = 0.8
 
 
 @_jit
