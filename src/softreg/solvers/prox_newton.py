@@ -288,11 +288,13 @@ class _Model:
     """The quadratic model plus penalty on a working set, solved by coordinate descent.
 
     Sweeps alternate as in glmnet (a full sweep, then sweeps over the non-zero entries
-    until they settle, then a full sweep to confirm); each sweep ends with an exact step
-    on the intercept. Coordinates move along the columns centred implicitly with the
-    Newton weights (``mu``), which decouples them from the intercept. Every ``_ANDERSON`` sweeps
-    over the non-zero entries, Anderson extrapolation of the last iterates (as skglm does
-    for its inner solver) is tried and kept only when it lowers the model's value.
+    until they settle, then a full sweep to confirm). Entrywise, the sweeps go class by
+    class along the columns centred implicitly with the Newton weights (``mu``, which
+    decouples them from the intercept) and end with an exact step on the intercept;
+    grouped, feature by feature with intercept coordinate steps. Every ``_ANDERSON``
+    sweeps over the non-zero entries, Anderson extrapolation of the last iterates (as
+    skglm does for its inner solver) is tried and kept only when it lowers the model's
+    value (with ``_MAX_SWEEPS`` sweeps a step, the entrywise solve seldom gets there).
     """
 
     def __init__(self, cd, penalty, ws, G, H, mu, W, lam, rid, P, PW, Gb, Hb):
