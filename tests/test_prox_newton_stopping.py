@@ -115,3 +115,24 @@ def test_sparse_equals_dense(fit_intercept, weighted):
     # violation of 1e-11 allows ~1e-5); the supports and the objective are what must agree
     np.testing.assert_allclose(ps.coefs, pd.coefs, atol=1e-4)
     np.testing.assert_array_equal(ps.n_active, pd.n_active)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_nearly_separable_classes_converge(sparse, l1_ratio):
+    """Well separated blobs and a tiny alpha: a class's Newton weights P(1 - P) all but
+    vanish, the intercept's curvature is nearly singular beyond its all-ones null
+    direction; the solver must still converge to the optimum, not stall."""
+    from sklearn.datasets import make_blobs
+
+    from softreg.solvers import prox_grad
+    from softreg.solvers.prox_newton import prox_newton
+
+    X, y = make_blobs(random_state=0, n_samples=21)
+    X = sp.csr_matrix(X) if sparse else X
+    f = SoftmaxObjective(X, y=y, n_classes=3)
+    pen = Penalty(0.001, l1_ratio)
+    res = prox_newton(f, pen, f.zeros(), tol=1e-10)
+    assert res.stop_reason == CONVERGED
+    ref = prox_grad(f, pen, f.zeros(), tol=1e-10, max_iter=200_000)
+    assert res.loss <= ref.loss + 1e-10 * abs(ref.loss)

@@ -64,10 +64,14 @@ _MIN_WS = 10
 #: search and the next step take over; fewer sweeps on stale curvature pay off: on the
 #: tf-idf path benchmark 3 sweeps cost 0.4x the time of 25 at the same accuracy)
 _MAX_SWEEPS = 3
+#: the most sweeps per step once the steps make slow progress (see ``solve``)
+_MAX_SWEEPS_SLOW = 50
 #: the grouped sweeps use a curvature bound: more of them per (cheaper-to-refresh) step
 _MAX_SWEEPS_GROUPED = 200
 #: the inner coordinate descent stops at max(INNER[0] * tol, INNER[1] * violation)
 INNER = (0.25, 0.5)
+#: the intercept step ignores directions whose curvature is below _RCOND times the largest
+_RCOND = 1e-10
 #: Anderson extrapolation from this many sweeps' differences
 _ANDERSON = 5
 
@@ -301,8 +305,10 @@ class _Model:
         self.cd, self.penalty, self.ws = cd, penalty, ws
         self.G, self.H, self.W, self.lam, self.rid = G, H, W, lam, rid
         self.P, self.PW, self.Gb, self.Hb = P, PW, Gb, Hb
-        # the pseudo-inverse: Hb is singular along the all-ones vector of classes
-        self.Hbi = np.linalg.pinv(Hb) if cd.fit_intercept else np.zeros_like(Hb)
+        # the pseudo-inverse: Hb is singular along the all-ones vector of classes, and
+        # nearly so along a class that the data separate (P_ik (1 - P_ik) ~ 0 for all i):
+        # such directions are left alone (a step along them is rounding noise)
+        self.Hbi = np.linalg.pinv(Hb, rcond=_RCOND) if cd.fit_intercept else np.zeros_like(Hb)
         #: the implicit centring's weighted means (m, K) (zeros: the columns as held)
         self.mu = mu
         if not penalty.grouped:  # filled coordinate by coordinate by kern.cd_class
@@ -325,7 +331,7 @@ class _Model:
             out += self.l1.value(V)
         return out
 
-    def solve(self, tol):
+    def solve(self, tol, max_sweeps=_MAX_SWEEPS):
         """Minimise the model to ``tol``; returns (D (m, K), db (K,), R = X D + db (n, K))."""
         cd = self.cd
         n, K = self.P.shape
@@ -352,7 +358,7 @@ class _Model:
                    self.Hbi)  # S holds S + T here
         full = True
         history = []
-        for _ in range(_MAX_SWEEPS_GROUPED if self.penalty.grouped else _MAX_SWEEPS):
+        for _ in range(_MAX_SWEEPS_GROUPED if self.penalty.grouped else max_sweeps):
             if self.penalty.grouped:
                 biggest = kern.cd_grouped(*args, full)
             else:
@@ -416,7 +422,8 @@ class _Model:
                 kern.finish_sweep(*fin[:8], False, *fin[9:])  # T, qb for the new point
 
 
-def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache):
+def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache,
+                 max_sweeps=_MAX_SWEEPS):
     """One proximal Newton step on the working set ``ws``; returns (new state, ok).
     ``cache`` (a list) receives [ws, the step's curvatures (m, K) or (m, 1)]."""
     n, K = st.Z.shape
@@ -444,7 +451,7 @@ def _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache):
         model = _Model(cd, penalty, ws, Gws, H, np.zeros((m, K)), Wws, lam, rid, st.P, PW,
                        Gb, Hb)
         cache[:] = [ws, H, model.have]
-    D, db, R = model.solve(inner_tol)
+    D, db, R = model.solve(inner_tol, max_sweeps)
     # sufficient-decrease line search on J = datafit + penalty along (D, db)
     l1_ws = Penalty(penalty.l1, 1.0, penalty.grouped, pf[ws]) if penalty.l1 else None
     l1_now = l1_ws.value(Wws) if l1_ws else 0.0
@@ -505,6 +512,7 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
     G = cd.full_gradient(_residual(cd, st)) if G0 is None else np.asarray(G0, dtype=np.float64)
     viol = _row_violation(penalty, st.W, G)
     it, curve, reason, message = 0, [], MAX_ITER, ""
+    sweeps = _MAX_SWEEPS  # per Newton step; doubled while the steps make slow progress
     ws = np.flatnonzero(np.any(st.W != 0, axis=1))
     if screen is not None:
         ws = np.union1d(ws, np.asarray(screen, dtype=np.int64))
@@ -547,6 +555,7 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
         # proximal Newton steps on the working set until its conditions hold
         stalled = False
         it_round = it
+        prev_kkt = None  # the violation before the previous step (from the round's second)
         while it < max_iter:
             Res = _residual(cd, st)
             if it == it_round:  # G is the gradient at this point
@@ -563,7 +572,14 @@ def solve(cd: ColumnData, penalty: Penalty, W0: np.ndarray, b0: np.ndarray | Non
                 if small_enough(ws, G_orig, Res.sum(axis=0)):
                     break
                 inner_tol = INNER[1] * kkt_ws
-            st, ok = _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache)
+            if prev_kkt is not None and kkt_ws > 0.5 * prev_kkt:
+                # slow progress (an ill-conditioned model: tiny alpha, nearly separable
+                # classes): solve the model more exactly
+                sweeps = min(2 * sweeps, _MAX_SWEEPS_SLOW)
+            if it > it_round:
+                prev_kkt = kkt_ws
+            st, ok = _newton_step(cd, penalty, pen_ws, st, ws, Gws, pf, inner_tol, cache,
+                                  sweeps)
             if not ok:
                 stalled = True
                 break
