@@ -117,7 +117,7 @@ def test_fit_cv_rule_refits_the_alpha_of_softmaxregressioncv(data, rule):
     (["--l1-ratio", "1", "--infer"], "--infer is refused with --l1-ratio > 0"),
     (["--l1-ratio", "1", "--dask", "--solver", "prox_newton"],
      "--solver prox_newton needs the data in memory"),
-    (["--penalty-factor", "f0"], "expected FEATURE=FACTOR pairs separated by commas"),
+    (["--penalty-factor", "f0=1,f1"], "expected FEATURE=FACTOR pairs separated by commas"),
     (["--penalty-factor", "f0=-1"], "expected a number >= 0, got '-1'"),
     (["--penalty-factor", "f0=1,f0=2"], "feature 'f0' is listed twice"),
     (["--penalty-factor", "f0=0", "--solver", "newton"],

@@ -106,11 +106,14 @@ class Penalty:
         W = np.asarray(W, dtype=np.float64)
         pf = self._pf(W.shape[0])
         total = 0.0
+        # pf @ (d, K) then a sum of K: a matrix-vector product, much faster than row sums
         if self.ridge:
-            total += 0.5 * self.ridge * float(np.dot(pf, np.einsum("jk,jk->j", W, W)))
+            total += 0.5 * self.ridge * float(np.sum(pf @ (W * W)))
         if self.l1:
-            rows = np.linalg.norm(W, axis=1) if self.grouped else np.abs(W).sum(axis=1)
-            total += self.l1 * float(np.dot(pf, rows))
+            if self.grouped:
+                total += self.l1 * float(np.dot(pf, np.linalg.norm(W, axis=1)))
+            else:
+                total += self.l1 * float(np.sum(pf @ np.abs(W)))
         return total
 
     def smooth_gradient(self, W: np.ndarray) -> np.ndarray:

@@ -103,7 +103,8 @@ def default_alphas(a_max: float, n_alphas: int, alpha_min_ratio: float) -> np.nd
 def regularization_path(X, y, *, l1_ratio: float = 1.0, grouped: bool = False, alphas=None,
                         n_alphas: int = 100, alpha_min_ratio: float | None = None,
                         sample_weight=None, penalty_factor=None, fit_intercept: bool = True,
-                        tol: float = 1e-7, max_iter: int = 500) -> RegularizationPath:
+                        tol: float = 1e-7, max_iter: int = 500,
+                        obj_tol: float | None = None) -> RegularizationPath:
     """Fit the penalised softmax regression along a decreasing sequence of alphas.
 
     Parameters
@@ -127,6 +128,10 @@ def regularization_path(X, y, *, l1_ratio: float = 1.0, grouped: bool = False, a
     fit_intercept : bool
     tol : float, the largest optimality violation accepted at each alpha
     max_iter : int, proximal Newton steps per alpha at most
+    obj_tol : float or None
+        If given, each alpha's fit also needs the objective decrease still available
+        (estimated entry by entry, v^2 / (2 h) summed; see
+        :func:`softreg.solvers.prox_newton.solve`) at most ``obj_tol * |J|``.
 
     Returns
     -------
@@ -194,7 +199,8 @@ def regularization_path(X, y, *, l1_ratio: float = 1.0, grouped: bool = False, a
         score = np.linalg.norm(Gs, axis=1) if grouped else np.abs(Gs).max(axis=1)
         strong = np.flatnonzero(score >= l1_ratio * pf_full * (2 * alpha - alpha_prev))
         screen = np.union1d(ever, strong)
-        res = solve(cd, penalty, W, b, tol=tol, max_iter=max_iter, screen=screen)
+        res = solve(cd, penalty, W, b, tol=tol, max_iter=max_iter, screen=screen,
+                    obj_tol=obj_tol, G0=G if t > 0 else None)
         W, b, G = res.W, res.b, res.G
         ever = np.union1d(ever, np.flatnonzero(np.any(W != 0, axis=1)))
         coefs[t] = W.T

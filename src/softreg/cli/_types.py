@@ -43,8 +43,43 @@ def column_list(text: str) -> list[str]:
     return names
 
 
-def factor_list(text: str) -> dict[str, float]:
-    """``NAME=F,NAME=F,...`` (a feature's penalty factor, >= 0) as {name: factor}."""
+def factor_spec(text: str) -> dict[str, float] | list[float]:
+    """``--penalty-factor``: ``NAME=F,NAME=F,...`` ({name: factor}, the features not named
+    keep 1), or one number >= 0 per feature, comma-separated or in a text file (separated by
+    commas, spaces or new lines; ``#`` starts a comment)."""
+    import os
+
+    if "=" in text and not os.path.isfile(text):
+        return _named_factors(text)
+    source = repr(text)
+    if os.path.isfile(text):
+        try:
+            with open(text, encoding="utf-8") as fh:
+                lines = [line.split("#", 1)[0] for line in fh]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {text!r}: {exc}") from None
+        fields = " ".join(lines).replace(",", " ").split()
+        source = f"file {text!r}"
+    else:
+        fields = [f.strip() for f in text.split(",")]
+    if not fields or not all(fields):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers >= 0, NAME=FACTOR pairs or a file of numbers, "
+            f"got {text!r}")
+    values = []
+    for t, field in enumerate(fields):
+        try:
+            v = _float(field)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{source}, value {t + 1}: {exc}") from None
+        if v < 0:
+            raise argparse.ArgumentTypeError(
+                f"{source}, value {t + 1}: expected a number >= 0, got {field!r}")
+        values.append(v)
+    return values
+
+
+def _named_factors(text: str) -> dict[str, float]:
     factors: dict[str, float] = {}
     for item in text.split(","):
         name, sep, value = item.partition("=")

@@ -12,7 +12,7 @@ from . import _data
 from ._base import CLIError, UsageError, emit_json, fit_progress, json_option, show_progress
 from ._types import (
     column_list,
-    factor_list,
+    factor_spec,
     non_negative_float,
     positive_float,
     positive_int,
@@ -53,10 +53,13 @@ def add_parser(sub, parents) -> None:
     m.add_argument("--grouped", action="store_true",
                    help="grouped L1 penalty: a feature is kept or dropped for all classes at "
                    "once (glmnet's type.multinomial='grouped'); needs --l1-ratio > 0")
-    m.add_argument("--penalty-factor", type=factor_list, default=None, metavar="F=V,...",
-                   help="per-feature multipliers of the penalty (glmnet's penalty.factor), "
-                   "e.g. 'age=0,income=0.5': 0 leaves a feature unpenalised; features are "
-                   "named as in --features (LibSVM: by number, from 1); the others keep 1")
+    m.add_argument("--penalty-factor", type=factor_spec, default=None,
+                   metavar="F,F,...|NAME=F,...|FILE",
+                   help="per-feature multipliers of the penalty (glmnet's penalty.factor, "
+                   "used as given), 0 leaving a feature unpenalised: one number >= 0 per "
+                   "feature in their order (comma-separated, or a text file of them), or "
+                   "NAME=F pairs, e.g. 'age=0,income=0.5', the features not named keeping 1 "
+                   "(LibSVM features are named by their number, from 1)")
     m.add_argument("--solver", choices=("auto", "lbfgs", "newton", "gd", "sgd", "prox_newton",
                                         "prox_grad"), default="auto",
                    help="optimiser: newton (Newton-CG), lbfgs, gd (gradient descent), sgd "
@@ -365,22 +368,27 @@ def check_magnitudes(ds, path: str) -> None:
                    "overflow): rescale this feature, e.g. to other units")
 
 
-def penalty_factors(factors: dict[str, float], ds, path: str) -> np.ndarray:
-    """The (n_features,) penalty_factor array of ``--penalty-factor``: named features (LibSVM:
-    numbered from 1) take their factor, the others 1."""
+def penalty_factors(spec: dict[str, float] | list[float], ds, path: str) -> np.ndarray:
+    """The (n_features,) penalty_factor array of ``--penalty-factor``: a list holds one factor
+    per feature; named features (LibSVM: numbered from 1) take theirs, the others 1."""
     n_features = ds.X.shape[1]
+    if isinstance(spec, list):
+        if len(spec) != n_features:
+            raise UsageError(f"--penalty-factor has {len(spec)} values but {path} has "
+                             f"{n_features} features: give one per feature")
+        return np.asarray(spec, dtype=np.float64)
     if ds.feature_names is not None:
         index = {name: j for j, name in enumerate(ds.feature_names)}
     else:
         index = {str(j + 1): j for j in range(n_features)}
-    unknown = [name for name in factors if name not in index]
+    unknown = [name for name in spec if name not in index]
     if unknown:
         kind = "feature" if ds.feature_names is not None else "feature number (1.." \
             f"{n_features})"
         raise CLIError(f"{path}: --penalty-factor names {unknown[0]!r}, which is not a "
                        f"{kind} of the data")
     pf = np.ones(n_features)
-    for name, value in factors.items():
+    for name, value in spec.items():
         pf[index[name]] = value
     return pf
 

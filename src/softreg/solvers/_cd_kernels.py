@@ -6,8 +6,10 @@ without ``indices`` (``dense=True``): column j is ``data[indptr[j]:indptr[j+1]]`
 rows, i.e. a Fortran-ordered X raveled. All arithmetic is float64.
 
 Shapes: n samples, K classes, ``cols`` (m,) the indices of the features worked on,
-per-feature arrays over ``cols`` of shape (m, K) or (m,); ``Z``, ``P``, ``PW``, ``R``,
-``Y``, ``Res`` (n, K); ``S`` (n,); ``sw`` (n,) normalised sample weights.
+per-feature arrays over ``cols`` of shape (m, K) or (m,); ``Z``, ``P``, ``Y``, ``Res``
+(n, K); ``sw`` (n,) normalised sample weights. :func:`cd_class` and :func:`finish_sweep`
+take class-major copies, ``P``, ``PW`` = sw * P and ``R`` of shape (K, n): a class's
+pass then reads contiguous vectors.
 
 The quadratic model of the datafit at the current point (logits Z, probabilities P)
 along a change ``D`` of W and ``db`` of b is
@@ -17,7 +19,8 @@ along a change ``D`` of W and ``db`` of b is
 
 whose gradient with respect to D_jk is G_jk + sum_i x_ij sw_i P_ik (R_ik - S_i) with
 S_i = sum_k P_ik R_ik. Coordinate descent on Q plus the penalty is what
-:func:`cd_entrywise` and :func:`cd_grouped` do.
+:func:`cd_class` (entrywise, along implicitly centred columns) and :func:`cd_grouped`
+do.
 """
 
 from __future__ import annotations
@@ -124,33 +127,236 @@ def column_gradient(data, indices, indptr, dense, cols, Res, G):
 
 
 @_jit
-def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H):
+def hessian_diagonal(data, indices, indptr, dense, cols, P, sw, grouped, H, M, C):
     """The quadratic model's curvature per coordinate (entrywise) or per feature (grouped).
 
-    Entrywise: H[c, k] = sum_i sw_i x_ij^2 P_ik (1 - P_ik), the exact diagonal.
-    Grouped: H[c, 0] = sum_i sw_i x_ij^2 min(1/2, max_k P_ik), a bound on the largest
-    eigenvalue of the feature's K x K block (diag(p) - p p^T <= max_k p_k I, and
-    <= (1/2) I by Boehning's bound).
+    Entrywise: H[c, k] = sum_i sw_i x_ij^2 P_ik (1 - P_ik), the exact diagonal, and
+    M[c, k] = sum_i sw_i x_ij P_ik (1 - P_ik), the coordinate's cross-curvature with the
+    intercept b_k. Grouped: H[c, 0] = sum_i sw_i x_ij^2 min(1/2, max_k P_ik), a bound on
+    the largest eigenvalue of the feature's K x K block (diag(p) - p p^T <= max_k p_k I,
+    and <= (1/2) I by Boehning's bound); M[c, 0] likewise with x_ij. Entrywise also
+    C[c, k, 0] = sum_i sw_i x_ij^2 P_ik and C[c, k, 1] = sum_i sw_i x_ij P_ik (for the
+    screening bound of :func:`cd_class`).
     """
     K = P.shape[1]
+    L = H.shape[1]
     for c in range(cols.shape[0]):
         j = cols[c]
         start, end = indptr[j], indptr[j + 1]
-        for k in range(H.shape[1]):
+        for k in range(L):
             H[c, k] = 0.0
+            M[c, k] = 0.0
+            C[c, k, 0] = 0.0
+            C[c, k, 1] = 0.0
         for p in range(start, end):
             i = p - start if dense else indices[p]
             x = np.float64(data[p])
-            xx = sw[i] * x * x
+            sx = sw[i] * x
             if grouped:
                 pm = 0.0
                 for k in range(K):
                     if P[i, k] > pm:
                         pm = P[i, k]
-                H[c, 0] += xx * min(0.5, pm)
+                v = min(0.5, pm)
+                H[c, 0] += sx * x * v
+                M[c, 0] += sx * v
             else:
                 for k in range(K):
-                    H[c, k] += xx * P[i, k] * (1.0 - P[i, k])
+                    pk = P[i, k]
+                    v = pk * (1.0 - pk)
+                    H[c, k] += sx * x * v
+                    M[c, k] += sx * v
+                    C[c, k, 0] += sx * x * pk
+                    C[c, k, 1] += sx * pk
+
+
+@_jit
+def finish_sweep(P, PW, R, V, T, cs, qb, stat, fit_b, gb, Hb, Hbi):
+    """One exact step on the intercept, then ``T``, ``V``, ``qb`` recomputed.
+
+    Class-major arrays: ``P``, ``PW`` = sw * P and ``R`` of shape (K, n). The logits'
+    change is R_true = R + cs 1^T (R: the sparse part X D, transposed; ``cs`` (K,) the
+    intercept's change); ``V = S + T`` (n,) with S_i = P_i . R_i and ``T_i = P_i . cs``.
+    With an intercept, the model is minimised over the intercept exactly (``Hb`` (K, K)
+    its curvature, ``Hbi`` a pseudo-inverse; ``gb`` (K,) the datafit's intercept
+    gradient). Then T (and V with it), ``qb = sum_i sw_i B_i R_true_i`` (K,)
+    (B_i = diag(P_i) - P_i P_i^T) and ``stat[0] = sum_i sw_i R_true_i^T B_i R_true_i``
+    (twice the model's quadratic term) are recomputed. Returns the intercept's largest
+    change, max Hb_kk |e_k|.
+    """
+    K, n = R.shape
+    biggest = 0.0
+    for rep in range(2 if fit_b else 1):
+        for i in range(n):
+            V[i] -= T[i]
+            T[i] = 0.0
+        for k in range(K):
+            c = cs[k]
+            for i in range(n):
+                T[i] += P[k, i] * c
+        for i in range(n):
+            V[i] += T[i]
+        energy = 0.0
+        for k in range(K):
+            acc = 0.0
+            c = cs[k]
+            for i in range(n):
+                r = R[k, i] + c
+                v = PW[k, i] * (r - V[i])
+                acc += v
+                energy += v * r
+            qb[k] = acc
+        stat[0] = max(energy, 0.0)
+        if rep == 1:
+            break
+        e = np.zeros(K)
+        for k in range(K):
+            for q in range(K):
+                e[k] -= Hbi[k, q] * (gb[q] + qb[q])
+        for k in range(K):
+            cs[k] += e[k]
+            biggest = max(biggest, Hb[k, k] * abs(e[k]))
+    return biggest
+
+
+#: zero coordinates with |gradient| < SKIP * threshold at a Newton step's start sit the
+#: step out (a screening per step, undone by the next optimality check when wrong)
+SKIP = 0.8
+
+
+@_jit
+def next_class(P, PW, R, V, T, cs, qb, k, dk, k_next):
+    """Between two class passes: the uniform shift dk that class ``k``'s pass added to
+    cs[k] joins ``T`` and ``V`` (T_i = P_i . cs), and ``qb[k_next]`` is recomputed exactly
+    for the next pass (class-major arrays as in :func:`finish_sweep`); O(n)."""
+    n = V.shape[0]
+    if dk != 0.0:
+        Pk = P[k]
+        for i in range(n):
+            t = Pk[i] * dk
+            T[i] += t
+            V[i] += t
+    acc = 0.0
+    c = cs[k_next]
+    PWk, Rk = PW[k_next], R[k_next]
+    for i in range(n):
+        acc += PWk[i] * (Rk[i] + c - V[i])
+    qb[k_next] = acc
+
+
+@_jit
+def cd_class(data, indices, indptr, dense, cols, G, Gc, H, Cp, M, C1, mu, have, gb, hb, sP,
+             fit_b, W, D, lam, rid, P, PW, R, V, cs, qb, stat, k, full):
+    """One coordinate-descent pass over class ``k``'s coefficients on the working set, on
+    Q + sum_j (lam_j |W+D|_jk + rid_j/2 (W+D)_jk^2).
+
+    Class-major arrays: ``P``, ``PW`` = sw * P, ``R`` of shape (K, n); ``V`` (n,) is
+    S + T, S_i = P_i . R_i and T_i = P_i . cs at the pass's start. Coordinates move along
+    the implicitly centred columns x_j - mu_jk, mu_jk the column's mean under the Newton
+    weights sw_i P_ik (1 - P_ik) (with an intercept, ``fit_b``; else 0): the sparse part
+    goes into R and V, the uniform part into ``cs[k]``. Per coordinate, on its first
+    visit in a Newton step (``have`` (m, K) 0), one pass over the column gives with its
+    gradient the sums M = sum_i sw_i x_ij P_ik (1 - P_ik), C1 = sum_i sw_i x_ij P_ik,
+    the centred curvature H = sum_i sw_i (x_ij - mu_jk)^2 P_ik (1 - P_ik) and
+    Cp = sum_i sw_i P_ik (x_ij - mu_jk)^2, and the centred datafit gradient
+    Gc = G - mu_jk gb_k (``G`` (m, K) on the columns as held, ``gb`` (K,) on b; ``hb``,
+    ``sP`` (K,): sum_i sw_i P_ik (1 - P_ik) and sum_i sw_i P_ik). The pass's change dk of
+    cs[k] enters the gradients through C1 and M, so every coordinate's gradient is
+    exact. ``full``: all m entries, else only the non-zero ones (glmnet's active-set
+    cycling). A zero coordinate whose gradient at the step's start is below ``SKIP`` times
+    its threshold is not visited in this step (the solver's next optimality check on the
+    working set brings it back if it comes to violate). A zero coordinate already
+    visited is skipped when it provably stays zero:
+    its gradient moved from Gc by at most sqrt(Cp * E) (Cauchy-Schwarz, E = ``stat[0]``
+    = sum_i sw_i r_i^T B_i r_i, kept exact through the pass). D, R, V, cs, qb and the
+    per-coordinate arrays are updated in place. Returns the largest change in gradient
+    units, max h |change|.
+    """
+    m = W.shape[0]
+    biggest = 0.0
+    ck0 = cs[k]
+    ck = ck0
+    qk = qb[k]
+    hbk = hb[k]
+    Pk, PWk, Rk = P[k], PW[k], R[k]
+    energy = stat[0]
+    for c in range(m):
+        old = W[c, k] + D[c, k]
+        first = have[c, k] == 0
+        if old == 0.0:
+            if not full:
+                continue
+            if first:
+                if abs(G[c, k]) < SKIP * lam[c]:
+                    continue  # far inside at the step's start: left to the next KKT check
+            elif abs(Gc[c, k]) + math.sqrt(Cp[c, k] * energy) < lam[c]:
+                continue
+        j = cols[c]
+        start, end = indptr[j], indptr[j + 1]
+        gs = 0.0
+        if first:
+            s_m = 0.0
+            s_c1 = 0.0
+            s_h = 0.0
+            s_cp = 0.0
+            for p in range(start, end):
+                i = p - start if dense else indices[p]
+                x = np.float64(data[p])
+                pw = PWk[i]
+                xpw = x * pw
+                xpv = xpw * (1.0 - Pk[i])
+                gs += xpw * (Rk[i] - V[i])
+                s_c1 += xpw
+                s_m += xpv
+                s_cp += x * xpw
+                s_h += x * xpv
+            mj = s_m / hbk if fit_b and hbk > 0.0 else 0.0
+            M[c, k] = s_m
+            C1[c, k] = s_c1
+            H[c, k] = max(s_h - mj * s_m, 0.0)
+            Cp[c, k] = max(s_cp + mj * (mj * sP[k] - 2.0 * s_c1), 0.0)
+            Gc[c, k] = G[c, k] - mj * gb[k]
+            mu[c, k] = mj
+            have[c, k] = 1
+        else:
+            mj = mu[c, k]
+            for p in range(start, end):
+                i = p - start if dense else indices[p]
+                gs += np.float64(data[p]) * PWk[i] * (Rk[i] - V[i])
+        h = H[c, k] + rid[c]
+        if h <= 0.0:
+            continue
+        dk = ck - ck0
+        # sum_i sw x P_ik (r_ik - P_i . r_i) with r = R + cs: the uniform part in closed form
+        g = gs + ck * C1[c, k] - dk * (C1[c, k] - M[c, k]) + Gc[c, k] + rid[c] * old - mj * qk
+        z = old - g / h
+        thr = lam[c] / h
+        if z > thr:
+            new = z - thr
+        elif z < -thr:
+            new = z + thr
+        else:
+            new = 0.0
+        change = new - old
+        if change == 0.0:
+            continue
+        D[c, k] += change
+        biggest = max(biggest, h * abs(change))
+        # the change of sum_i sw_i r_i^T B_i r_i along this coordinate
+        energy += change * (2.0 * (g - rid[c] * old - Gc[c, k]) + change * H[c, k])
+        if energy < 0.0:
+            energy = 0.0
+        for p in range(start, end):
+            i = p - start if dense else indices[p]
+            xc = np.float64(data[p]) * change
+            Rk[i] += xc
+            V[i] += Pk[i] * xc
+        ck -= mj * change
+        qk += (M[c, k] - mj * hbk) * change  # zero with the Newton-weighted centring
+    cs[k] = ck
+    qb[k] = qk
+    stat[0] = energy
+    return biggest
 
 
 @_jit
@@ -176,62 +382,15 @@ def _intercept_sweep(Gb, Hb, db, P, PW, R, S):
 
 
 @_jit
-def cd_entrywise(data, indices, indptr, dense, cols, G, H, W, D, lam, rid, P, PW, R, S,
-                 fit_b, Gb, Hb, db, full):
-    """One coordinate-descent sweep on Q(D, db) + sum_jk (lam_j |W+D|_jk + rid_j/2 (W+D)_jk^2).
-
-    ``full``: all (m, K) entries, else only the non-zero ones (glmnet's active-set
-    cycling); then the K intercepts. D, db, R, S are updated in place. Returns the largest
-    change in gradient units, max h |change|.
-    """
-    m, K = W.shape
-    biggest = 0.0
-    for c in range(m):
-        j = cols[c]
-        start, end = indptr[j], indptr[j + 1]
-        for k in range(K):
-            old = W[c, k] + D[c, k]
-            if not full and old == 0.0:
-                continue
-            h = H[c, k] + rid[c]
-            if h <= 0.0:
-                continue
-            g = G[c, k] + rid[c] * old
-            for p in range(start, end):
-                i = p - start if dense else indices[p]
-                g += np.float64(data[p]) * PW[i, k] * (R[i, k] - S[i])
-            z = old - g / h
-            thr = lam[c] / h
-            if z > thr:
-                new = z - thr
-            elif z < -thr:
-                new = z + thr
-            else:
-                new = 0.0
-            change = new - old
-            if change == 0.0:
-                continue
-            D[c, k] += change
-            biggest = max(biggest, h * abs(change))
-            for p in range(start, end):
-                i = p - start if dense else indices[p]
-                xc = np.float64(data[p]) * change
-                R[i, k] += xc
-                S[i] += P[i, k] * xc
-    if fit_b:
-        biggest = max(biggest, _intercept_sweep(Gb, Hb, db, P, PW, R, S))
-    return biggest
-
-
-@_jit
 def cd_grouped(data, indices, indptr, dense, cols, G, H, W, D, lam, rid, P, PW, R, S,
                fit_b, Gb, Hb, db, full):
     """One block coordinate-descent sweep, one feature's K coefficients at a time, grouped.
 
     Each block step minimises a majorisation of Q along the block (curvature bound
     H[c, 0] + rid_c from :func:`hessian_diagonal`) plus lam_c ||W_c + D_c||_2 + rid_c/2
-    ||W_c + D_c||^2: a group soft-thresholding. ``full`` and the return value as in
-    :func:`cd_entrywise`.
+    ||W_c + D_c||^2: a group soft-thresholding. ``full`` as in :func:`cd_class`; then the
+    K intercepts, by coordinate descent (``Hb`` (K,) their curvatures). D, db, R (here
+    X D + db), S are updated in place. Returns the largest change, max h |change|.
     """
     m, K = W.shape
     g = np.empty(K)
