@@ -1,21 +1,22 @@
-"""Passes over persisted partitions: one task per worker thread, the data never moved.
+"""Passes over persisted partitions: one call per worker, one group per worker thread.
 
 When every partition of X, y and the weights is already in the cluster's memory
 (``client.persist``), a pass needs no task per partition: the partitions are grouped by
 the worker that holds them, one group per worker thread, and each pass sends every
-worker its groups' keys and the parameters once (one ``Client.run``: client ->
-scheduler -> workers and back). A worker adds its groups' partial sums with the fused
-kernels in its own thread pool, on the partitions it holds (nothing moves), and the
-client adds the few results in a fixed order. Measured on one worker: a task per
-partition plus a reduction tree cost about 70 ms of scheduling per pass, one task per
-worker thread about 10 ms, the ``Client.run`` round trip about 3 ms
-(``benchmarks/RESULTS_dask.md``).
+such worker its groups' keys and the parameters, once, straight from the client (the
+worker's ``run`` handler, the one behind ``Client.run``, on a pooled connection: one
+message each way, no scheduler, no task state). A worker adds its groups' partial sums
+with the fused kernels in its own thread pool, on the partitions it holds (nothing
+moves), and the client adds the few results in a fixed order. Measured on one worker and
+2 busy cores: a task per partition plus a reduction tree cost about 70 ms of scheduling
+per pass, one task per worker thread about 9 ms, the direct call about 3 ms.
 
 Losing a worker costs what it costs any Dask computation: a pass that cannot reach a
-worker or finds a partition gone runs its groups again as ordinary tasks, which the
-scheduler places by the data (a hint, not a requirement) and whose lost partitions it
-recomputes from their lineage (``persist`` keeps it); the next pass asks the scheduler
-where the partitions are now.
+worker (a connection is waited for at most ``CONNECT_TIMEOUT`` seconds, never the
+cluster's long connect timeout) or finds a partition gone runs its groups again as
+ordinary tasks, which the scheduler places by the data (a hint, not a requirement) and
+whose lost partitions it recomputes from their lineage (``persist`` keeps it); the next
+pass asks the scheduler where the partitions are now.
 
 Data that is not persisted (files, lazily computed arrays) keeps one task per partition:
 grouping would hold several partitions in a worker's memory at once.
@@ -28,8 +29,10 @@ import uuid
 from ._blocks import _group_partial
 from ._compute import _add, _naming_errors
 
-#: False: passes over persisted data run as tasks only (never through ``Client.run``)
+#: False: passes over persisted data run as tasks only (never straight on the workers)
 DIRECT = True
+#: seconds to wait for a connection to a worker before running a pass as tasks instead
+CONNECT_TIMEOUT = 10.0
 
 
 def distributed_client():
@@ -68,10 +71,10 @@ def _resident_key(part):
     return None
 
 
-async def _run_groups(spec, method: str, args: tuple, plan: dict, dask_worker=None):
-    """On a worker (through ``Client.run``): its groups' sums, computed in the worker's
-    own thread pool (one group per worker thread), in plan order. ``plan``: worker
-    address -> list of groups, a group a list of (X key, y key or None, s key or None).
+async def _run_groups(spec, method: str, args: tuple, groups: list, dask_worker=None):
+    """On a worker (its ``run`` handler): the sums of ``groups``, each computed in the
+    worker's own thread pool (one group per worker thread), in the order given. A group is
+    a list of (X key, y key or None, s key or None).
 
     Raises KeyError when a partition is no longer on this worker (the client then runs
     the pass as tasks).
@@ -79,22 +82,58 @@ async def _run_groups(spec, method: str, args: tuple, plan: dict, dask_worker=No
     import asyncio
 
     data = dask_worker.data
-    groups = [[tuple(None if k is None else data[k] for k in row) for row in group]
-              for group in plan.get(dask_worker.address, [])]
+    parts = [[tuple(None if k is None else data[k] for k in row) for row in group]
+             for group in groups]
     loop = asyncio.get_running_loop()
     executor = getattr(dask_worker, "executors", {}).get("default")
     sums = await asyncio.gather(*(
-        loop.run_in_executor(executor, _group_partial, spec, method, args, parts)
-        for parts in groups))
+        loop.run_in_executor(executor, _group_partial, spec, method, args, group)
+        for group in parts))
     return [total for total, _ in sums]
+
+
+async def _call_workers(client, calls: dict, timeout: float) -> dict:
+    """Run ``_run_groups(*calls[address])`` on each worker at once, straight from the
+    client (one message each way on a pooled connection); returns address -> result.
+
+    Raises on the first failure (after every call has ended): a worker that cannot be
+    reached within ``timeout`` seconds, a lost connection, an error on the worker.
+    """
+    import asyncio
+
+    from distributed.core import send_recv
+    from distributed.protocol.pickle import dumps
+
+    function, no_kwargs = dumps(_run_groups), dumps({})
+
+    async def call(address, args):
+        comm = await client.rpc.connect(address, timeout=timeout)
+        try:
+            return await send_recv(comm, op="run", function=function, args=dumps(args),
+                                   kwargs=no_kwargs, wait=True)
+        finally:
+            client.rpc.reuse(address, comm)
+
+    addresses = sorted(calls)
+    responses = await asyncio.gather(*(call(a, calls[a]) for a in addresses),
+                                     return_exceptions=True)
+    out = {}
+    for address, response in zip(addresses, responses, strict=True):
+        if isinstance(response, BaseException):
+            raise response
+        if response.get("status") != "OK":
+            raise RuntimeError(f"softreg: a pass failed on worker {address}: "
+                               f"{response.get('exception_text', response)}")
+        out[address] = response["result"]
+    return out
 
 
 class ResidentPasses:
     """Passes over persisted partitions, grouped by the worker thread that holds them.
 
-    A pass is one ``Client.run`` call (client -> scheduler -> workers and back: no task
-    state, no result to gather afterwards) that computes each group in its worker's thread
-    pool on the partitions the worker holds. Should that fail (a worker lost, a partition
+    A pass is one call to each worker that holds data (no scheduler, no task state, no
+    result to gather afterwards) that computes each group in its worker's thread pool on
+    the partitions the worker holds. Should that fail (a worker lost, a partition
     moved), the same groups run as ordinary tasks, which Dask reschedules and whose lost
     inputs it recomputes, and the next pass asks where the partitions are now; after
     ``MAX_DIRECT_FAILURES`` such failures an objective runs its passes as tasks only.
@@ -194,9 +233,9 @@ class ResidentPasses:
             self.direct_plan = plan
 
     def _direct(self, spec, method: str, args: tuple) -> list:
-        """Each group's sum, in group order, through one ``Client.run``."""
-        plan = self.direct_plan
-        out = self.client.run(_run_groups, spec, method, args, plan, workers=sorted(plan))
+        """Each group's sum, in group order, straight from the workers that hold them."""
+        calls = {w: (spec, method, args, groups) for w, groups in self.direct_plan.items()}
+        out = self.client.sync(_call_workers, self.client, calls, CONNECT_TIMEOUT)
         sums = {w: iter(v) for w, v in out.items()}
         return [next(sums[where]) for where, _ in self.groups]
 
