@@ -59,6 +59,9 @@ class DaskData:
     n_classes_soft : K for soft targets, else None
     soft_columns : a soft-target dataframe's column names (the classes), else None
     feature_names : a dataframe's column names, else None
+    sources : the collections the partitions were taken from, kept alive with the data
+        (the Delayed partitions of a persisted array name its keys without holding its
+        futures: the data would be released with the collection)
     """
 
     X: list
@@ -70,6 +73,7 @@ class DaskData:
     feature_names: np.ndarray | None
     n_features: int
     layout: tuple | None = None
+    sources: tuple = ()
 
     def parts(self):
         """(X, y, s) Delayed triples, one per partition (None where absent)."""
@@ -162,12 +166,15 @@ def as_dask_data(X, y, sample_weight=None) -> DaskData:
     if soft:
         K = len(y.columns) if hasattr(y, "columns") else int(y.shape[1])
         columns = np.asarray(y.columns) if hasattr(y, "columns") else None
+    sources = (X, y, sample_weight)
     if _is_frame(X) and _is_frame(y) and (sample_weight is None or _is_frame(sample_weight)):
-        return _frame_data(X, y, sample_weight, soft, K, columns)
+        data = _frame_data(X, y, sample_weight, soft, K, columns)
+        data.sources = sources
+        return data
     Xp, row_chunks, names, d = _x_partitions(X)
     yp = _aligned(y, "y", len(Xp), row_chunks, two_d_ok=True)
     sp_ = _aligned(sample_weight, "sample_weight", len(Xp), row_chunks, two_d_ok=False)
-    return DaskData(Xp, yp, sp_, soft, K, columns, names, d)
+    return DaskData(Xp, yp, sp_, soft, K, columns, names, d, sources=sources)
 
 
 def _frame_data(X, y, sample_weight, soft, K, columns) -> DaskData:

@@ -159,6 +159,9 @@ class ResidentPasses:
         self.groups: list[tuple[str, list[int]]] = []
         self.direct_plan: dict | None = None
         self.plan()
+        #: plan again after the next tasks pass (the data has moved, or pieces of a
+        #: partition were on different workers: the tasks bring them together)
+        self._stale = self.direct_plan is None
 
     @classmethod
     def create(cls, client, parts: list[tuple]) -> ResidentPasses | None:
@@ -252,7 +255,7 @@ class ResidentPasses:
         results = client.gather(tasks)
         if any(ran is not None and ran != where
                for (_, ran), (where, _) in zip(results, self.groups, strict=True)):
-            self.plan()  # a worker was lost or data moved: ask where the data is now
+            self._stale = True  # a worker was lost or data moved
         return [total for total, _ in results]
 
     def run(self, spec, method: str, args: tuple, what: str):
@@ -266,5 +269,10 @@ class ResidentPasses:
                     # tasks raise again with Dask's own report)
                     self.failures += 1
                     self.direct = self.failures < self.MAX_DIRECT_FAILURES
-                    self.plan()
-            return _add(*self._tasks(spec, method, args))
+                    self._stale = True
+            total = _add(*self._tasks(spec, method, args))
+            if self._stale and self.direct:
+                # ask where the partitions are now (the tasks brought back what was lost)
+                self._stale = False
+                self.plan()
+            return total
