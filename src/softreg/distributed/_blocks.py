@@ -17,6 +17,7 @@ their validation; X is never held by the cache.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ CACHE_TARGETS = True  # False: validate every partition on every pass (for compa
 
 
 def _forget(ident: int, ref) -> None:
+    """Drop the entry of a partition whose X died (a weakref callback)."""
     with _TARGETS_LOCK:
         slot = _TARGETS.get(ident)
         if slot is not None and slot[0] is ref:
@@ -127,7 +129,7 @@ def _remember(X, y, s, spec_key: tuple, targets) -> None:
         slot = _TARGETS.get(ident)
         if slot is None or slot[0]() is not X:
             try:
-                ref = weakref.ref(X, lambda r, i=ident: _forget(i, r))
+                ref = weakref.ref(X, functools.partial(_forget, ident))
             except TypeError:  # not weak-referenceable: no cache
                 return
             slot = (ref, [])

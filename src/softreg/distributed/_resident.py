@@ -177,7 +177,8 @@ class ResidentPasses:
                     return None
                 row.append(key)
             keys.append(row)
-        futures = [tuple(None if k is None else Future(k, client) for k in row) for row in keys]
+        futures: list[tuple] = [tuple(None if k is None else Future(k, client) for k in row)
+                                for row in keys]
         flat = [f for row in futures for f in row if f is not None]
         who = client.who_has(flat)
         if not flat or any(not who.get(f.key) for f in flat):
@@ -237,7 +238,8 @@ class ResidentPasses:
 
     def _direct(self, spec, method: str, args: tuple) -> list:
         """Each group's sum, in group order, straight from the workers that hold them."""
-        calls = {w: (spec, method, args, groups) for w, groups in self.direct_plan.items()}
+        plan = self.direct_plan or {}
+        calls = {w: (spec, method, args, groups) for w, groups in plan.items()}
         out = self.client.sync(_call_workers, self.client, calls, CONNECT_TIMEOUT)
         sums = {w: iter(v) for w, v in out.items()}
         return [next(sums[where]) for where, _ in self.groups]
