@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _kernels
 from .._objective import SoftmaxObjective
 from .._targets import apply_class_weights
 from ._compute import _add, _limit_blas
@@ -83,8 +84,11 @@ def _block(X, y, s, spec: _Spec, targets=None) -> tuple[SoftmaxObjective | None,
     X, (codes, Y, s, local) = _matrix_and_targets(X, y, s, spec, targets)
     if X.shape[0] == 0 or local <= 0:
         return None, 0.0
+    # the fused kernel however small the partition ("auto" keeps NumPy for a small X, but
+    # a partition is a slice of a large one: its fixed costs add up over the partitions)
     objective = SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s,
-                                 fit_intercept=spec.fit_intercept, n_classes=spec.n_classes)
+                                 fit_intercept=spec.fit_intercept, n_classes=spec.n_classes,
+                                 kernel="fast" if _kernels.supports(X) else "auto")
     return objective, local / spec.weight_sum
 
 
