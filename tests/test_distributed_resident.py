@@ -146,6 +146,71 @@ def test_fits_on_persisted_data_equal_in_memory(client):
         np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-5)
 
 
+# -- dask DataFrames ------------------------------------------------------------------------------
+def frame_data(n=800, seed=11):
+    X, codes, s = make_data(n=n, seed=seed)
+    features = [f"x{j}" for j in range(X.shape[1])]
+    df = pd.DataFrame(X, columns=features).assign(
+        label=np.array(["cat", "dog", "emu"])[codes], w=s)
+    return df, features, X, codes, s
+
+
+def test_columns_of_one_persisted_frame_are_read_in_place(client):
+    """X, y and weights selected from one persisted frame: its own partitions, no join."""
+    df, features, X, codes, s = frame_data()
+    ddf = client.persist(dd.from_pandas(df, npartitions=5, sort=False))
+    for Xd in (ddf[features], ddf.drop(columns=["label", "w"])):
+        data = as_dask_data(Xd, ddf["label"], ddf["w"])
+        assert data.layout == (tuple(features), ("label",), "w")
+        dist = DaskObjective(data)
+        assert dist._resident is not None and dist._resident.direct_plan is not None
+        np.testing.assert_array_equal(dist.classes, ["cat", "dog", "emu"])
+        assert_same_pieces(dist, SoftmaxObjective(X, y=codes, sample_weight=s, n_classes=3))
+        assert dist._resident._count == 0
+    ref = SoftmaxRegression(alpha=1e-3).fit(df[features], df["label"], sample_weight=s)
+    model = SoftmaxRegression(alpha=1e-3).fit(ddf[features], ddf["label"],
+                                              sample_weight=ddf["w"])
+    np.testing.assert_allclose(model.predict_proba(df[features]),
+                               ref.predict_proba(df[features]), atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(model.feature_names_in_, features)
+
+
+def test_soft_target_columns_of_a_persisted_frame(client):
+    X, _, _ = make_data(n=500, seed=12)
+    Y = np.random.default_rng(13).dirichlet(np.ones(3), size=500)
+    df = pd.DataFrame(X, columns=[f"x{j}" for j in range(6)]).join(
+        pd.DataFrame(Y, columns=["lo", "mid", "hi"]))
+    ddf = client.persist(dd.from_pandas(df, npartitions=4, sort=False))
+    dist = DaskObjective(as_dask_data(ddf[[f"x{j}" for j in range(6)]],
+                                      ddf[["lo", "mid", "hi"]]))
+    assert dist._resident is not None and dist.data.layout[1] == ("lo", "mid", "hi")
+    assert_same_pieces(dist, SoftmaxObjective(X, Y=Y, n_classes=3))
+
+
+def test_frames_persisted_one_by_one_with_the_same_divisions(client):
+    df, features, X, codes, s = frame_data(seed=14)
+    ddf = dd.from_pandas(df, npartitions=4)  # sorted index: known divisions
+    Xd, yd, sd = client.persist([ddf[features], ddf["label"], ddf["w"]])
+    data = as_dask_data(Xd, yd, sd)
+    assert data.layout is None and len(data.X) == 4
+    dist = DaskObjective(data)
+    assert dist._resident is not None
+    assert_same_pieces(dist, SoftmaxObjective(X, y=codes, sample_weight=s, n_classes=3))
+
+
+def test_frames_not_in_memory_are_joined(client):
+    df, features, X, codes, s = frame_data(seed=15)
+    ddf = dd.from_pandas(df, npartitions=3, sort=False)
+    data = as_dask_data(ddf[features], ddf["label"], ddf["w"])
+    assert data.layout == (tuple(features), ("__softreg_y0",), "__softreg_sample_weight")
+    dist = DaskObjective(data)
+    assert dist._resident is None
+    mem = SoftmaxObjective(X, y=codes, sample_weight=s, n_classes=3)
+    theta = np.random.default_rng(0).normal(size=mem.n_params)
+    np.testing.assert_allclose(dist.loss_grad(theta)[1], mem.loss_grad(theta)[1], rtol=RTOL,
+                               atol=1e-15)
+
+
 def test_data_not_in_memory_keeps_a_task_per_partition(client):
     X, codes, _ = make_data(n=300, seed=5)
     lazy = DaskObjective(as_dask_data(da.from_array(X, chunks=100),

@@ -59,7 +59,7 @@ def _matrix_and_targets(X, y, s, spec: _Spec, targets=None):
     converted: it is never kept between passes).
     """
     X, y, s = _split(X, y, s, spec.layout)
-    X = _as_float_matrix(X, -1).astype(spec.dtype, copy=False)
+    X = _as_float_matrix(X, -1, any_order=True).astype(spec.dtype, copy=False)
     if targets is not None:
         return X, targets
     n = X.shape[0]
