@@ -372,7 +372,7 @@ def main(argv=None):
         files, rows_per_file, limit, args.max_iter = (3, 6), 20_000, "1GB", 3
     else:
         args.n, args.d, args.K, args.chunk_rows, args.passes = 400_000, 50, 5, 50_000, 8
-        files, rows_per_file, limit, args.max_iter = (24, 240), 25_000, "600MB", 5
+        files, rows_per_file, limit, args.max_iter = (24, 240), 25_000, "800MB", 5
     ooc = []
     if not args.no_out_of_core:  # first, each in a fresh process: its peak RSS is its own
         import multiprocessing
