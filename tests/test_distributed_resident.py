@@ -104,6 +104,25 @@ def test_persisted_arrays_are_summed_by_worker_calls_as_in_memory(client, chunks
     assert dist.n_passes == 1 + 1 + 1 + 1
 
 
+def test_pieces_on_different_workers_are_brought_together_once(client):
+    """X on one worker, y and the weights on another: each partition's pieces are joined
+    once under one key; every pass then runs straight on the workers (Dask's memory
+    manager may drop copies of the pieces between passes: the joined key stays)."""
+    X, codes, s = make_data(n=900, seed=16)
+    w0, w1 = sorted(client.nthreads())
+    Xd = client.persist(da.from_array(X, chunks=(300, 6)), workers=[w0])
+    yd, sd = client.persist([da.from_array(codes, chunks=300), da.from_array(s, chunks=300)],
+                            workers=[w1])
+    dist = DaskObjective(as_dask_data(Xd, yd, sd))
+    resident = dist._resident
+    assert all(len(row) == 1 for row in resident.futures)  # one key per partition
+    assert resident.direct_plan is not None
+    mem = SoftmaxObjective(X, y=codes, sample_weight=s, n_classes=3)
+    for seed in range(3):
+        assert_same_pieces(dist, mem, seed=seed)
+    assert resident.failures == 0 and resident._count == 0
+
+
 def test_tasks_path_gives_the_same_numbers(client):
     X, codes, s = make_data(seed=1)
     Xd, yd = client.persist([da.from_array(X, chunks=(300, 6)),

@@ -170,11 +170,13 @@ def _partial(X, y, s, spec: _Spec, method: str, *args, spec_key: tuple | None = 
 
 
 def _group_partial(spec: _Spec, method: str, args: tuple, parts: list):
-    """The sum over a group's partitions ``parts`` [(X, y, s), ...] of their partials,
-    added in the order given; returns (sum or None, address of the worker that ran it)."""
+    """The sum over a group's partitions ``parts`` [(X, y, s) or ((X, y, s),), ...] of
+    their partials, added in the order given; returns (sum or None, address of the worker
+    that ran it)."""
     spec_key = spec.key()
     total = None
-    for X, y, s in parts:
+    for row in parts:  # (X, y, s), or (triple,): one value holding all three
+        X, y, s = row[0] if len(row) == 1 else row
         total = _add(total, _partial(X, y, s, spec, method, *args, spec_key=spec_key))
     try:
         from distributed import get_worker

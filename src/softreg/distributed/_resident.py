@@ -128,6 +128,34 @@ async def _call_workers(client, calls: dict, timeout: float) -> dict:
     return out
 
 
+def _triple(X, y, s):
+    return X, y, s
+
+
+def _together(client, futures: list[tuple], who) -> list[tuple]:
+    """Rows of futures in which each partition with more than one piece (X and y, maybe
+    s) becomes one future of the triple, made on a worker holding its X (X is not copied;
+    y and s are fetched there once if they lie elsewhere). Pieces kept under their own
+    keys on different workers would be fetched for every pass, or copied once and
+    dropped again by Dask's memory manager; an earlier task (the scan) may have left
+    copies that make them look co-located for a while."""
+    from distributed import wait
+
+    token = uuid.uuid4().hex
+    out = list(futures)
+    made = {}
+    for i, row in enumerate(futures):
+        if sum(f is not None for f in row) > 1:
+            made[i] = client.submit(_triple, *row, key=f"softreg-partition-{token}-{i}",
+                                    workers=sorted(who.get(row[0].key) or ()) or None,
+                                    allow_other_workers=True)
+    if made:
+        wait(list(made.values()))
+        for i, future in made.items():
+            out[i] = (future,)  # one key holding (X, y, s)
+    return out
+
+
 class ResidentPasses:
     """Passes over persisted partitions, grouped by the worker thread that holds them.
 
@@ -183,7 +211,7 @@ class ResidentPasses:
         who = client.who_has(flat)
         if not flat or any(not who.get(f.key) for f in flat):
             return None
-        return cls(client, futures)
+        return cls(client, _together(client, futures, who))
 
     def plan(self) -> None:
         """Group the partitions by a worker holding their X (y and s too where one does),
