@@ -213,6 +213,27 @@ def _frame_data(X, y, sample_weight, soft, K, columns) -> DaskData:
                     layout=(tuple(xcols), tuple(ycols), scol))
 
 
+def _resident_key(part):
+    """The key of Delayed ``part`` when its value is already in the cluster's memory (its
+    graph holds no task: only futures, aliases to them, or nothing), else None."""
+    from dask._task_spec import Alias
+    from distributed import Future
+
+    graph = part.__dask_graph__()
+    key = part.key
+    for _ in range(100):  # a chain of aliases ends long before
+        node = graph.get(key)
+        if node is None:
+            return key
+        if isinstance(node, Future):
+            return node.key
+        if isinstance(node, Alias) and node.target != key:
+            key = node.target
+            continue
+        return None
+    return None
+
+
 def _columns(obj):
     return list(obj.columns) if getattr(obj, "ndim", 1) == 2 else obj.name
 
@@ -239,8 +260,6 @@ def _persisted_frame_data(X, y, sample_weight, soft, K, columns) -> DaskData | N
     """X, y and weights that are columns of one persisted dask DataFrame: its own
     partitions (already in memory, nothing joined or copied), each task picking its
     columns; None when they are not."""
-    from ._resident import _resident_key
-
     pieces = [o for o in (X, y, sample_weight) if o is not None]
     if all(o.npartitions == X.npartitions and o.known_divisions and
            tuple(o.divisions) == tuple(X.divisions) for o in pieces):

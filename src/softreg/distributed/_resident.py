@@ -28,6 +28,7 @@ import uuid
 
 from ._blocks import _group_partial
 from ._compute import _add, _naming_errors
+from ._data import _resident_key
 
 #: False: passes over persisted data run as tasks only (never straight on the workers)
 DIRECT = True
@@ -48,27 +49,6 @@ def distributed_client():
         return None
     client = getattr(get_scheduler(), "__self__", None)
     return client if isinstance(client, Client) else None
-
-
-def _resident_key(part):
-    """The key of Delayed ``part`` when its value is already in the cluster's memory (its
-    graph holds no task: only futures, aliases to them, or nothing), else None."""
-    from dask._task_spec import Alias
-    from distributed import Future
-
-    graph = part.__dask_graph__()
-    key = part.key
-    for _ in range(100):  # a chain of aliases ends long before
-        node = graph.get(key)
-        if node is None:
-            return key
-        if isinstance(node, Future):
-            return node.key
-        if isinstance(node, Alias) and node.target != key:
-            key = node.target
-            continue
-        return None
-    return None
 
 
 async def _run_groups(spec, method: str, args: tuple, groups: list, dask_worker=None):
