@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -44,6 +45,35 @@ def time_passes(objective, n_passes, n_params):
     start = time.perf_counter()
     for _ in range(n_passes):
         objective.loss_grad(rng.normal(size=n_params) * 0.01)
+    return (time.perf_counter() - start) / n_passes
+
+
+def time_worker_share(objective, X, y, chunk_rows, n_passes):
+    """Seconds per pass of what a one-worker pass computes (the partitions' kernels one
+    after another, as the worker's group does), here in this process: no messages."""
+    from softreg.distributed._blocks import _group_partial
+
+    parts = [(X[i:i + chunk_rows], y[i:i + chunk_rows], None)
+             for i in range(0, X.shape[0], chunk_rows)]
+    rng = np.random.default_rng(2)
+    spec = objective._spec_value
+    _group_partial(spec, "loss_grad", (rng.normal(size=objective.n_params) * 0.01,), parts)
+    start = time.perf_counter()
+    for _ in range(n_passes):
+        _group_partial(spec, "loss_grad", (rng.normal(size=objective.n_params) * 0.01,), parts)
+    return (time.perf_counter() - start) / n_passes
+
+
+def time_round_trip(client, objective, n_passes):
+    """Seconds per call of an empty pass straight to each worker (the messages alone)."""
+    from softreg.distributed._resident import CONNECT_TIMEOUT, _call_workers
+
+    theta = np.zeros(objective.n_params)
+    calls = {w: (objective._spec_value, "loss_grad", (theta,), []) for w in client.nthreads()}
+    client.sync(_call_workers, client, calls, CONNECT_TIMEOUT)
+    start = time.perf_counter()
+    for _ in range(n_passes):
+        client.sync(_call_workers, client, calls, CONNECT_TIMEOUT)
     return (time.perf_counter() - start) / n_passes
 
 
@@ -80,20 +110,38 @@ def _client_peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
+@contextmanager
+def single_threaded():
+    """One BLAS thread and one numba thread in this process (as one worker thread has)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        numba.set_num_threads(before)
+
+
 def in_memory_vs_dask(n, d, K, chunk_rows, n_passes, worker_counts, rounds=3):
-    """Per-pass times in memory and on LocalClusters of 1 and 2 single-threaded workers."""
+    """Per-pass times in memory (single-threaded) and on LocalClusters of 1 and 2
+    single-threaded workers, each with passes as a task per partition (``RESIDENT=False``,
+    the code before) and as one call per worker thread (the default for persisted data)."""
     import dask.array as da
     from distributed import Client, LocalCluster
-    from threadpoolctl import threadpool_limits
+
+    from softreg.distributed import _objective
 
     X, y = make_problem(n, d, K)
     rows = []
     mem = SoftmaxObjective(X, y=y, n_classes=K)
-    with threadpool_limits(limits=1):  # one core, like one single-threaded worker
+    with single_threaded():  # one core, like one single-threaded worker
         start = time.perf_counter()
         ref = SoftmaxRegression(alpha=1e-4, solver="lbfgs").fit(X, y)
         fit_mem = time.perf_counter() - start
-    rows.append(dict(setup="in memory (1 BLAS thread)", partitions=1, t_pass=float("nan"),
+    rows.append(dict(setup="in memory (1 thread)", partitions=1, t_pass=float("nan"),
                      t_mem=float("nan"), fit_s=fit_mem, fit_passes=ref.n_passes_, max_dp=0.0))
     for workers in worker_counts:
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -102,21 +150,68 @@ def in_memory_vs_dask(n, d, K, chunk_rows, n_passes, worker_counts, rounds=3):
             Xd = client.persist(da.from_array(X, chunks=(chunk_rows, d)))
             yd = client.persist(da.from_array(y, chunks=chunk_rows))
             client.wait_for_workers(workers)
-            obj = DaskObjective(as_dask_data(Xd, yd))
-            # alternate in-memory and Dask rounds so both see the same machine load
-            t_dask, t_mem = [], []
+            objectives = {}
+            for resident in (False, True):
+                _objective.RESIDENT = resident
+                try:
+                    objectives[resident] = DaskObjective(as_dask_data(Xd, yd))
+                finally:
+                    _objective.RESIDENT = True
+            if workers == 1:  # the columns of one persisted dask DataFrame
+                import dask.dataframe as dd
+                import pandas as pd
+
+                features = [f"x{j}" for j in range(d)]
+                frame = client.persist(dd.from_pandas(
+                    pd.DataFrame(X, columns=features).assign(label=y),
+                    npartitions=Xd.numblocks[0], sort=False))
+                objectives["frame"] = DaskObjective(as_dask_data(frame[features],
+                                                                 frame["label"]))
+            # alternate in-memory and Dask rounds so that all see the same machine load
+            times = {"mem": [], False: [], True: [], "frame": [], "parts": [], "trip": []}
             for _ in range(rounds):
-                with threadpool_limits(limits=1):
-                    t_mem.append(time_passes(mem, n_passes, mem.n_params))
-                t_dask.append(time_passes(obj, n_passes, obj.n_params))
-            start = time.perf_counter()
-            model = SoftmaxRegression(alpha=1e-4, solver="lbfgs").fit(Xd, yd)
-            fit_s = time.perf_counter() - start
-            dp = float(np.abs(model.predict_proba(X) - ref.predict_proba(X)).max())
-            rows.append(dict(setup=f"Dask, {workers} worker process(es) x 1 thread",
-                             partitions=Xd.numblocks[0], t_pass=float(np.median(t_dask)),
-                             t_mem=float(np.median(t_mem)), fit_s=fit_s,
-                             fit_passes=model.n_passes_, max_dp=dp))
+                with single_threaded():
+                    times["mem"].append(time_passes(mem, n_passes, mem.n_params))
+                    if workers == 1:
+                        times["parts"].append(time_worker_share(
+                            objectives[True], X, y, chunk_rows, n_passes))
+                for resident, obj in objectives.items():
+                    times[resident].append(time_passes(obj, n_passes, obj.n_params))
+                if workers == 1:
+                    times["trip"].append(time_round_trip(client, objectives[True], n_passes))
+            fits = {}
+            for resident in (False, True):
+                _objective.RESIDENT = resident
+                try:
+                    start = time.perf_counter()
+                    model = SoftmaxRegression(alpha=1e-4, solver="lbfgs").fit(Xd, yd)
+                    fits[resident] = (time.perf_counter() - start, model)
+                finally:
+                    _objective.RESIDENT = True
+            for resident in (False, True):
+                fit_s, model = fits[resident]
+                dp = float(np.abs(model.predict_proba(X) - ref.predict_proba(X)).max())
+                how = "one call per worker thread" if resident else \
+                    "a task per partition (before)"
+                ratios = [m / t for m, t in zip(times["mem"], times[resident], strict=True)]
+                rows.append(dict(setup=f"Dask, {workers} worker process(es) x 1 thread, {how}",
+                                 partitions=Xd.numblocks[0],
+                                 t_pass=float(np.median(times[resident])),
+                                 t_mem=float(np.median(times["mem"])),
+                                 ratio=float(np.median(ratios)), fit_s=fit_s,
+                                 fit_passes=model.n_passes_, max_dp=dp,
+                                 t_parts=float(np.median(times["parts"] or [np.nan])),
+                                 t_trip=float(np.median(times["trip"] or [np.nan]))))
+            if "frame" in objectives:
+                ratios = [m / t for m, t in zip(times["mem"], times["frame"], strict=True)]
+                rows.append(dict(setup=f"Dask, {workers} worker process(es) x 1 thread, "
+                                 "columns of a persisted DataFrame",
+                                 partitions=Xd.numblocks[0],
+                                 t_pass=float(np.median(times["frame"])),
+                                 t_mem=float(np.median(times["mem"])),
+                                 ratio=float(np.median(ratios)), fit_s=float("nan"),
+                                 fit_passes=0, max_dp=float("nan"), t_parts=float("nan"),
+                                 t_trip=float("nan")))
     return rows
 
 
@@ -194,16 +289,43 @@ def report(rows, ooc, args) -> str:
                        f"({r['fit_passes']}) | 0 |")
             continue
         over = r["t_pass"] - r["t_mem"]
+        fit = "" if np.isnan(r["fit_s"]) else f"{r['fit_s']:.2f} ({r['fit_passes']})"
+        dp = "" if np.isnan(r["max_dp"]) else f"{r['max_dp']:.1e}"
         out.append(f"| {r['setup']} | {r['partitions']} | {r['t_pass']:.4f} "
                    f"({r['t_mem']:.4f}) | {1 / r['t_pass']:.1f} | {over * 1e3:+.1f} ms | "
-                   f"{r['t_mem'] / r['t_pass']:.2f}x | {r['fit_s']:.2f} ({r['fit_passes']}) | "
-                   f"{r['max_dp']:.1e} |")
-    out += ["", "Each Dask row's times are medians of rounds that alternate in-memory and "
-            "Dask passes, so both see the same load. The overhead per pass is the Dask pass "
-            "time minus the in-memory pass time (both with one BLAS thread per process): "
-            "graph construction on the client, "
+                   f"{r['ratio']:.2f}x | {fit} | {dp} |")
+    one = [r for r in rows if r["setup"].startswith("Dask, 1 worker")
+           and "DataFrame" not in r["setup"]]
+    if len(one) == 2:
+        before, after = one
+        verdict = "PASS" if after["ratio"] >= 0.8 else "FAIL"
+        out += ["", f"**Target (issue 12): one worker, persisted data, passes per second at "
+                f"least 0.8x in memory: {verdict}** ({before['ratio']:.2f}x with a task per "
+                f"partition -> {after['ratio']:.2f}x with one call per worker thread)."]
+    if len(one) == 2 and not np.isnan(one[1]["t_parts"]):
+        before, after = one
+        ms = 1e3
+        out += ["", "### Where a one-worker pass goes (medians, ms per pass)", "",
+                "| piece | ms |", "|---|---|",
+                f"| in memory: one kernel call over all rows | {after['t_mem'] * ms:.1f} |",
+                f"| the worker's share computed here: the partitions' kernels one after "
+                f"another, targets from the cache | {after['t_parts'] * ms:.1f} |",
+                f"| an empty pass straight to the worker (messages only) | "
+                f"{after['t_trip'] * ms:.1f} |",
+                f"| one call per worker thread: the whole pass | {after['t_pass'] * ms:.1f} |",
+                f"| a task per partition + tree reduction (before): the whole pass | "
+                f"{before['t_pass'] * ms:.1f} |"]
+    out += ["", "In memory and every worker run single-threaded (one BLAS and one numba "
+            "thread: one worker thread is one core). Each Dask row's times are medians of "
+            f"{args.rounds} rounds of {args.passes} loss+gradient passes that alternate "
+            "in-memory and Dask passes, so all see the same load; its speed is the median "
+            "of the per-round ratios. The overhead per pass is the Dask pass "
+            "time minus the in-memory pass time: "
+            "for a task per partition, graph construction on the client, "
             "scheduling of one task per partition plus the tree reduction, and moving the "
-            "parameters and the partial sums.", ""]
+            "parameters and the partial sums; for one call per worker thread, one message "
+            "each way between the client and each worker, and the partitions' kernels "
+            "called one after another.", ""]
     if ooc:
         first = ooc[0]
         out += ["## Out of core: Parquet data sets larger than a worker's memory limit", "",
@@ -240,13 +362,17 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--no-out-of-core", action="store_true")
     parser.add_argument("--write", metavar="PATH", help="also write the Markdown here")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternating rounds of passes per setup (default 5)")
+    parser.add_argument("--workers", default="1,2",
+                        help="worker counts to compare, comma-separated (default 1,2)")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.d, args.K, args.chunk_rows, args.passes = 20_000, 20, 5, 5_000, 5
         files, rows_per_file, limit, args.max_iter = (3, 6), 20_000, "1GB", 3
     else:
         args.n, args.d, args.K, args.chunk_rows, args.passes = 400_000, 50, 5, 50_000, 8
-        files, rows_per_file, limit, args.max_iter = (24, 240), 25_000, "600MB", 5
+        files, rows_per_file, limit, args.max_iter = (24, 240), 25_000, "800MB", 5
     ooc = []
     if not args.no_out_of_core:  # first, each in a fresh process: its peak RSS is its own
         import multiprocessing
@@ -256,7 +382,9 @@ def main(argv=None):
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
                 ooc.append(ex.submit(out_of_core, n_files, rows_per_file, args.d, args.K,
                                      limit, args.max_iter).result())
-    rows = in_memory_vs_dask(args.n, args.d, args.K, args.chunk_rows, args.passes, (1, 2))
+    counts = tuple(int(w) for w in args.workers.split(","))
+    rows = in_memory_vs_dask(args.n, args.d, args.K, args.chunk_rows, args.passes, counts,
+                             rounds=args.rounds)
     text = report(rows, ooc, args)
     print(text)
     if args.write:

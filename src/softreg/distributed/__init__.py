@@ -6,6 +6,10 @@ like any in-memory datafit; nothing here knows the estimator.
 - :mod:`._data`: X, y and weights as aligned Delayed partitions
 - :mod:`._scan`: the one validation scan (labels, weight totals)
 - :mod:`._objective`: :class:`DaskObjective`, the datafit protocol over the partitions
+- :mod:`._blocks`: what a worker runs per pass (a partition's or a group's share, the
+  fused kernels, the worker-resident cache of validated targets)
+- :mod:`._resident`: passes over persisted partitions, one call per worker (a group of
+  partitions per worker thread), tasks as the fallback
 - :mod:`._compute`: tree sums, BLAS limits, errors that name the step
 - :mod:`._predict`: lazy predictions of a fitted model
 - :mod:`._files`: :func:`read_table`, :func:`fit_files` (Parquet/CSV on a cluster)

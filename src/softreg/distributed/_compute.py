@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 #: how many partial results one reduction task adds
 SPLIT_EVERY = 8
@@ -65,6 +66,23 @@ def tree_sum(parts: list, split_every: int = SPLIT_EVERY):
 
 
 
+@contextmanager
+def _naming_errors(what: str):
+    """Re-raise a task's error with a note naming the step (``what``); a task that keeps
+    killing its workers becomes a RuntimeError that says what to do."""
+    try:
+        yield
+    except Exception as e:
+        if type(e).__name__ == "KilledWorker":
+            raise RuntimeError(
+                f"softreg: a Dask task of the {what} keeps killing the workers that run it "
+                f"({e}). A partition is probably too large for a worker's memory: use smaller "
+                "partitions (e.g. a smaller blocksize) or give the workers more memory"
+            ) from e
+        e.add_note(f"softreg: raised while computing the {what} over Dask partitions")
+        raise
+
+
 def _compute(*collections, what: str):
     """dask.compute with the BLAS limited in-process (local schedulers) and errors that say
     which step failed."""
@@ -77,19 +95,10 @@ def _compute(*collections, what: str):
         local = False
     except (ImportError, ValueError):
         local = True
-    try:
+    with _naming_errors(what):
         if local:
             from threadpoolctl import threadpool_limits
 
             with threadpool_limits(limits=max(1, BLAS_THREADS)):
                 return dask.compute(*collections)
         return dask.compute(*collections)
-    except Exception as e:
-        if type(e).__name__ == "KilledWorker":
-            raise RuntimeError(
-                f"softreg: a Dask task of the {what} keeps killing the workers that run it "
-                f"({e}). A partition is probably too large for a worker's memory: use smaller "
-                "partitions (e.g. a smaller blocksize) or give the workers more memory"
-            ) from e
-        e.add_note(f"softreg: raised while computing the {what} over Dask partitions")
-        raise

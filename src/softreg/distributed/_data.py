@@ -20,7 +20,10 @@ def is_dask_collection(*objs) -> bool:
     return dask is not None and any(dask.is_dask_collection(o) for o in objs)
 
 
-def _as_float_matrix(X, index: int) -> np.ndarray:
+def _as_float_matrix(X, index: int, any_order: bool = False) -> np.ndarray:
+    """A partition of X as a float32/float64 ndarray, C-contiguous (``any_order``: C- or
+    F-contiguous, as the fused kernels read both: a pandas frame of one float block is
+    then a view, not a copy)."""
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"partition {index} of X has {X.ndim} dimensions, expected 2")
@@ -28,6 +31,8 @@ def _as_float_matrix(X, index: int) -> np.ndarray:
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
             raise ValueError(f"partition {index} of X is not numeric (dtype {X.dtype})")
         X = X.astype(np.float64)
+    if any_order and (X.flags.c_contiguous or X.flags.f_contiguous):
+        return X
     return np.ascontiguousarray(X)
 
 
@@ -59,6 +64,9 @@ class DaskData:
     n_classes_soft : K for soft targets, else None
     soft_columns : a soft-target dataframe's column names (the classes), else None
     feature_names : a dataframe's column names, else None
+    sources : the collections the partitions were taken from, kept alive with the data
+        (the Delayed partitions of a persisted array name its keys without holding its
+        futures: the data would be released with the collection)
     """
 
     X: list
@@ -70,6 +78,7 @@ class DaskData:
     feature_names: np.ndarray | None
     n_features: int
     layout: tuple | None = None
+    sources: tuple = ()
 
     def parts(self):
         """(X, y, s) Delayed triples, one per partition (None where absent)."""
@@ -162,12 +171,17 @@ def as_dask_data(X, y, sample_weight=None) -> DaskData:
     if soft:
         K = len(y.columns) if hasattr(y, "columns") else int(y.shape[1])
         columns = np.asarray(y.columns) if hasattr(y, "columns") else None
+    sources = (X, y, sample_weight)
     if _is_frame(X) and _is_frame(y) and (sample_weight is None or _is_frame(sample_weight)):
-        return _frame_data(X, y, sample_weight, soft, K, columns)
+        data = _persisted_frame_data(X, y, sample_weight, soft, K, columns)
+        if data is None:
+            data = _frame_data(X, y, sample_weight, soft, K, columns)
+        data.sources = sources
+        return data
     Xp, row_chunks, names, d = _x_partitions(X)
     yp = _aligned(y, "y", len(Xp), row_chunks, two_d_ok=True)
     sp_ = _aligned(sample_weight, "sample_weight", len(Xp), row_chunks, two_d_ok=False)
-    return DaskData(Xp, yp, sp_, soft, K, columns, names, d)
+    return DaskData(Xp, yp, sp_, soft, K, columns, names, d, sources=sources)
 
 
 def _frame_data(X, y, sample_weight, soft, K, columns) -> DaskData:
@@ -197,6 +211,75 @@ def _frame_data(X, y, sample_weight, soft, K, columns) -> DaskData:
     parts = list(combined.to_delayed())
     return DaskData(parts, None, None, soft, K, columns, names, d,
                     layout=(tuple(xcols), tuple(ycols), scol))
+
+
+def _resident_key(part):
+    """The key of Delayed ``part`` when its value is already in the cluster's memory (its
+    graph holds no task: only futures, aliases to them, or nothing), else None."""
+    from dask._task_spec import Alias
+    from distributed import Future
+
+    graph = part.__dask_graph__()
+    key = part.key
+    for _ in range(100):  # a chain of aliases ends long before
+        node = graph.get(key)
+        if node is None:
+            return key
+        if isinstance(node, Future):
+            return node.key
+        if isinstance(node, Alias) and node.target != key:
+            key = node.target
+            continue
+        return None
+    return None
+
+
+def _columns(obj):
+    return list(obj.columns) if getattr(obj, "ndim", 1) == 2 else obj.name
+
+
+def _projection_source(X, y, sample_weight):
+    """The one dask DataFrame that X, y and sample_weight are column selections of
+    (``df[cols]``, ``df.drop(columns=...)``, ``df["label"]``), or None."""
+    try:
+        from dask.dataframe.dask_expr import new_collection
+
+        source = new_collection(X.expr.frame)
+        for obj in (X, y, sample_weight):
+            if obj is None:
+                continue
+            if obj.expr.simplify()._name != \
+                    source[_columns(obj)].expr.simplify()._name:
+                return None
+    except Exception:  # another dask version, or not a selection: join the frames
+        return None
+    return source
+
+
+def _persisted_frame_data(X, y, sample_weight, soft, K, columns) -> DaskData | None:
+    """X, y and weights that are columns of one persisted dask DataFrame: its own
+    partitions (already in memory, nothing joined or copied), each task picking its
+    columns; None when they are not."""
+    pieces = [o for o in (X, y, sample_weight) if o is not None]
+    if all(o.npartitions == X.npartitions and o.known_divisions and
+           tuple(o.divisions) == tuple(X.divisions) for o in pieces):
+        # each persisted on its own, partitioned alike: partition i of each is the same rows
+        split = [list(o.to_delayed()) for o in pieces]
+        if all(_resident_key(p) is not None for parts in split for p in parts):
+            _, _, names, d = _x_partitions(X)
+            s_parts = split[2] if sample_weight is not None else None
+            return DaskData(split[0], split[1], s_parts, soft, K, columns, names, d)
+    source = _projection_source(X, y, sample_weight)
+    if source is None:
+        return None
+    parts = list(source.to_delayed())
+    if not parts or any(_resident_key(p) is None for p in parts):
+        return None  # computed on every pass: the joined frame reads only the columns used
+    _, _, names, d = _x_partitions(X)
+    ycols = tuple(y.columns) if getattr(y, "ndim", 1) == 2 else (y.name,)
+    scol = None if sample_weight is None else sample_weight.name
+    return DaskData(parts, None, None, soft, K, columns, names, d,
+                    layout=(tuple(X.columns), ycols, scol))
 
 
 def in_memory_partitions(data: DaskData):
