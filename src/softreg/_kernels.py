@@ -141,12 +141,12 @@ def _block(src, s0, i0, m, ahead, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
     """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``."""
     mt = m - m % _tiles.ROWS
     if tile == 5:
-        _tiles.logits_tile5(src, s0, mt, Wt, b, Z, ahead)
+        _tiles.logits_tile5(src, s0, mt, Wt, b, Z, ahead, 0.0)
     else:
-        _tiles.logits_tile4(src, s0, mt, Wt, b, Z, ahead)
+        _tiles.logits_tile4(src, s0, mt, Wt, b, Z, ahead, 0.0)
     _tiles.logits_rows(src, s0, mt, m, Wt, b, K, Z)
     loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb)
-    _tiles.accumulate_tile(src, s0, mt, R, acc)
+    _tiles.accumulate_tile(src, s0, mt, R, acc, ahead)
     _tiles.accumulate_rows(src, s0, mt, m, R, acc)
     return loss
 
@@ -166,13 +166,13 @@ def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chu
     """
     n, d = X.shape
     Kp = Wt.shape[0]
-    grads = np.zeros((n_chunks, K, d))
+    grads = np.zeros((n_chunks, Kp, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
         Z = np.zeros((Kp, _BLOCK))
-        R = np.zeros((K, _BLOCK))
+        R = np.zeros((Kp, _BLOCK))
         aux = np.zeros((3, _BLOCK))
         bits = np.zeros(_BLOCK, np.int64)
         loss = 0.0
@@ -181,7 +181,7 @@ def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chu
             loss += _block(X, i0, i0, m, _AHEAD, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
                            hessian, Z, R, aux, bits, grads[c], gbs[c])
         losses[c] = loss
-    return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
+    return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
 
 def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
@@ -214,6 +214,73 @@ def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
 
+@_tiles._jit
+def _mixed_block(panel, i0, m, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, Z, R, R32,
+                 aux, bits, acc32, acc, gb):
+    """One block in mixed precision: rows i0..i0+m of X, staged as float32 in ``panel``.
+
+    The two products (logits and gradient) in float32 on the staged rows; the softmax,
+    loss and residuals in float64; the block's float32 gradient ``acc32`` is added to the
+    float64 accumulator ``acc`` once per block (so rounding grows with the block's rows,
+    never with n).
+    """
+    mt = m - m % _tiles.ROWS
+    zero = np.float32(0.0)
+    if tile == 5:
+        _tiles.logits_tile5(panel, 0, mt, Wt32, b, Z, 0, zero)
+    else:
+        _tiles.logits_tile4(panel, 0, mt, Wt32, b, Z, 0, zero)
+    _tiles.logits_rows(panel, 0, mt, m, Wt32, b, K, Z)
+    loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, False, R, aux, bits, gb)
+    for k in range(K):
+        for r in range(m):
+            R32[k, r] = R[k, r]
+    acc32[:, :] = 0.0
+    _tiles.accumulate_tile(panel, 0, mt, R32, acc32, 0)
+    _tiles.accumulate_rows(panel, 0, mt, m, R32, acc32)
+    for k in range(K):
+        for j in range(acc.shape[1]):
+            acc[k, j] += acc32[k, j]  # the padding classes' rows stay zero
+    return loss
+
+
+def _mixed_pass(src, f_order, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, n_chunks):
+    """One fused pass with float32 products (see :func:`_mixed_block`); as :func:`_dense_pass`.
+
+    src: C-ordered X, or X.T (d, n) C-ordered for F-ordered X (``f_order``). Each block of
+    rows is first staged into a float32 C-ordered panel (a copy, or a transpose of the
+    block's column segments): the tiles then read only the panel, in L1.
+    """
+    if f_order:
+        d, n = src.shape
+    else:
+        n, d = src.shape
+    Kp = Wt32.shape[0]
+    grads = np.zeros((n_chunks, Kp, d))
+    gbs = np.zeros((n_chunks, K))
+    losses = np.zeros(n_chunks)
+    for c in _prange(n_chunks):
+        lo, hi = _chunk_bounds(n, n_chunks, c)
+        Z = np.zeros((Kp, _BLOCK))
+        R = np.zeros((Kp, _BLOCK))
+        R32 = np.zeros((Kp, _BLOCK), np.float32)
+        acc32 = np.zeros((Kp, d), np.float32)
+        panel = np.zeros((_BLOCK, d), np.float32)
+        aux = np.zeros((3, _BLOCK))
+        bits = np.zeros(_BLOCK, np.int64)
+        loss = 0.0
+        for i0 in range(lo, hi, _BLOCK):
+            m = min(_BLOCK, hi - i0)
+            if f_order:
+                _tiles.stage_f(src, i0, m, panel, _BLOCK)
+            else:
+                _tiles.stage_c(src, i0, m, panel, _AHEAD)
+            loss += _mixed_block(panel, i0, m, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P,
+                                 Z, R, R32, aux, bits, acc32, grads[c], gbs[c])
+        losses[c] = loss
+    return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
+
+
 class _Compiled:
     """The passes compiled twice: multi-threaded (main thread) and single-threaded.
 
@@ -226,6 +293,8 @@ class _Compiled:
         self.dense_serial = njit(**_OPTIONS)(_dense_pass)
         self.dense_f = njit(parallel=True, **_OPTIONS)(_dense_f_pass)
         self.dense_f_serial = njit(**_OPTIONS)(_dense_f_pass)
+        self.mixed = njit(parallel=True, **_OPTIONS)(_mixed_pass)
+        self.mixed_serial = njit(**_OPTIONS)(_mixed_pass)
 
 
 _compiled: _Compiled | None = None
@@ -265,7 +334,8 @@ def supports(X) -> bool:
         (X.flags.c_contiguous or X.flags.f_contiguous)
 
 
-def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian=False):
+def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian=False,
+               mixed=False):
     """One pass over X (see module docstring); returns (data loss, grad W (d, K), grad b (K,)).
 
     X : C- or F-contiguous ndarray (n, d), float32 or float64
@@ -284,13 +354,23 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     b_ = np.ascontiguousarray(b, dtype=np.float64)
     threads = _threads(n)
     parallel = threads > 1
+    tile = _class_tile(K)
+    Kp = -(-K // tile) * tile
+    if mixed and not hessian:
+        Wt32 = np.zeros((Kp, W.shape[0]), np.float32)
+        Wt32[:K] = np.asarray(W).T
+        bp = np.zeros(Kp)
+        bp[:K] = b_
+        fn = kernels.mixed if parallel else kernels.mixed_serial
+        f_order = not X.flags.c_contiguous
+        loss, gWt, gb = fn(X.T if f_order else X, f_order, Wt32, bp, K, tile, codes_, Y_,
+                           soft, sw, P_, want_P, threads)
+        return loss, gWt.T, gb
     if X.flags.c_contiguous:
         fn = kernels.dense if parallel else kernels.dense_serial
     else:  # F order: the kernel reads X.T, C-ordered (the same memory)
         fn = kernels.dense_f if parallel else kernels.dense_f_serial
         X = X.T
-    tile = _class_tile(K)
-    Kp = -(-K // tile) * tile
     Wt = np.zeros((Kp, W.shape[0]))
     Wt[:K] = np.asarray(W).T
     bp = np.zeros(Kp)
