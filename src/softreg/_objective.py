@@ -114,6 +114,10 @@ class SoftmaxObjective:
         plus one per n_samples rows handed out by :meth:`minibatch`."""
         return self._passes + self._minibatch_rows // max(self.n_samples, 1)
 
+    def minibatch_passes(self, count: int, rows: int) -> None:
+        """Count ``count`` passes over a minibatch of ``rows`` rows (a subsample's fit)."""
+        self._minibatch_rows += int(count) * int(rows)
+
     def add_passes(self, count: int = 1) -> None:
         """Count passes over X that a solver made with kernels of its own (saga)."""
         self._passes += int(count)

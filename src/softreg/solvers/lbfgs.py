@@ -3,6 +3,23 @@
 The iterations run on whitened coordinates u = L^T theta (see :mod:`._precondition`),
 which removes the ill-conditioning that correlated or badly scaled features cause;
 convergence is still judged on the gradient of J in the original parameters.
+
+Two preconditioners (``precondition``):
+
+- "moments": M = C / K + ridge from the features' second moments C (the Hessian's shape at
+  W = 0), one pass over X;
+- "hessian": the penalised Hessian at the optimum of a random subsample of the rows
+  (:func:`._precondition.subsample_size` rows, about n / 32), fitted first with the
+  "moments" preconditioner to a loose tolerance; a cold start (theta0 = 0) then starts at
+  that optimum. It captures the coupling between classes and rows that C misses. Measured
+  on the benchmark's dense64 problem (n = 200 000, d = 100, K = 10, alpha = 1e-4, tol =
+  1e-7): 13 passes (12 iterations) on X plus 10 on the 6 250-row subsample and its
+  Hessian, against 32 passes (28 iterations) with "moments"; in CPU time 0.77 s against
+  1.4 s. A Kronecker factorisation C (x) mean_i(diag p_i - p_i p_i^T) instead saved no
+  iteration.
+
+True picks "hessian" where :func:`._precondition.subsample_size` allows it (in-memory
+data, (d + 1) K <= 2000, n at least 8 times the subsample), else "moments".
 """
 
 from __future__ import annotations
@@ -15,27 +32,44 @@ from ._common import (
     CONVERGED,
     MAX_ITER,
     Callback,
+    Penalised,
     IterationInfo,
     SolverResult,
     max_abs,
     smooth_objective,
 )
-from ._precondition import feature_preconditioner
+from ._precondition import HessianPreconditioner, feature_preconditioner, subsample_size
 from .newton import newton
+
+PRECONDITIONERS = (True, False, "moments", "hessian")
+#: the subsample is fitted to max |grad J| <= max(tol, SUBSAMPLE_TOL): its optimum is only
+#: a statistical estimate of the full one anyway
+SUBSAMPLE_TOL = 1e-4
 
 
 def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max_iter=1000,
-          memory=10, callback: Callback = None, precondition: bool = True) -> SolverResult:
+          memory=10, callback: Callback = None, precondition: bool | str = True
+          ) -> SolverResult:
     """Minimise J = datafit + penalty (smooth) with L-BFGS; stops when max |grad J| <= tol.
 
     Needs ``loss_grad`` (and ``feature_moments`` with ``precondition``: whitened
-    coordinates, one extra pass over X). When L-BFGS stops early because J's value no
-    longer changes (rounding), a few Newton steps finish the convergence to tol.
+    coordinates, one extra pass over X; "hessian" also ``minibatch`` and ``hessian``).
+    ``precondition``: True (the better of the two that apply), "moments", "hessian" or
+    False (see the module docstring). When L-BFGS stops early because J's value no longer
+    changes (rounding), a few Newton steps finish the convergence to tol.
     """
+    if precondition not in PRECONDITIONERS:
+        raise ValueError(f"precondition must be one of {PRECONDITIONERS}; got {precondition!r}")
     needs = ("loss_grad", "feature_moments") if precondition else ("loss_grad",)
+    if precondition == "hessian":
+        needs += ("minibatch", "minibatch_passes", "hessian")
     objective = smooth_objective(datafit, penalty, "lbfgs", *needs)
-    pre = feature_preconditioner(datafit, objective.penalty) if precondition else None
     theta0 = np.asarray(theta0, dtype=np.float64)
+    pre = None
+    if precondition == "hessian" or (precondition is True and subsample_size(datafit)):
+        pre, theta0 = _subsample_hessian(datafit, objective.penalty, theta0, tol, max_iter)
+    elif precondition:
+        pre = feature_preconditioner(datafit, objective.penalty)
     if pre is None:
         def to_theta(u):
             return u
@@ -83,3 +117,26 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     return SolverResult(polish.params, n_iter + polish.n_iter, polish.stop_reason,
                         polish.loss, polish.grad_norm, curve + polish.loss_curve,
                         polish.message or str(res.message))
+
+
+def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float,
+                       max_iter: int) -> tuple[HessianPreconditioner, np.ndarray]:
+    """(preconditioner, starting point) from a fit on a random subsample of the rows.
+
+    The subsample (:func:`._precondition.subsample_size` rows, at least 4 (d + 1) K; seeded,
+    so fits are reproducible) is fitted from theta0 with the "moments" preconditioner to
+    max(tol, SUBSAMPLE_TOL); its penalised Hessian there builds the preconditioner. The
+    start is the subsample's optimum when theta0 is zero (a cold start), else theta0 (a
+    warm start is presumably closer). Every row the subsample's passes read is counted in
+    the datafit's passes (``minibatch`` counts them).
+    """
+    n = datafit.n_samples
+    size = subsample_size(datafit) or min(n, 4 * datafit.n_params)
+    rows = np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))
+    sub = datafit.minibatch(rows)
+    fit = lbfgs(sub, penalty, theta0, tol=max(tol, SUBSAMPLE_TOL), max_iter=max_iter,
+                precondition="moments")
+    H = Penalised(sub, penalty).add_ridge(sub.hessian(fit.params))
+    datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
+    start = fit.params if not np.any(theta0) else theta0
+    return HessianPreconditioner(H, datafit.n_classes), start
