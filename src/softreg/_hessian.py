@@ -20,7 +20,8 @@ from scipy.linalg import blas
 BLOCK_ELEMENTS = 2 ** 22
 
 
-def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool) -> np.ndarray:
+def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool,
+                    dtype=np.float64) -> np.ndarray:
     """Hessian of sum_i sw_i CE_i with respect to theta, shape (qK, qK), q = d + intercept.
 
     Parameters
@@ -29,29 +30,35 @@ def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool) -> np
     P : ndarray of shape (n, K), the probabilities at theta
     sw : ndarray of shape (n,), the (normalised) sample weights
     fit_intercept : bool
+    dtype : float64, or float32 for an estimate (a preconditioner's) at half the cost:
+        the products run in float32 (relative error about 1e-6 of H's scale); the result
+        is float64 either way
     """
     n, K = P.shape
     d = X.shape[1]
     q = d + fit_intercept
     root = np.sqrt(np.asarray(sw, dtype=np.float64))
-    B = np.zeros((q * K, q * K))
+    dtype = np.dtype(dtype)
+    syrk = blas.ssyrk if dtype == np.float32 else blas.dsyrk
+    B = np.zeros((q * K, q * K), dtype, order="F")
     A = np.zeros((q, q * K))
     step = max(1, BLOCK_ELEMENTS // (q * K))
     for start in range(0, n, step):
         Xb = X[start:start + step]
         Xb = Xb.toarray() if sp.issparse(Xb) else Xb
-        As = np.empty((Xb.shape[0], q))
+        As = np.empty((Xb.shape[0], q), dtype)
         As[:, :d] = Xb
         if fit_intercept:
             As[:, d] = 1.0
         As *= root[start:start + step, None]
-        Pb = np.asarray(P[start:start + step], dtype=np.float64)
-        Y = np.empty((len(As), q * K), order="F")
+        Pb = np.asarray(P[start:start + step], dtype=dtype)
+        Y = np.empty((len(As), q * K), dtype, order="F")
         for k in range(K):
             np.multiply(As, Pb[:, k:k + 1], out=Y[:, k * q:(k + 1) * q])
-        B = blas.dsyrk(1.0, Y, beta=1.0, c=B, trans=1, lower=0, overwrite_c=1)
+        B = syrk(1.0, Y, beta=1.0, c=B, trans=1, lower=0, overwrite_c=1)
         A += As.T @ Y
-    B = np.triu(B) + np.triu(B, 1).T
+    B = np.triu(B).astype(np.float64)
+    B += np.triu(B, 1).T
     H = -B
     for k in range(K):
         H[k * q:(k + 1) * q, k * q:(k + 1) * q] += A[:, k * q:(k + 1) * q]

@@ -125,7 +125,8 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
 
     The subsample (:func:`._precondition.subsample_size` rows, at least 4 (d + 1) K; seeded,
     so fits are reproducible) is fitted from theta0 with the "moments" preconditioner to
-    max(tol, SUBSAMPLE_TOL); its penalised Hessian there builds the preconditioner. The
+    max(tol, SUBSAMPLE_TOL); its penalised Hessian there (float32 products: an estimate
+    anyway, at half the cost) builds the preconditioner. The
     start is the subsample's optimum when theta0 is zero (a cold start), else theta0 (a
     warm start is presumably closer). Every row the subsample's passes read is counted in
     the datafit's passes (``minibatch`` counts them).
@@ -136,7 +137,7 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     sub = datafit.minibatch(rows)
     fit = lbfgs(sub, penalty, theta0, tol=max(tol, SUBSAMPLE_TOL), max_iter=max_iter,
                 precondition="moments")
-    H = Penalised(sub, penalty).add_ridge(sub.hessian(fit.params))
+    H = Penalised(sub, penalty).add_ridge(sub.hessian(fit.params, dtype=np.float32))
     datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
     start = fit.params if not np.any(theta0) else theta0
     return HessianPreconditioner(H, datafit.n_classes), start
