@@ -376,18 +376,19 @@ def logits_f(XT, start, m, Wt, b, K, tile, Z, ahead):
 
 
 @_jit
-def accumulate_f(XT, start, m, R, acc):
+def accumulate_f(XT, start, m, R, acc, zero):
     """acc[k, j] += sum_{r < m} R[k, r] X[start + r, j] from F-ordered X in place (XT = X.T).
 
     One dot product along the block's column segment per (class, column), four classes
-    per load of x; the block's columns are still in cache from :func:`logits_f`.
+    per load of x; the block's columns are still in cache from :func:`logits_f`. The sums
+    start from ``zero`` and so run in its type (float32 in the mixed-precision pass).
     """
     K, d = acc.shape
     for j in range(d):
         xj = XT[j, start:start + m]
         for kb in range(0, K - 3, 4):
             R0, R1, R2, R3 = R[kb], R[kb + 1], R[kb + 2], R[kb + 3]
-            s0 = s1 = s2 = s3 = 0.0
+            s0 = s1 = s2 = s3 = zero
             for r in range(m):
                 x = xj[r]
                 s0 += R0[r] * x
@@ -400,7 +401,7 @@ def accumulate_f(XT, start, m, R, acc):
             acc[kb + 3, j] += s3
         for k in range(K - K % 4, K):
             Rk = R[k]
-            s = 0.0
+            s = zero
             for r in range(m):
                 s += Rk[r] * xj[r]
             acc[k, j] += s

@@ -209,35 +209,39 @@ def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_
             _tiles.logits_f(XT, i0, m, Wt, b, K, tile, Z, _F_BLOCK)
             loss += _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux,
                                bits, gbs[c])
-            _tiles.accumulate_f(XT, i0, m, R, grads[c])
+            _tiles.accumulate_f(XT, i0, m, R, grads[c], 0.0)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
 
 
 @_tiles._jit
-def _mixed_block(panel, i0, m, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, Z, R, R32,
-                 aux, bits, acc32, acc, gb):
-    """One block in mixed precision: rows i0..i0+m of X, staged as float32 in ``panel``.
+def _mixed_block(src, s0, i0, m, ahead, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, Z, R,
+                 R32, aux, bits, acc32, acc, gb):
+    """One block in mixed precision: rows i0..i0+m of X, read as rows s0.. of float32 ``src``.
 
-    The two products (logits and gradient) in float32 on the staged rows; the softmax,
-    loss and residuals in float64; the block's float32 gradient ``acc32`` is added to the
-    float64 accumulator ``acc`` once per block (so rounding grows with the block's rows,
-    never with n).
+    The two products (logits and gradient) run in float32 (8 lanes per 256-bit vector
+    instead of 4); the softmax, the loss and the residuals in float64 (exp and log of
+    logits rounded to float32 would still be accurate to ~1e-7, but they cost little
+    next to the products). The block's float32 gradient ``acc32`` is added to the float64
+    accumulator ``acc`` once per block: float32 rounding then grows with the block's
+    64 rows, never with n (a float32 sum over n = 200 000 rows would lose about 1e-4
+    relative). Measured error against float64: 6.5e-8 in max |grad| at max |grad| = 2,
+    1.5e-8 in the loss (dense64, float32).
     """
     mt = m - m % _tiles.ROWS
     zero = np.float32(0.0)
     if tile == 5:
-        _tiles.logits_tile5(panel, 0, mt, Wt32, b, Z, 0, zero)
+        _tiles.logits_tile5(src, s0, mt, Wt32, b, Z, ahead, zero)
     else:
-        _tiles.logits_tile4(panel, 0, mt, Wt32, b, Z, 0, zero)
-    _tiles.logits_rows(panel, 0, mt, m, Wt32, b, K, Z)
+        _tiles.logits_tile4(src, s0, mt, Wt32, b, Z, ahead, zero)
+    _tiles.logits_rows(src, s0, mt, m, Wt32, b, K, Z)
     loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, False, R, aux, bits, gb)
     for k in range(K):
         for r in range(m):
             R32[k, r] = R[k, r]
     acc32[:, :] = 0.0
-    _tiles.accumulate_tile(panel, 0, mt, R32, acc32, 0)
-    _tiles.accumulate_rows(panel, 0, mt, m, R32, acc32)
+    _tiles.accumulate_tile(src, s0, mt, R32, acc32, ahead)
+    _tiles.accumulate_rows(src, s0, mt, m, R32, acc32)
     for k in range(K):
         for j in range(acc.shape[1]):
             acc[k, j] += acc32[k, j]  # the padding classes' rows stay zero
@@ -247,36 +251,65 @@ def _mixed_block(panel, i0, m, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, 
 def _mixed_pass(src, f_order, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, n_chunks):
     """One fused pass with float32 products (see :func:`_mixed_block`); as :func:`_dense_pass`.
 
-    src: C-ordered X, or X.T (d, n) C-ordered for F-ordered X (``f_order``). Each block of
-    rows is first staged into a float32 C-ordered panel (a copy, or a transpose of the
-    block's column segments): the tiles then read only the panel, in L1.
+    src: C-ordered X, or X.T (d, n) C-ordered for F-ordered X (``f_order``). float32 X is
+    read in place: C order by the C-order tiles (with prefetch, as the float64 pass), F
+    order by the F-order tiles with float32 logits and sums. float64 X is staged block by
+    block into a float32 C-ordered panel (a rounding copy, or a transpose of the block's
+    column segments) that the tiles then read in L1 (float64 X is not mixed by the
+    solvers: this path exists for completeness and tests).
     """
     if f_order:
         d, n = src.shape
     else:
         n, d = src.shape
+    direct = not f_order and src.itemsize == 4
     Kp = Wt32.shape[0]
     grads = np.zeros((n_chunks, Kp, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        Z = np.zeros((Kp, _BLOCK))
-        R = np.zeros((Kp, _BLOCK))
-        R32 = np.zeros((Kp, _BLOCK), np.float32)
+        Z = np.zeros((Kp, _F_BLOCK))
+        R = np.zeros((Kp, _F_BLOCK))
+        R32 = np.zeros((Kp, _F_BLOCK), np.float32)
         acc32 = np.zeros((Kp, d), np.float32)
-        panel = np.zeros((_BLOCK, d), np.float32)
-        aux = np.zeros((3, _BLOCK))
-        bits = np.zeros(_BLOCK, np.int64)
+        panel = np.zeros((_BLOCK if not direct else 0, d), np.float32)
+        aux = np.zeros((3, _F_BLOCK))
+        bits = np.zeros(_F_BLOCK, np.int64)
         loss = 0.0
+        if f_order and src.itemsize == 4:  # float32 F order: the F-order tiles in float32
+            Z32 = np.zeros((Kp, _F_BLOCK), np.float32)
+            for i0 in range(lo, hi, _F_BLOCK):
+                m = min(_F_BLOCK, hi - i0)
+                _tiles.logits_f(src, i0, m, Wt32, b, K, tile, Z32, _F_BLOCK)
+                for k in range(K):
+                    for r in range(m):
+                        Z[k, r] = Z32[k, r]
+                loss += _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, False, R, aux,
+                                   bits, gbs[c])
+                for k in range(K):
+                    for r in range(m):
+                        R32[k, r] = R[k, r]
+                acc32[:, :] = 0.0
+                _tiles.accumulate_f(src, i0, m, R32[:K], acc32[:K], np.float32(0.0))
+                for k in range(K):
+                    for j in range(d):
+                        grads[c, k, j] += acc32[k, j]
+            losses[c] = loss
+            continue
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
+            if direct:
+                loss += _mixed_block(src, i0, i0, m, _AHEAD, Wt32, b, K, tile, codes, Y, soft,
+                                     sw, P, want_P, Z, R, R32, aux, bits, acc32, grads[c],
+                                     gbs[c])
+                continue
             if f_order:
                 _tiles.stage_f(src, i0, m, panel, _BLOCK)
             else:
                 _tiles.stage_c(src, i0, m, panel, _AHEAD)
-            loss += _mixed_block(panel, i0, m, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P,
-                                 Z, R, R32, aux, bits, acc32, grads[c], gbs[c])
+            loss += _mixed_block(panel, 0, i0, m, 0, Wt32, b, K, tile, codes, Y, soft, sw, P,
+                                 want_P, Z, R, R32, aux, bits, acc32, grads[c], gbs[c])
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
