@@ -186,9 +186,9 @@ class HessianPreconditioner:
 def subsample_size(datafit) -> int | None:
     """Rows of the subsample for :class:`HessianPreconditioner`, or None where it does not pay.
 
-    It needs a datafit with ``minibatch``, ``minibatch_passes`` and ``hessian`` (in-memory data), at most
-    :data:`HESSIAN_MAX_PARAMS` parameters, and enough rows that the subsample is a small
-    fraction of them.
+    It needs a datafit with ``minibatch``, ``minibatch_passes`` and ``hessian`` (in-memory
+    data), at most :data:`HESSIAN_MAX_PARAMS` parameters, and enough rows that the
+    subsample is a small fraction of them.
     """
     if not all(callable(getattr(datafit, name, None))
                for name in ("minibatch", "minibatch_passes", "hessian")):
