@@ -376,6 +376,9 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     codes : (n,) int class codes, or Y : (n, K) soft targets (one of them; not for hessian)
     sw : (n,) normalised sample weights, float64
     P : (n, K) float64 probabilities: written when ``want_P``, read when ``hessian``
+    mixed : bool, the two products X W and X^T R in float32 (:func:`_mixed_pass`): the
+        loss and gradient then carry float32 rounding (about 1e-7 of their scale; bound
+        tested in tests/test_kernels.py). Ignored (float64) with ``want_P`` or ``hessian``.
     """
     kernels = _get()
     n = X.shape[0]
@@ -389,7 +392,7 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     parallel = threads > 1
     tile = _class_tile(K)
     Kp = -(-K // tile) * tile
-    if mixed and not hessian:
+    if mixed and not hessian and not want_P:  # P and Hessian products: float64 always
         Wt32 = np.zeros((Kp, W.shape[0]), np.float32)
         Wt32[:K] = np.asarray(W).T
         bp = np.zeros(Kp)
