@@ -27,11 +27,20 @@ Why the loops look as they do (checked with numba's ``inspect_asm``):
   relative error is below 1e-15 for the max-shifted logits it sees (tested against
   NumPy), so the kernels still agree with the NumPy reference to 1e-12.
 
-float32 rows are widened to float64 as they are loaded (exact), and every product and
-sum is float64: the logits z = x W feed exp() and a max-shift, and the gradient is a sum
-of n terms of mixed signs, so float32 accumulation would cost about 1e-7 relative
-accuracy in the gradient - the solvers' tolerance - where float64 costs nothing in memory
-traffic (X is still read as float32, half the bytes).
+The tiles are generic in their arithmetic: the running sums start from the ``zero`` they
+are given (float64 or float32) and the products take the types of ``src``, ``Wt`` and
+``R``. Two uses:
+
+- float64 (the default, and the reference-accuracy path): float32 rows are widened to
+  float64 as they are loaded (exact) and every product and sum is float64. The logits
+  z = x W feed exp() and a max-shift, and the gradient is a sum of n terms of mixed
+  signs, so this agrees with the NumPy reference to 1e-12.
+- mixed (``fused_pass(mixed=True)``, float32 X, the solvers' early iterations): ``Wt``,
+  ``R`` and the per-block gradient in float32, so each 256-bit FMA does 8 products
+  instead of 4. Where accuracy needs float64 it stays float64: the softmax, exp, log and
+  loss (their inputs, the logits, carry float32 rounding of about 1e-7 relative), and the
+  sum of the blocks' gradients (a float32 sum over n rows would lose accuracy with n;
+  per 64-row block it stays about 1e-7 of the gradient's scale).
 """
 
 from __future__ import annotations

@@ -18,6 +18,12 @@ targets; sw (n,) normalised weights. X is read in its own dtype (float32 stays f
 memory: half the bytes); the parameters and all arithmetic are float64, so float32 data
 costs no accuracy in the optimisation (see :mod:`softreg._kernel_tiles` for why).
 
+Mixed precision (``mixed=True``, :func:`_mixed_pass`): the two products in float32,
+softmax and sums in float64; error about 1e-7 of the gradient's scale (bound tested).
+The L-BFGS solver uses it on float32 X until max |grad J| <= 10 tol, then float64 passes
+(so the stopping test is float64's): measured on dense64 in float32, one thread, a pass
+takes 23.6 ms mixed against 29.0 ms in float64 arithmetic (38.7 ms for float64 X).
+
 Measured alternative (``benchmarks``, "two BLAS GEMMs per row block"): X_b W and X_b^T R
 by BLAS on cache-sized row blocks with the softmax between is slower than these kernels
 for the benchmark's K = 10: OpenBLAS runs (rows x 100) @ (100 x 10) products at a small
