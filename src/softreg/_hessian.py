@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from scipy.linalg import blas
 
 #: rows per block bound the (rows, qK) buffers to about this many entries
-BLOCK_ELEMENTS = 2 ** 22
+BLOCK_ELEMENTS = 2 ** 20
 
 
 def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool,
@@ -57,10 +57,24 @@ def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool,
             np.multiply(As, Pb[:, k:k + 1], out=Y[:, k * q:(k + 1) * q])
         B = syrk(1.0, Y, beta=1.0, c=B, trans=1, lower=0, overwrite_c=1)
         A += As.T @ Y
-    B = np.triu(B).astype(np.float64)
-    B += np.triu(B, 1).T
-    H = -B
+    # assembled with one float64 (qK)^2 array and one permuted copy: H = A-blocks - B
+    H = np.asarray(B, dtype=np.float64, order="F")  # B's upper triangle (a copy if float32)
+    del B
+    _fill_lower(H)
+    np.negative(H, out=H)
     for k in range(K):
         H[k * q:(k + 1) * q, k * q:(k + 1) * q] += A[:, k * q:(k + 1) * q]
-    perm = (np.arange(K)[None, :] * q + np.arange(q)[:, None]).ravel()  # j*K+k -> k*q+j
-    return H[np.ix_(perm, perm)]
+    # class-major (k * q + j) -> the parameter layout (j * K + k); H is symmetric, so its
+    # F-ordered memory read as C order (H.T) is H itself
+    return H.T.reshape(K, q, K, q).transpose(1, 0, 3, 2).reshape(q * K, q * K)
+
+
+def _fill_lower(H: np.ndarray, block: int = 256) -> None:
+    """Copy the upper triangle of square H onto its lower triangle, in place, by blocks."""
+    m = H.shape[0]
+    for c0 in range(0, m, block):
+        c1 = min(m, c0 + block)
+        H[c0:c1, :c0] = H[:c0, c0:c1].T
+        diag = H[c0:c1, c0:c1]
+        lower = np.tril_indices(c1 - c0, -1)
+        diag[lower] = diag.T[lower]

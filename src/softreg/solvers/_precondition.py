@@ -137,6 +137,7 @@ class HessianPreconditioner:
     H : ndarray of shape (n_params, n_params), symmetric positive semi-definite: the
         penalised Hessian of J at some point (here: on a subsample, at its optimum)
     n_classes : int, K
+    overwrite : bool, whether H (float64, C order) may be overwritten (by the factor)
 
     The datafit is flat along the classes' common shifts U = {(v 1_K^T, c 1_K)} (the
     penalty alone acts there), so H may be singular on U. M = H + mean(diag H) P_U (P_U the
@@ -144,23 +145,29 @@ class HessianPreconditioner:
     complement into themselves; iterates started centred across classes stay so.
     """
 
-    def __init__(self, H: np.ndarray, n_classes: int):
+    def __init__(self, H: np.ndarray, n_classes: int, overwrite: bool = False):
         K = int(n_classes)
         m = H.shape[0]
         q = m // K
-        M = np.array(H, dtype=np.float64)
+        # M (float64, C order; H itself with ``overwrite``): the Cholesky factor is written
+        # over it, so the preconditioner holds one (qK)^2 array
+        M = H if overwrite and H.dtype == np.float64 and H.flags.c_contiguous else \
+            np.array(H, dtype=np.float64, order="C")
         scale = max(float(np.mean(np.diag(M))), 1e-12)
-        M += scale * np.kron(np.eye(q), np.ones((K, K)) / K)
-        diag = np.diag_indices(m)
+        for j in range(q):  # + scale * P_U: P_U is block diagonal, K x K blocks of 1/K
+            M[j * K:(j + 1) * K, j * K:(j + 1) * K] += scale / K
+        diag = M.diagonal().copy()
+        F = M.T  # F order, the same symmetric matrix: LAPACK factors it in place
         # a relative jitter: first tiny; larger when rounding (a float32 estimate of H) or
         # collinear columns without a penalty left M numerically indefinite
         for jitter in (1e-10, 1e-6, 1e-3, 1e-1):
-            M[diag] += jitter * scale
+            np.fill_diagonal(F, diag + jitter * scale)
             try:
-                self.L = linalg.cholesky(M, lower=True, check_finite=False)
+                self.L = linalg.cholesky(F, lower=True, overwrite_a=True, check_finite=False)
                 break
-            except linalg.LinAlgError:
-                M[diag] -= jitter * scale
+            except linalg.LinAlgError:  # part of L overwrote the lower triangle: restore it
+                lower = np.tril_indices(m, -1)
+                F[lower] = F.T[lower]
         else:
             raise linalg.LinAlgError("the Hessian estimate is not positive semi-definite")
 
