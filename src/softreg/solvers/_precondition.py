@@ -124,6 +124,8 @@ HESSIAN_MAX_PARAMS = 2000
 SUBSAMPLE_DIVISOR = 32
 SUBSAMPLE_MIN_ROWS_PER_PARAM = 6
 SUBSAMPLE_MAX_ROWS_PER_PARAM = 16
+#: ... and only where its buffers take at most this fraction of X's bytes
+HESSIAN_MEMORY_FRACTION = 0.5
 #: ... and only where that subsample is at most this fraction of the rows (else it saves
 #: fewer passes than it costs)
 SUBSAMPLE_MAX_FRACTION = 1 / 8
@@ -193,16 +195,22 @@ class HessianPreconditioner:
 def subsample_size(datafit) -> int | None:
     """Rows of the subsample for :class:`HessianPreconditioner`, or None where it does not pay.
 
-    It needs a datafit with ``minibatch``, ``minibatch_passes`` and ``hessian`` (in-memory
-    data), at most :data:`HESSIAN_MAX_PARAMS` parameters, and enough rows that the
-    subsample is a small fraction of them.
+    It needs a datafit with ``minibatch``, ``minibatch_passes`` and ``hessian`` on dense
+    in-memory X, at most :data:`HESSIAN_MAX_PARAMS` parameters, buffers of at most
+    :data:`HESSIAN_MEMORY_FRACTION` of X's bytes, and enough rows that the subsample is a
+    small fraction of them.
     """
     if not all(callable(getattr(datafit, name, None))
                for name in ("minibatch", "minibatch_passes", "hessian")):
         return None
     p = datafit.n_params
     n = datafit.n_samples
-    if p > HESSIAN_MAX_PARAMS:
+    X = getattr(datafit, "X", None)
+    # dense X only, and the Hessian's two (qK)^2 buffers (float32 and float64 while it is
+    # built; the float64 one is then factored in place) within half of X's bytes: no fit
+    # should need more memory beside X than half a copy of it
+    if p > HESSIAN_MAX_PARAMS or not isinstance(X, np.ndarray) or \
+            12 * p * p > HESSIAN_MEMORY_FRACTION * X.nbytes:
         return None
     rows = min(max(n // SUBSAMPLE_DIVISOR, SUBSAMPLE_MIN_ROWS_PER_PARAM * p),
                SUBSAMPLE_MAX_ROWS_PER_PARAM * p)
