@@ -358,3 +358,15 @@ def test_lbfgs_refuses_an_unknown_preconditioner(problem):
     X, y, s, *_ = problem
     with pytest.raises(ValueError, match="precondition must be one of"):
         lbfgs(_datafit(X, y, s), PENALTY, np.zeros((D + 1) * K), precondition="diagonal")
+
+
+def test_subsample_rows_are_distinct_and_in_runs_for_f_order():
+    from softreg.solvers._precondition import F_ORDER_RUN, subsample_rows
+    X = np.zeros((10_000, 3))
+    for A, runs in ((X, False), (np.asfortranarray(X), True)):
+        rows = subsample_rows(10_000, 300, A)
+        assert rows.size == 300 and np.all(np.diff(rows) > 0)
+        assert rows.min() >= 0 and rows.max() < 10_000
+        assert np.array_equal(rows, subsample_rows(10_000, 300, A))  # seeded
+        starts = rows[::F_ORDER_RUN]
+        assert np.all(starts % F_ORDER_RUN == 0) == runs

