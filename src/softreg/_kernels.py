@@ -193,31 +193,46 @@ def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chu
 def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
     """As :func:`_dense_pass` for F-ordered X, read in place through XT = X.T (d, n), C order.
 
-    Blocks of ``_F_BLOCK`` rows: the logits are built column segment by column segment
-    (contiguous in F order, vectorised along the rows), the residuals follow as for C
-    order, and the gradient takes one dot product per (class, column) segment while the
-    block is still in cache; the next block's column segments are prefetched meanwhile.
+    float64 X: each block of ``_BLOCK`` rows is first transposed into a C-ordered panel
+    (column segments read contiguously, the next block's prefetched), then computed by
+    the C-order tiles from L1 (measured, one thread, n=200 000, d=100, K=10: 46.5 ms per
+    pass against 41.5 ms for C order; with the F-order tiles it was about 1.4x C order
+    under cProfile). float32 X: the F-order tiles (``_F_BLOCK`` rows, vectorised along
+    each column segment), faster there than a float32 panel widened in the tiles.
     """
     d, n = XT.shape
     Kp = Wt.shape[0]
-    grads = np.zeros((n_chunks, K, d))
+    grads = np.zeros((n_chunks, Kp, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        Z = np.zeros((Kp, _F_BLOCK))
-        R = np.zeros((K, _F_BLOCK))
-        aux = np.zeros((3, _F_BLOCK))
-        bits = np.zeros(_F_BLOCK, np.int64)
+        Z = np.zeros((Kp, _BLOCK))
+        R = np.zeros((Kp, _BLOCK))
+        aux = np.zeros((3, _BLOCK))
+        bits = np.zeros(_BLOCK, np.int64)
+        panel = np.zeros((_BLOCK, d), XT.dtype)
         loss = 0.0
-        for i0 in range(lo, hi, _F_BLOCK):
-            m = min(_F_BLOCK, hi - i0)
-            _tiles.logits_f(XT, i0, m, Wt, b, K, tile, Z, _F_BLOCK)
-            loss += _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux,
-                               bits, gbs[c])
-            _tiles.accumulate_f(XT, i0, m, R, grads[c], 0.0)
+        if XT.itemsize == 4:  # float32: the F-order tiles (widening in them costs less)
+            ZF = np.zeros((Kp, _F_BLOCK))
+            RF = np.zeros((K, _F_BLOCK))
+            auxF = np.zeros((3, _F_BLOCK))
+            bitsF = np.zeros(_F_BLOCK, np.int64)
+            for i0 in range(lo, hi, _F_BLOCK):
+                m = min(_F_BLOCK, hi - i0)
+                _tiles.logits_f(XT, i0, m, Wt, b, K, tile, ZF, _F_BLOCK)
+                loss += _residuals(ZF, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, RF,
+                                   auxF, bitsF, gbs[c])
+                _tiles.accumulate_f(XT, i0, m, RF, grads[c, :K], 0.0)
+            losses[c] = loss
+            continue
+        for i0 in range(lo, hi, _BLOCK):
+            m = min(_BLOCK, hi - i0)
+            _tiles.stage_f(XT, i0, m, panel, _BLOCK)
+            loss += _block(panel, 0, i0, m, 0, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
+                           hessian, Z, R, aux, bits, grads[c], gbs[c])
         losses[c] = loss
-    return losses.sum(), grads.sum(axis=0), gbs.sum(axis=0)
+    return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
 
 @_tiles._jit
