@@ -105,15 +105,19 @@ def blas_blocks_time(X, y, n_classes: int, repeats: int = 3, block_bytes: int = 
     return best_time(evaluate, repeats)
 
 
-def evaluation_times(X, y, n_classes: int, alpha: float, repeats: int = 10) -> list[float]:
+def evaluation_times(X, y, n_classes: int, alpha: float, repeats: int = 10,
+                     precision: str = "float64") -> list[float]:
     """Wall times of ``repeats`` objective+gradient evaluations at distinct points.
 
     Uses softreg's datafit as ``fit`` builds it (default kernel; the penalty, a few
     flops on the parameters, is left out), alternating two parameter vectors so that
-    its one-point cache never answers. ``alpha`` is unused (kept for the callers).
+    its one-point cache never answers. ``precision``: the datafit's arithmetic ("mixed":
+    float32 products, what L-BFGS uses on float32 X until near tol). ``alpha`` is unused
+    (kept for the callers).
     """
     from softreg._objective import SoftmaxObjective
     objective = SoftmaxObjective(X, y=y, fit_intercept=True, n_classes=n_classes)
+    objective.set_precision(precision)
     rng = np.random.default_rng(0)
     thetas = [0.01 * rng.standard_normal(objective.n_params) for _ in range(2)]
     for theta in thetas:  # warm-up (and any compilation)
@@ -133,8 +137,10 @@ def machine_limit_child(folder: str, n_classes: int, alpha: float, threads: int,
 
     Returns seconds: ``stream`` (+ ``stream_how``), ``flops_time`` at ``gemm_rate`` flop/s,
     ``limit`` = max of the two (the tighter bound), ``eval_best`` and ``eval_median`` of the
-    evaluations, ``blas_blocks`` (:func:`blas_blocks_time`); and
-    ``x_bytes``, ``bandwidth`` (bytes/s of the streaming pass).
+    evaluations (float64 arithmetic), ``eval_fit_best`` / ``eval_fit_median`` of the
+    evaluation most of a default fit's passes make (float32 X: mixed precision, float32
+    products; else the same as ``eval_best``), ``blas_blocks`` (:func:`blas_blocks_time`);
+    and ``x_bytes``, ``bandwidth`` (bytes/s of the streaming pass).
     """
     from .measure import limit_threads, load_data
     limit_threads(threads)
@@ -144,9 +150,12 @@ def machine_limit_child(folder: str, n_classes: int, alpha: float, threads: int,
     rate = gemm_rate(X.dtype)
     flops_time = 2 * (2.0 * n * d * n_classes) / rate
     evals = evaluation_times(X, y, n_classes, alpha, repeats)
+    fit_evals = evaluation_times(X, y, n_classes, alpha, repeats, precision="mixed") \
+        if X.dtype == np.float32 else evals
     blas = blas_blocks_time(X, y, n_classes)
     return {"blas_blocks": blas, "stream": stream, "stream_how": how, "gemm_rate": rate,
             "flops_time": flops_time,
             "limit": max(stream, flops_time), "eval_best": min(evals),
-            "eval_median": statistics.median(evals), "x_bytes": X.nbytes,
+            "eval_median": statistics.median(evals), "eval_fit_best": min(fit_evals),
+            "eval_fit_median": statistics.median(fit_evals), "x_bytes": X.nbytes,
             "bandwidth": X.nbytes / stream}

@@ -131,11 +131,17 @@ def problem_notes(records: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _fit_eval(lim: dict) -> float:
+    """Best time of the evaluation a default fit makes most (mixed precision on float32 X)."""
+    return lim.get("eval_fit_best", lim["eval_best"])
+
+
 def limits_table(records: list[dict]) -> str:
     """Machine limit for one pass over X vs one objective+gradient evaluation."""
     cols = ("problem", "X MB", "stream X once ms", "GB/s", "GEMM GFLOP/s",
             "4ndK flops at peak ms", "limit ms", "one evaluation ms (best / median)",
-            "evaluation / limit", "two BLAS GEMMs per row block ms")
+            "evaluation / limit", "fit's evaluation (mixed on float32) ms (best / median)",
+            "fit's evaluation / limit", "two BLAS GEMMs per row block ms")
     lines = [_row(cols), _row(["---"] * len(cols))]
     hows = []
     for rec in records:
@@ -149,6 +155,9 @@ def limits_table(records: list[dict]) -> str:
             f"{lim['flops_time'] * 1e3:.1f}", f"{lim['limit'] * 1e3:.1f}",
             f"{lim['eval_best'] * 1e3:.1f} / {lim['eval_median'] * 1e3:.1f}",
             f"{lim['eval_best'] / lim['limit']:.2f}x",
+            f"{_fit_eval(lim) * 1e3:.1f} / "
+            f"{lim.get('eval_fit_median', lim['eval_median']) * 1e3:.1f}",
+            f"{_fit_eval(lim) / lim['limit']:.2f}x",
             f"{lim['blas_blocks'] * 1e3:.1f}" if "blas_blocks" in lim else "-"]))
     if len(lines) == 2:
         return ""
@@ -237,8 +246,8 @@ def targets(records: list[dict]) -> list[tuple[str, str, str]]:
     for name in ("dense64", "dense32"):
         def within(pair):
             lim = pair[0]["limit"]
-            ratio = lim["eval_best"] / lim["limit"]
-            return ratio <= EVAL_LIMIT_MAX, (f"{ratio:.2f}x ({lim['eval_best'] * 1e3:.1f} ms "
+            ratio = _fit_eval(lim) / lim["limit"]
+            return ratio <= EVAL_LIMIT_MAX, (f"{ratio:.2f}x ({_fit_eval(lim) * 1e3:.1f} ms "
                                              f"vs limit {lim['limit'] * 1e3:.1f} ms)")
         check(f"{name}: one objective+gradient evaluation <= {EVAL_LIMIT_MAX:g}x the machine "
               "limit", [name], within)
@@ -284,7 +293,11 @@ def document(records: list[dict], *, command: str, machine: list[str],
                   "the measured GEMM peak, or one read of X, whichever is slower. The "
                   "evaluation is softreg's objective as `fit` builds it (default kernel), "
                   "at alternating points so its cache never answers; the ratio uses the "
-                  "best of 10. Last column: the same evaluation built on BLAS instead "
+                  "best of 10. The fit's evaluation: on float32 X, L-BFGS makes most "
+                  "passes in mixed precision (float32 products, float64 softmax and sums) "
+                  "and the rest in float64; the target uses it (float32 products against "
+                  "the float32 GEMM peak). Last column: the same evaluation built on BLAS "
+                  "instead "
                   "(per cache-sized row block, Z = X_b W by GEMM, softmax in NumPy, then "
                   "X_b^T R by a second GEMM; float32 blocks widened), best of 3.", "",
                   limits, ""]

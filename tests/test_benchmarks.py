@@ -102,6 +102,7 @@ def test_run_problem_and_tables(tmp_path):
     limit = record["limit"]
     assert 0 < limit["stream"] <= limit["limit"] or limit["flops_time"] == limit["limit"]
     assert limit["eval_best"] > 0 and "evaluation / limit" in report.limits_table([record])
+    assert limit["eval_fit_best"] == limit["eval_best"]  # float64 X: no mixed passes
 
     status = {target: s for s, target, _ in report.targets([record])}
     assert len(status) == 18
@@ -171,3 +172,11 @@ def test_sparse_targets_need_2x_and_1e7(ours, subopt, status):
     status_of = {t: s for s, t, _ in report.targets([record])}
     [target] = [t for t in status_of if t.startswith("sparseC10: default fit >= 2x")]
     assert status_of[target] == status
+
+
+def test_mixed_precision_evaluation_is_timed_on_float32_data():
+    from benchmarks import machine
+    X, y = problems.dense_classification(3000, d=20, n_classes=3, seed=1)
+    times = machine.evaluation_times(X.astype(np.float32), y, 3, 1e-4, repeats=2,
+                                     precision="mixed")
+    assert len(times) == 2 and min(times) > 0

@@ -289,3 +289,72 @@ def test_fit_reads_x_in_place():
         model._solve = spy
         model.fit(X, y)
         assert np.shares_memory(seen[0], X)
+
+
+# -- mixed precision (float32 products): a separate mode with its own, tested error bound ---
+
+MIXED_CASES = [
+    dict(dtype=np.float32),
+    dict(dtype=np.float32, order="F", soft=True, weights=True),
+    dict(dtype=np.float32, n=9001, K=10),  # tiles of 5, two chunks
+    dict(dtype=np.float32, K=7, order="F"),  # a leftover class in the F gradient
+    dict(dtype=np.float32, n=7, d=3, K=2),  # fewer rows than a tile
+    dict(),  # float64 X: staged into float32 panels
+    dict(order="F", weights=True),
+]
+
+
+def _mixed_bound(X, sw, theta, d, K):
+    """Error bound of the mixed pass: float32 rounding (2^-24) of the products and of R.
+
+    Per row the logits' error is at most about sqrt(d) * 2^-24 * sum_j |x_j w_j|; that and
+    R's own rounding move the gradient by at most sum_i sw_i |x_ij| times it. Returned:
+    (loss bound, gradient bound); a factor 10 over the estimate, far below what a wrong
+    product (an error of order |grad|) gives.
+    """
+    X64 = np.asarray(X, np.float64)
+    W = theta[: d * K].reshape(d, K)
+    zscale = (np.abs(X64) @ np.abs(W)).max(axis=1) + 1.0  # (n,)
+    eps = 2.0 ** -24 * np.sqrt(d) * 10
+    loss_bound = eps * np.dot(sw, zscale)
+    grad_bound = eps * np.max((np.abs(X64).T * sw) @ zscale) + eps
+    return loss_bound, grad_bound
+
+
+@pytest.mark.parametrize("case", MIXED_CASES, ids=lambda c: ",".join(f"{k}" for k in c) or "f64")
+def test_mixed_precision_pass_is_within_its_float32_bound(case):
+    from softreg._kernels import fused_pass
+    X, kw = _problem(**case)
+    fast, ref = _pair(X, kw)
+    K = fast.n_classes
+    d = fast.n_features
+    theta = np.random.default_rng(11).normal(scale=0.3, size=fast.n_params)
+    W, b = fast.unpack(theta)
+    lr, gr = ref.loss_grad(theta)
+    lm, gWm, gbm = fused_pass(X, W, b, codes=fast.y, Y=fast.Y, sw=fast.sw, mixed=True)
+    loss_bound, grad_bound = _mixed_bound(X, fast.sw, theta, d, K)
+    gm = fast._pack_parts(gWm, gbm)
+    err = np.max(np.abs(gm - gr))
+    assert abs(lm - lr) <= loss_bound
+    assert err <= grad_bound
+    # and it is float32's error, not float64's: the modes really differ (except tiny X)
+    if X.shape[0] > 100:
+        assert err > 1e-13 * np.max(np.abs(gr))
+
+
+def test_mixed_precision_leaves_hessian_products_and_probabilities_in_float64():
+    from softreg._kernels import fused_pass
+    X, kw = _problem(dtype=np.float32)
+    fast, ref = _pair(X, kw)
+    theta = np.random.default_rng(12).normal(size=fast.n_params)
+    W, b = fast.unpack(theta)
+    P = np.empty((X.shape[0], fast.n_classes))
+    # want_P runs in float64 whatever ``mixed`` says
+    loss, _, _ = fused_pass(X, W, b, codes=fast.y, sw=fast.sw, P=P, want_P=True, mixed=True)
+    assert loss == pytest.approx(ref.loss(theta), rel=1e-12)
+    v = np.random.default_rng(13).normal(size=fast.n_params)
+    V, c = fast.unpack(v)
+    _, hV, hc = fused_pass(X, V, c, sw=fast.sw, P=P, hessian=True, mixed=True)
+    hr = ref.hessp(theta, v)
+    np.testing.assert_allclose(fast._pack_parts(hV, hc), hr, rtol=1e-12,
+                               atol=1e-12 * np.abs(hr).max())

@@ -130,3 +130,61 @@ def test_probabilities_are_a_read_only_view_that_the_caller_copies():
                                                   axis=1), rtol=1e-12)
     with pytest.raises(ValueError, match="read-only"):
         P[0, 0] = 1.0
+
+
+def test_mixed_precision_is_a_switch_of_float32_fast_objectives_only():
+    """"mixed": float32 products on float32 X (fast kernel); "float64" gives back the exact
+    numbers (the switch drops the cached evaluation); a no-op elsewhere."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(3000, 12)).astype(np.float32)
+    y = rng.integers(0, 4, 3000)
+    theta = rng.normal(scale=0.3, size=13 * 4)
+    obj = SoftmaxObjective(X, y=y, n_classes=4, kernel="fast")
+    ref = SoftmaxObjective(X, y=y, n_classes=4, kernel="reference")
+    assert obj.can_mix_precision and obj.precision == "float64"
+    exact = obj.loss_grad(theta)
+    obj.set_precision("mixed")
+    assert obj.precision == "mixed"
+    loss, grad = obj.loss_grad(theta)
+    passes = obj.n_passes
+    assert obj.n_passes == passes  # (the switch itself reads nothing)
+    assert loss != exact[0] and loss == pytest.approx(exact[0], rel=1e-6)
+    np.testing.assert_allclose(grad, exact[1], atol=1e-5)
+    # probabilities and Hessian products stay float64 under "mixed"
+    np.testing.assert_allclose(obj.probabilities(theta), ref.probabilities(theta), rtol=1e-12)
+    v = rng.normal(size=theta.size)
+    np.testing.assert_allclose(obj.hessp(theta, v), ref.hessp(theta, v), rtol=1e-11,
+                               atol=1e-13)
+    obj.set_precision("float64")
+    back = obj.loss_grad(theta)
+    assert back[0] == pytest.approx(ref.loss(theta), rel=1e-12)
+    np.testing.assert_allclose(back[1], ref.loss_grad(theta)[1], rtol=1e-11, atol=1e-13)
+    with pytest.raises(ValueError, match="precision must be"):
+        obj.set_precision("float16")
+    for other in (SoftmaxObjective(X.astype(np.float64), y=y, n_classes=4, kernel="fast"),
+                  SoftmaxObjective(X, y=y, n_classes=4, kernel="reference")):
+        assert not other.can_mix_precision
+        before = other.loss_grad(theta)
+        other.set_precision("mixed")
+        after = other.loss_grad(theta)
+        assert after[0] == before[0]
+        np.testing.assert_array_equal(after[1], before[1])
+
+
+def test_float32_hessian_estimate_is_close_to_the_hessian():
+    obj, *_ = make_problem(weights=True, n=300, d=6, K=3)
+    theta = np.random.default_rng(8).normal(size=obj.n_params)
+    H = obj.hessian(theta)
+    H32 = obj.hessian(theta, dtype=np.float32)
+    assert H32.dtype == np.float64
+    np.testing.assert_allclose(H32, H, rtol=0, atol=1e-5 * np.abs(H).max())
+    assert np.max(np.abs(H32 - H)) > 0  # computed in float32 indeed
+    np.testing.assert_allclose(H32, H32.T, rtol=0, atol=1e-5 * np.abs(H).max())
+
+
+def test_minibatch_passes_count_rows_of_a_subsample():
+    obj, *_ = make_problem(n=40)
+    obj.minibatch(np.arange(10))  # one read of 10 rows
+    obj.minibatch_passes(7, 10)  # a fit on them: 7 passes over the 10 rows
+    assert obj.n_passes == 2  # 80 rows = two passes over the 40

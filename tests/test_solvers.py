@@ -272,3 +272,118 @@ def test_lean_lbfgs_warm_start_and_max_iter(problem, kernel):
     assert again.n_iter == 0 and again.stop_reason == CONVERGED
     short = lean_lbfgs(datafit, PENALTY, datafit.zeros(), tol=1e-10, max_iter=3)
     assert short.stop_reason == MAX_ITER and short.n_iter == 3 and short.grad_norm > 1e-10
+
+
+# -- the subsample-Hessian preconditioner and mixed precision ------------------------------
+
+def _bigger(n=20_000, d=5, K=3, dtype=np.float64, seed=3):
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, d)) * rng.uniform(0.2, 3.0, size=d)).astype(dtype)
+    W = rng.normal(size=(d, K))
+    y = np.argmax(X @ W + rng.gumbel(size=(n, K)), axis=1)
+    return X, y
+
+
+def test_subsample_size_rule():
+    from softreg.solvers._precondition import subsample_size
+    X, y = _bigger()
+    datafit = SoftmaxObjective(X, y=y, n_classes=3)  # 18 parameters
+    # n / 32 = 625 rows, within [6, 16] rows per parameter (108, 288): 288
+    assert subsample_size(datafit) == 288
+    # n / 32 = 62 < 6 per parameter: 108 rows, still under n / 8 = 250
+    assert subsample_size(SoftmaxObjective(X[:2000], y=y[:2000], n_classes=3)) == 108
+    assert subsample_size(SoftmaxObjective(X[:500], y=y[:500], n_classes=3)) is None  # > n/8
+    wide = np.zeros((100, 700))
+    assert subsample_size(SoftmaxObjective(wide, y=np.arange(100) % 3, n_classes=3)) is None
+
+    class NoMinibatch:  # a datafit without minibatch/hessian (Dask's) never gets one
+        n_params, n_samples = 18, 10**6
+    assert subsample_size(NoMinibatch()) is None
+
+
+def test_hessian_preconditioner_whitens_the_hessian_it_was_built_from():
+    from softreg.solvers._precondition import HessianPreconditioner
+    X, y = _bigger(n=3000)
+    penalised = Penalised(SoftmaxObjective(X, y=y, n_classes=3), Penalty(alpha=1e-3))
+    theta = np.random.default_rng(1).normal(scale=0.3, size=penalised.n_params)
+    H = penalised.add_ridge(penalised.datafit.hessian(theta))
+    pre = HessianPreconditioner(H, 3)
+    rng = np.random.default_rng(2)
+    v = rng.normal(size=penalised.n_params)
+    np.testing.assert_allclose(pre.to_params(pre.from_params(v)), v, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(pre.inverse(pre.L @ pre.from_params(v)), v, rtol=1e-8,
+                               atol=1e-11)  # M^-1 (L L^T v)
+    # chain rule: d/du J(L^-T u) . w = grad . L^-T w
+    g = penalised.loss_grad(theta)[1]
+    w = rng.normal(size=v.size)
+    assert pre.grad_to_u(g) @ w == pytest.approx(g @ pre.to_params(w), rel=1e-10)
+    # on the directions the data acts on (centred across classes) M = H, so M^-1 H = I there
+    q = penalised.n_params // 3
+    centred = np.kron(np.eye(q), np.linalg.svd(np.eye(3) - 1 / 3)[0][:, :2])
+    for e in centred.T:
+        np.testing.assert_allclose(pre.inverse(H @ e), e, atol=1e-7)
+    # ... and M is positive definite although H is singular (the intercepts' common shift)
+    shift = np.zeros(penalised.n_params)
+    shift[-3:] = 1.0
+    assert np.max(np.abs(H @ shift)) < 1e-12
+    assert np.all(np.isfinite(pre.inverse(shift)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lbfgs_with_the_subsample_hessian_reaches_the_optimum_in_fewer_passes(dtype):
+    X, y = _bigger(dtype=dtype)
+    penalty = Penalty(alpha=1e-4)
+    tol = 1e-7 if dtype == np.float64 else 1e-6
+    moments = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    hessian = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    a = lbfgs(moments, penalty, moments.zeros(), tol=tol, precondition="moments")
+    b = lbfgs(hessian, penalty, hessian.zeros(), tol=tol)  # auto: the Hessian here
+    assert a.stop_reason == b.stop_reason == CONVERGED
+    # the result's gradient is float64's (also for float32 X, after mixed passes)
+    ref = Penalised(SoftmaxObjective(X, y=y, n_classes=3, kernel="reference"), penalty)
+    assert np.max(np.abs(ref.loss_grad(b.params)[1])) <= tol * (1 + 1e-6)
+    assert b.loss == pytest.approx(ref.loss(b.params), rel=1e-12)
+    np.testing.assert_allclose(b.params, a.params, atol=50 * tol / 1e-4 * 1e-2)
+    assert hessian._minibatch_rows > 0  # the subsample's passes are counted
+    assert hessian.n_passes < moments.n_passes
+    assert hessian.precision == "float64"  # restored
+
+
+def test_lbfgs_mixed_precision_switches_to_float64_before_it_stops():
+    X, y = _bigger(dtype=np.float32)
+    datafit = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    seen = []
+    original = datafit._evaluate
+
+    def spy(theta, want_P=False):
+        seen.append(datafit.precision)
+        return original(theta, want_P)
+
+    datafit._evaluate = spy
+    res = lbfgs(datafit, Penalty(alpha=1e-4), datafit.zeros(), tol=1e-6,
+                precondition="moments")
+    assert res.stop_reason == CONVERGED
+    assert "mixed" in seen and seen[-1] == "float64"
+    assert seen.index("float64") > seen.index("mixed")  # mixed first, float64 at the end
+    plain = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    ref = lbfgs(plain, Penalty(alpha=1e-4), plain.zeros(), tol=1e-6, precondition="moments",
+                mixed_precision=False)
+    assert res.loss == pytest.approx(ref.loss, rel=1e-9)
+
+
+def test_lbfgs_refuses_an_unknown_preconditioner(problem):
+    X, y, s, *_ = problem
+    with pytest.raises(ValueError, match="precondition must be one of"):
+        lbfgs(_datafit(X, y, s), PENALTY, np.zeros((D + 1) * K), precondition="diagonal")
+
+
+def test_subsample_rows_are_distinct_and_in_runs_for_f_order():
+    from softreg.solvers._precondition import F_ORDER_RUN, subsample_rows
+    X = np.zeros((10_000, 3))
+    for A, runs in ((X, False), (np.asfortranarray(X), True)):
+        rows = subsample_rows(10_000, 300, A)
+        assert rows.size == 300 and np.all(np.diff(rows) > 0)
+        assert rows.min() >= 0 and rows.max() < 10_000
+        assert np.array_equal(rows, subsample_rows(10_000, 300, A))  # seeded
+        starts = rows[::F_ORDER_RUN]
+        assert np.all(starts % F_ORDER_RUN == 0) == runs

@@ -107,12 +107,43 @@ class SoftmaxObjective:
         self._minibatch_kernel = "reference" if kernel == "reference" else "auto"
         self._cache = None  # (theta, loss, grad, P or None) of the last forward pass
         self._P = None  # (n, K) float64 buffer for the fast path's probabilities
+        self._precision = "float64"
+
+    @property
+    def can_mix_precision(self) -> bool:
+        """Whether :meth:`set_precision` ("mixed") changes anything: float32 X, fast kernel."""
+        return self.kernel == "fast" and self.dtype == np.float32
+
+    @property
+    def precision(self) -> str:
+        """"float64" (every product in float64: the reference's numbers to 1e-12) or "mixed"."""
+        return self._precision
+
+    def set_precision(self, precision: str) -> None:
+        """Choose the arithmetic of ``loss`` and ``loss_grad`` (the fast kernel, float32 X).
+
+        "mixed": the two products X W and X^T R in float32 (SIMD lanes twice as wide), the
+        softmax, loss and each block's gradient sum in float64 (see
+        :func:`softreg._kernels.fused_pass`): the gradient is then accurate to about 1e-7
+        of max |x| (tested), enough for a solver's early iterations at the cost of a
+        float32 pass. Probabilities, Hessian products and Hessians stay float64. Elsewhere
+        (float64 X, the NumPy path) "mixed" computes in float64.
+        """
+        if precision not in ("float64", "mixed"):
+            raise ValueError(f"precision must be 'float64' or 'mixed'; got {precision!r}")
+        if precision != self._precision:
+            self._precision = precision
+            self._cache = None
 
     @property
     def n_passes(self) -> int:
         """Passes over X so far: one per evaluation, Hessian product, Hessian or moments,
         plus one per n_samples rows handed out by :meth:`minibatch`."""
         return self._passes + self._minibatch_rows // max(self.n_samples, 1)
+
+    def minibatch_passes(self, count: int, rows: int) -> None:
+        """Count ``count`` passes over a minibatch of ``rows`` rows (a subsample's fit)."""
+        self._minibatch_rows += int(count) * int(rows)
 
     def add_passes(self, count: int = 1) -> None:
         """Count passes over X that a solver made with kernels of its own (saga)."""
@@ -198,9 +229,10 @@ class SoftmaxObjective:
         if self.kernel == "fast":
             if want_P and self._P is None:
                 self._P = np.empty((self.n_samples, self.n_classes))
+            mixed = self._precision == "mixed" and not want_P and self.can_mix_precision
             data_loss, gW, gb = _kernels.fused_pass(
                 self.X, W, self._intercept_or_zeros(b), codes=self.y, Y=self.Y, sw=self.sw,
-                P=self._P if want_P else None, want_P=want_P)
+                P=self._P if want_P else None, want_P=want_P, mixed=mixed)
             loss = float(data_loss)
             grad = self._pack_parts(gW, gb)
             P = self._P if want_P else None
@@ -292,14 +324,15 @@ class SoftmaxObjective:
         """H(theta) v, shape (n_params,)."""
         return self.loss_grad_hessp(theta)[2](v)
 
-    def hessian(self, theta: np.ndarray) -> np.ndarray:
+    def hessian(self, theta: np.ndarray, dtype=np.float64) -> np.ndarray:
         """The datafit's Hessian at theta, shape (n_params, n_params) (see :mod:`._hessian`).
 
-        One pass for P (none when cached) and one for the Hessian.
+        One pass for P (none when cached) and one for the Hessian. ``dtype`` float32: an
+        estimate with float32 products, at half the cost (for a preconditioner).
         """
         P = self._evaluate(theta, want_P=True)[2]
         self._passes += 1
-        return softmax_hessian(self.X, P, self.sw, self.fit_intercept)
+        return softmax_hessian(self.X, P, self.sw, self.fit_intercept, dtype=dtype)
 
     def feature_moments(self, dense: bool = True, block_entries: int = 1 << 18) -> np.ndarray:
         """C = sum_i sw_i a_i a_i^T for a_i = [x_i, 1] (1 only with an intercept), float64.

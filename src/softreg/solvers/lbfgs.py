@@ -3,6 +3,23 @@
 The iterations run on whitened coordinates u = L^T theta (see :mod:`._precondition`),
 which removes the ill-conditioning that correlated or badly scaled features cause;
 convergence is still judged on the gradient of J in the original parameters.
+
+Two preconditioners (``precondition``):
+
+- "moments": M = C / K + ridge from the features' second moments C (the Hessian's shape at
+  W = 0), one pass over X;
+- "hessian": the penalised Hessian at the optimum of a random subsample of the rows
+  (:func:`._precondition.subsample_size` rows, about n / 32), fitted first with the
+  "moments" preconditioner to a loose tolerance; a cold start (theta0 = 0) then starts at
+  that optimum. It captures the coupling between classes and rows that C misses. Measured
+  on the benchmark's dense64 problem (n = 200 000, d = 100, K = 10, alpha = 1e-4, tol =
+  1e-7): 13 passes (12 iterations) on X plus 10 on the 6 250-row subsample and its
+  Hessian, against 32 passes (28 iterations) with "moments"; in CPU time 0.77 s against
+  1.4 s. A Kronecker factorisation C (x) mean_i(diag p_i - p_i p_i^T) instead saved no
+  iteration.
+
+True picks "hessian" where :func:`._precondition.subsample_size` allows it (in-memory
+data, (d + 1) K <= 2000, n at least 8 times the subsample), else "moments".
 """
 
 from __future__ import annotations
@@ -16,59 +33,126 @@ from ._common import (
     MAX_ITER,
     Callback,
     IterationInfo,
+    Penalised,
     SolverResult,
     max_abs,
     smooth_objective,
 )
-from ._precondition import feature_preconditioner
+from ._precondition import (
+    HessianPreconditioner,
+    feature_preconditioner,
+    subsample_rows,
+    subsample_size,
+)
 from .newton import newton
+
+PRECONDITIONERS = (True, False, "moments", "hessian")
+#: the subsample is fitted to max |grad J| <= max(tol, SUBSAMPLE_TOL): its optimum is only
+#: a statistical estimate of the full one anyway
+SUBSAMPLE_TOL = 1e-4
+#: float32 data: mixed-precision passes (float32 products, error about 1e-7 in max |grad|)
+#: until max |grad J| <= MIXED_SWITCH * tol (near tol, float32 rounding in the values
+#: stalls the line search); then float64 passes (none more where that gradient is <= tol)
+MIXED_SWITCH = 10.0
 
 
 def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max_iter=1000,
-          memory=10, callback: Callback = None, precondition: bool = True) -> SolverResult:
+          memory=10, callback: Callback = None, precondition: bool | str = True,
+          mixed_precision: bool = True) -> SolverResult:
     """Minimise J = datafit + penalty (smooth) with L-BFGS; stops when max |grad J| <= tol.
 
     Needs ``loss_grad`` (and ``feature_moments`` with ``precondition``: whitened
-    coordinates, one extra pass over X). When L-BFGS stops early because J's value no
-    longer changes (rounding), a few Newton steps finish the convergence to tol.
+    coordinates, one extra pass over X; "hessian" also ``minibatch`` and ``hessian``).
+    ``precondition``: True (the better of the two that apply), "moments", "hessian" or
+    False (see the module docstring). ``mixed_precision``: where the datafit offers it
+    (float32 X on the fused kernel), the iterations run on float32 products until
+    max |grad J| <= MIXED_SWITCH * tol, then on float64 ones, so the stopping test is
+    always float64's. When L-BFGS stops early because J's value no longer changes
+    (rounding), a few Newton steps finish the convergence to tol.
     """
+    if precondition not in PRECONDITIONERS:
+        raise ValueError(f"precondition must be one of {PRECONDITIONERS}; got {precondition!r}")
     needs = ("loss_grad", "feature_moments") if precondition else ("loss_grad",)
+    if precondition == "hessian":
+        needs += ("minibatch", "minibatch_passes", "hessian")
     objective = smooth_objective(datafit, penalty, "lbfgs", *needs)
-    pre = feature_preconditioner(datafit, objective.penalty) if precondition else None
     theta0 = np.asarray(theta0, dtype=np.float64)
+    pre = None
+    if precondition == "hessian" or (precondition is True and subsample_size(datafit)):
+        pre, theta0 = _subsample_hessian(datafit, objective.penalty, theta0, tol, max_iter)
+    elif precondition:
+        pre = feature_preconditioner(datafit, objective.penalty)
     if pre is None:
         def to_theta(u):
             return u
 
-        fun, u0 = objective.loss_grad, theta0
+        grad_to_u, u = to_theta, theta0
     else:
-        to_theta = pre.to_params
+        to_theta, grad_to_u, u = pre.to_params, pre.grad_to_u, pre.from_params(theta0)
+    # L-BFGS-B's first step has length 1. Where the preconditioner is a Hessian (J's Hessian
+    # in u close to I) the step that fits is -grad_u, so a run in those coordinates works on
+    # v = (u - origin) / scale with scale = |grad_u(origin)|: its first step is then -grad_u
+    # and needs no backtracking (later steps are scale-free)
+    frame = {"origin": u, "scale": 1.0}
 
-        def fun(u):
-            loss, grad = objective.loss_grad(pre.to_params(u))
-            return loss, pre.grad_to_u(grad)
+    def to_theta_v(v):
+        return to_theta(frame["origin"] + frame["scale"] * v)
 
-        u0 = pre.from_params(theta0)
+    def fun(v):
+        loss, grad = objective.loss_grad(to_theta_v(v))
+        return loss, frame["scale"] * grad_to_u(grad)
 
     curve: list[float] = []
+    mixed = [bool(mixed_precision) and getattr(datafit, "can_mix_precision", False)]
+    if mixed[0]:
+        datafit.set_precision("mixed")
 
     def on_iteration(intermediate_result):
         # the accepted point was the last one evaluated: the objective's cache answers
-        loss, grad = objective.loss_grad(to_theta(intermediate_result.x))
+        loss, grad = objective.loss_grad(to_theta_v(intermediate_result.x))
         curve.append(float(loss))
         gnorm = max_abs(grad)
         if callback is not None:
             callback(IterationInfo(len(curve), curve[-1], gnorm))
+        if mixed[0] and gnorm > MIXED_SWITCH * tol:
+            return
+        # float32 products: near tol their rounding matters. Only a float64 gradient stops
+        # the fit; else L-BFGS restarts on float64 products (its line search compares
+        # values, which must come from one arithmetic)
+        if mixed[0]:
+            datafit.set_precision("float64")
+            if max_abs(objective.loss_grad(to_theta_v(intermediate_result.x))[1]) <= tol:
+                mixed[0] = False  # converged: the loop below stops
+            raise StopIteration
         if gnorm <= tol:
             raise StopIteration
 
-    res = optimize.minimize(
-        fun, u0, jac=True, method="L-BFGS-B", callback=on_iteration,
-        options={"maxiter": max_iter, "gtol": 0.0, "ftol": 4 * np.finfo(float).eps,
-                 "maxcor": memory, "maxls": 50, "maxfun": 10 * max_iter + 100},
-    )
-    theta = to_theta(res.x)
-    loss, grad = objective.loss_grad(theta)  # cached: costs no pass
+    try:
+        while True:
+            frame["origin"], frame["scale"] = u, 1.0
+            if isinstance(pre, HessianPreconditioner):
+                g_u = grad_to_u(objective.loss_grad(to_theta(u))[1])  # scipy's first call
+                frame["scale"] = float(np.linalg.norm(g_u)) or 1.0
+            res = optimize.minimize(
+                fun, np.zeros_like(u), jac=True, method="L-BFGS-B", callback=on_iteration,
+                options={"maxiter": max_iter - len(curve), "gtol": 0.0,
+                         "ftol": 4 * np.finfo(float).eps, "maxcor": memory, "maxls": 50,
+                         "maxfun": 10 * max_iter + 100},
+            )
+            u = frame["origin"] + frame["scale"] * res.x
+            if not mixed[0]:
+                break
+            # the switch, or a stop before it (float32 rounding in the values stalled the
+            # line search, or max_iter): on in float64 from there, unless the budget is spent
+            datafit.set_precision("float64")
+            mixed[0] = False
+            if len(curve) >= max_iter:
+                break
+    finally:
+        if getattr(datafit, "can_mix_precision", False):
+            datafit.set_precision("float64")
+    theta = to_theta(u)
+    loss, grad = objective.loss_grad(theta)  # cached (float64): costs no pass
     gnorm = max_abs(grad)
     n_iter = len(curve)
     if gnorm <= tol:
@@ -83,3 +167,27 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     return SolverResult(polish.params, n_iter + polish.n_iter, polish.stop_reason,
                         polish.loss, polish.grad_norm, curve + polish.loss_curve,
                         polish.message or str(res.message))
+
+
+def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float,
+                       max_iter: int) -> tuple[HessianPreconditioner, np.ndarray]:
+    """(preconditioner, starting point) from a fit on a random subsample of the rows.
+
+    The subsample (:func:`._precondition.subsample_size` rows, at least 4 (d + 1) K; seeded,
+    so fits are reproducible) is fitted from theta0 with the "moments" preconditioner to
+    max(tol, SUBSAMPLE_TOL); its penalised Hessian there (float32 products: an estimate
+    anyway, at half the cost) builds the preconditioner. The
+    start is the subsample's optimum when theta0 is zero (a cold start), else theta0 (a
+    warm start is presumably closer). Every row the subsample's passes read is counted in
+    the datafit's passes (``minibatch`` counts them).
+    """
+    n = datafit.n_samples
+    size = subsample_size(datafit) or min(n, 4 * datafit.n_params)
+    rows = subsample_rows(n, size, getattr(datafit, "X", None))
+    sub = datafit.minibatch(rows)
+    fit = lbfgs(sub, penalty, theta0, tol=max(tol, SUBSAMPLE_TOL), max_iter=max_iter,
+                precondition="moments")
+    H = Penalised(sub, penalty).add_ridge(sub.hessian(fit.params, dtype=np.float32))
+    datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
+    start = fit.params if not np.any(theta0) else theta0
+    return HessianPreconditioner(H, datafit.n_classes, overwrite=True), start
