@@ -39,6 +39,7 @@ from ._common import (
     smooth_objective,
 )
 from ._precondition import (
+    FeaturePreconditioner,
     HessianPreconditioner,
     feature_preconditioner,
     subsample_rows,
@@ -72,12 +73,12 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     """
     if precondition not in PRECONDITIONERS:
         raise ValueError(f"precondition must be one of {PRECONDITIONERS}; got {precondition!r}")
-    needs = ("loss_grad", "feature_moments") if precondition else ("loss_grad",)
+    needs: tuple[str, ...] = ("loss_grad", "feature_moments") if precondition else ("loss_grad",)
     if precondition == "hessian":
         needs += ("minibatch", "minibatch_passes", "hessian")
     objective = smooth_objective(datafit, penalty, "lbfgs", *needs)
     theta0 = np.asarray(theta0, dtype=np.float64)
-    pre = None
+    pre: HessianPreconditioner | FeaturePreconditioner | None = None
     if precondition == "hessian" or (precondition is True and subsample_size(datafit)):
         pre, theta0 = _subsample_hessian(datafit, objective.penalty, theta0, tol, max_iter)
     elif precondition:
