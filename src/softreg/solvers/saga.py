@@ -68,7 +68,8 @@ MAX_EPOCHS_BETWEEN_CHECKS = 10
 def saga_step_size(X, sw: np.ndarray, intercept_sq: float) -> float:
     """STEP_FACTOR / L_max, L_max = max_i n sw_i (||x_i||^2 + intercept_sq) / 2."""
     if sp.issparse(X):
-        row_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+        X = X.tocsr() if X.format != "csr" else X
+        row_sq = kern.row_sq_norms(X.indptr, X.data)
     else:
         row_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     L = 0.5 * len(sw) * float(np.max(sw * (row_sq + intercept_sq)))
@@ -121,9 +122,7 @@ class _Data:
         self.sparse = sp.issparse(X)
         if self.sparse:
             X = X.tocsr() if X.format != "csr" else X
-            self.indptr = np.asarray(X.indptr, dtype=np.int64)
-            self.indices = np.asarray(X.indices, dtype=np.int64)
-            self.data = X.data
+            self.indptr, self.indices, self.data = X.indptr, X.indices, X.data
         else:
             self.X = np.asarray(X)
         self.n, self.d = X.shape
@@ -133,10 +132,6 @@ class _Data:
             np.asarray(datafit.y, dtype=np.int64)
         self.Y = np.asarray(datafit.Y, dtype=np.float64) if self.soft else np.zeros((0, 0))
         self.sw = np.asarray(datafit.sw, dtype=np.float64)
-        self._tables = None  # the lazy steps' factors, made by the first epoch
-
-    def reset_tables(self):
-        self._tables = None
 
     def full_pass(self, W, b, G, Gb, mem) -> float:
         if self.sparse:
@@ -145,15 +140,15 @@ class _Data:
         return kern.full_pass_dense(self.X, W, b, self.n, self.codes, self.Y, self.soft, self.sw,
                                     G, Gb, mem)
 
-    def epoch(self, order, W, b, A, Ab, mem, last, eta, lam, rho, logrho, eta_b):
-        if self.sparse:
-            if self._tables is None:
-                uniform = not np.any(lam) and np.all(rho == rho[0]) if rho.size else False
-                self._tables = kern.step_tables(self.n, eta, float(rho[0])) if uniform else \
-                    (np.zeros(0), np.zeros(0))
+    def epoch(self, order, W, b, A, Ab, mem, last, eta, lam, rho, logrho, eta_b, WA=None):
+        if WA is not None:  # CSR, one ridge for all features, no L1: W, A are views of WA
+            kern.saga_epoch_csr_ridge(order, self.indptr, self.indices, self.data, WA, b, Ab,
+                                      mem, self.codes, self.Y, self.soft, self.sw, eta,
+                                      float(rho[0]) if rho.size else 1.0, eta_b)
+        elif self.sparse:
             kern.saga_epoch_csr(order, self.indptr, self.indices, self.data, W, b, A, Ab, mem,
                                 last, self.codes, self.Y, self.soft, self.sw, eta, lam, rho,
-                                logrho, eta_b, *self._tables)
+                                logrho, eta_b)
         else:
             kern.saga_epoch_dense(order, self.X, W, b, A, Ab, mem, last, self.codes, self.Y,
                                   self.soft, self.sw, eta, lam, rho, logrho, eta_b)
@@ -215,7 +210,15 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
     rho = np.exp(logrho)
 
     mem = np.zeros((n, K))
-    A = np.zeros((d, K))
+    WA = None
+    if data.sparse and not np.any(lam) and (d == 0 or np.all(rho == rho[0])):
+        # the fast kernel's layout: per feature W_j, A_j and a bookmark in one row
+        WA = np.zeros((d, 2 * K + 1))
+        WA[:, :K] = W
+        W = WA[:, :K]
+        A = WA[:, K:2 * K]
+    else:
+        A = np.zeros((d, K))
     Ab = np.zeros(K)
     last = np.zeros(d, dtype=np.int64)
     G = np.zeros((d, K))  # the exact datafit gradient at the last check
@@ -256,7 +259,7 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
     while reason != CONVERGED and epoch < max_iter:
         epoch += 1
         data.epoch(rng.permutation(n).astype(np.int64), W, b, A, Ab, mem, last, eta, lam, rho,
-                   logrho, eta_b)
+                   logrho, eta_b, WA)
         datafit.add_passes(1)
         estimate = memory_violation()
         if epoch < max_iter and epoch - checked < MAX_EPOCHS_BETWEEN_CHECKS and \
@@ -271,7 +274,6 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
             eta, eta_b = eta / 2, eta_b / 2
             logrho = -np.log1p(eta * penalty.ridge * pf)
             rho = np.exp(logrho)
-            data.reset_tables()
             W[...], b[...] = W0, (0.0 if b0 is None else b0)
             check(start=True)
             continue
