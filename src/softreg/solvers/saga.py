@@ -24,18 +24,38 @@ problems, and a run whose objective rises above its starting value (or overflows
 restarted from its start with half the step, so the automatic step cannot diverge
 unnoticed. The penalty is handled by its proximal map: any ridge strength is stable.
 
+On CSR data with one ridge strength for all features and no L1 part (the default fit)
+a faster kernel runs (:func:`._saga_kernels.saga_epoch_csr_ridge`: a feature's weights,
+memory and bookmark in one row of memory, the shrinkage as one scale factor, the step in
+a deferred form): 0.16 s per epoch instead of 0.24 s on the benchmark's 50 000 x 50 000
+tf-idf problem (K = 10), where scikit-learn's saga takes 0.25 s.
+
 Stopping is on the optimality condition at the current point, exactly: one full pass
 computes J and its gradient, and the run has converged when the largest entry of the
 optimality violation (the gradient for a smooth penalty,
 :meth:`Penalty.optimality_violation` with an L1 part, and the intercept's gradient) is
-<= tol. That pass is made only when the same test on the gradient memory's sum A (free:
-no pass over X) passes, or after 10 epochs without a check; when a check finds the true
-violation above the memory's, the next one waits for the memory to fall below tol times
-their ratio. On tf-idf problems (n = 10 000) this found convergence at the same epoch as
-checking every epoch (+-4), with 3-6 checks instead of 16-55; on the benchmark's C=10
-problem 57 epochs and 6 checks instead of 53 epochs and 32 checks. The check leaves the
-gradient memory alone: refreshing it with the residuals at one point, as SVRG would, was
-measured to double the epochs needed.
+<= tol. The check leaves the gradient memory alone: refreshing it with the residuals at
+one point, as SVRG would, was measured to double the epochs needed.
+
+With an intercept, a check that fails is followed by one Newton step on the intercept
+alone (its K x K Hessian comes with the check's pass) and a second check. SAGA's
+intercept is its noisiest direction, and much of the weights' gradient comes from it: on
+the tf-idf problem after 12 epochs the intercept's gradient was 1.4e-6 and the weights'
+1.1e-7; after that one step, 9e-12 and 9e-10. Runs converged in 8 epochs instead of 15
+(alpha = 1e-4) and 24 instead of 55 (C = 10). The step is kept only where J did not rise.
+
+On sparse X with a smooth penalty, converged also needs the relative gap estimate of a
+diagonal Newton model, (sum g^2 / (2 h) + the intercept's part) / |J|, to be <=
+GAP_FACTOR * tol (h: the diagonal of the Hessian, from the same pass): with weak
+penalties a small max |grad| does not make J close to its minimum (rare features have
+curvature near alpha). At C = 10 max |grad| <= 1e-7 came with J 6e-6 above J*; with the
+gap test the run took 40 epochs and ended 9e-8 above.
+
+Checks are scheduled from the memory's violation (free: no pass over X): the first when
+it is <= tol * FIRST_TRUST (weights only, with the intercept step) or tol, later ones when
+it is <= tol times its ratio to the true violation at the last check, and the gap
+estimate, scaled by the square of the memory's violation's decrease since the last
+check, predicts the test to pass; at most 10 epochs apart.
 """
 
 from __future__ import annotations
