@@ -245,9 +245,9 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
     random_state : None, int or Generator
         Seeds the order of the rows.
     step_size : float or None
-        The step eta; None means 1 / (3 L_max). A larger step may diverge
-        (:class:`DivergenceError`) or fail to converge; it never reports convergence
-        unless the optimality test passed.
+        The step eta; None means STEP_FACTOR / L_max (halved on a restart). A larger step
+        may diverge (:class:`DivergenceError`) or fail to converge; it never reports
+        convergence unless the optimality test passed.
 
     Returns
     -------
