@@ -31,7 +31,7 @@ INSTANCES = [
     # uncentred features make L_max / alpha huge, so (as for gd) a larger alpha keeps the
     # runs short enough to converge. Converged, both pass the sample-weight equivalence
     # checks (repeated rows = weights, to rtol 1e-7) that the old minibatch SGD could not.
-    SoftmaxRegression(solver="sgd", alpha=1.0, max_iter=20_000, random_state=0),
+    SoftmaxRegression(solver="sgd", alpha=1.0, max_iter=20_000, tol=TIGHT, random_state=0),
     SoftmaxRegression(solver="saga", alpha=1.0, max_iter=20_000, tol=TIGHT, random_state=0),
 ]
 
