@@ -188,6 +188,8 @@ def test_startup_benchmark_ratios():
     finally:
         sys.path.pop(0)
     best = {"baseline": (0.2, 0.3), "softreg --help": (0.1, 0.15),
-            "softreg --version": (0.1, 0.3), "softreg inspect MODEL": (1.0, 0.9)}
+            "softreg --version": (0.1, 0.3), "softreg inspect MODEL": (1.0, 0.9),
+            "softreg inspect MODEL (with --infer table)": (0.4, 0.5)}
     assert "| `softreg --help` | 0.100 | 0.50 | 0.150 | 0.50 |" in startup.table(best)
-    assert [v.split(":")[0] for v in startup.verdicts(best)] == ["- PASS", "- PASS", "- FAIL"]
+    assert [v.split(":")[0] for v in startup.verdicts(best)] == ["- PASS", "- PASS", "- FAIL",
+                                                                  "- PASS"]
