@@ -11,7 +11,6 @@ and the shared cluster never loses one. Nothing here has a fixed wait that load 
 
 import os
 import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -26,26 +25,21 @@ pytestmark = pytest.mark.xdist_group("dask_cluster")
 
 import dask  # noqa: E402
 
+from _dask import local_cluster  # noqa: E402
 from softreg import SoftmaxRegression  # noqa: E402
 from softreg._objective import SoftmaxObjective  # noqa: E402
 from softreg._protocol import Datafit, missing_methods  # noqa: E402
 from softreg.distributed import DaskObjective, as_dask_data, fit_files  # noqa: E402
+from softreg.estimator import GRADIENT_TOL  # noqa: E402
+from softreg.penalties import Penalty  # noqa: E402
+from softreg.solvers import lbfgs  # noqa: E402
 
 PROBA_TOL = 1e-6
 
 
-@contextmanager
 def two_worker_cluster():
     """A Client of a fresh LocalCluster with two single-thread worker processes."""
-    # a task may fail with its worker twice before Dask gives up on it (the default is 3);
-    # generous connection timeouts: starting a worker imports numpy on a busy machine
-    with dask.config.set({"distributed.scheduler.allowed-failures": 2,
-                          "distributed.worker.daemon": False,
-                          "distributed.comm.timeouts.connect": "300s"}):
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      memory_limit="600MB", dashboard_address=":0") as cluster:
-            with distributed.Client(cluster) as c:
-                yield c
+    return local_cluster(n_workers=2, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +150,15 @@ def test_badly_scaled_dask_fit_reaches_the_in_memory_optimum_in_as_many_passes(
         model = SoftmaxRegression(alpha=1e-4, solver=solver).fit(Xd, yd)
     assert model.stop_reason_ == "converged" and model.solver_ == solver
     assert_same_model(model, ref, X)
-    assert model.n_passes_ <= 1.5 * ref.n_passes_, (model.n_passes_, ref.n_passes_)
+    passes = ref.n_passes_
+    if solver == "lbfgs":
+        # in memory, the default L-BFGS starts from a row subsample's Hessian, which a Dask
+        # datafit does not offer: the like-for-like reference is the preconditioner both
+        # have, the feature moments
+        mem = SoftmaxObjective(X, y=codes, n_classes=3)
+        lbfgs(mem, Penalty(alpha=1e-4), mem.zeros(), tol=GRADIENT_TOL, precondition="moments")
+        passes = mem.n_passes
+    assert model.n_passes_ <= 1.5 * passes, (model.n_passes_, passes, ref.n_passes_)
 
 
 @pytest.mark.parametrize("chunks, solver", [  # 1, 5 and 100 partitions

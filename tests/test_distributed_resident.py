@@ -10,7 +10,6 @@ cluster of its own and closes it without waiting for the replacement.
 import gc
 import os
 import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -24,6 +23,7 @@ pytestmark = pytest.mark.xdist_group("dask_cluster_resident")
 
 import dask  # noqa: E402
 
+from _dask import local_cluster  # noqa: E402
 from softreg import SoftmaxRegression  # noqa: E402
 from softreg._objective import SoftmaxObjective  # noqa: E402
 from softreg.distributed import DaskObjective, as_dask_data  # noqa: E402
@@ -33,16 +33,8 @@ from softreg.distributed._blocks import _cached_block, _Spec  # noqa: E402
 RTOL = 1e-12
 
 
-@contextmanager
 def cluster(n_workers=2, threads=2):
-    with dask.config.set({"distributed.scheduler.allowed-failures": 2,
-                          "distributed.worker.daemon": False,
-                          "distributed.comm.timeouts.connect": "300s"}):
-        with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads,
-                                      processes=True, memory_limit="600MB",
-                                      dashboard_address=":0") as lc:
-            with distributed.Client(lc) as c:
-                yield c
+    return local_cluster(n_workers=n_workers, threads=threads)
 
 
 @pytest.fixture(scope="module")
