@@ -249,12 +249,16 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("fmt", ["dense", "csr", "strided"])
 def test_values_whose_squares_overflow_are_refused_everywhere(iris, fmt):
     X, y = iris
     X = X.copy()
     X[5, 2] = -3e160
     X = sp.csr_matrix(X) if fmt == "csr" else X
+    if fmt == "strided":  # every other column of a wider array: checked without a copy
+        wide = np.zeros((X.shape[0], 2 * X.shape[1]))
+        wide[:, ::2] = X
+        X = wide[:, ::2]
     from softreg import SoftmaxRegressionCV
 
     for fit in (lambda: SoftmaxRegression().fit(X, y),

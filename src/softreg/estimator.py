@@ -535,16 +535,20 @@ def _predict_dask(estimator, X, method):
 def check_squares_finite(X) -> None:
     """Refuse float64 X whose squares overflow: curvature (the preconditioner's moments, the
     Hessian, SAGA's step) is a sum of squares, and nothing fitted on it could be trusted.
-    One BLAS dot over the values (no copy of contiguous X); float32 values always square
+    One BLAS dot over the values (no copy of X); float32 values always square
     finitely in the float64 arithmetic of the solvers."""
     values = X.data if sp.issparse(X) else X
     if values.dtype != np.float64 or values.size == 0:
         return
-    flat = values.ravel(order="K")
     with np.errstate(over="ignore"):
-        if np.isfinite(np.dot(flat, flat)):
+        if values.ndim == 1 or values.flags.c_contiguous or values.flags.f_contiguous:
+            flat = values.ravel(order="K")  # a view: one BLAS dot
+            total = np.dot(flat, flat)
+        else:  # strided X: no copy
+            total = np.einsum("ij,ij->", values, values)
+        if np.isfinite(total):
             return
-    biggest = float(np.max(np.abs(flat)))
+    biggest = float(np.max(np.abs(values)))
     where = ""
     if not sp.issparse(X):
         j = int(np.argmax(np.max(np.abs(X), axis=0)))
