@@ -45,9 +45,10 @@ from ._precondition import (
     subsample_rows,
     subsample_size,
 )
+from ._class_blocks import ClassBlockPreconditioner, class_block_start, class_blocks_suit
 from .newton import newton
 
-PRECONDITIONERS = (True, False, "moments", "hessian")
+PRECONDITIONERS = (True, False, "moments", "hessian", "blocks")
 #: the subsample is fitted to max |grad J| <= max(tol, SUBSAMPLE_TOL): its optimum is only
 #: a statistical estimate of the full one anyway
 SUBSAMPLE_TOL = 1e-4
@@ -81,6 +82,8 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     pre: HessianPreconditioner | FeaturePreconditioner | None = None
     if precondition == "hessian" or (precondition is True and subsample_size(datafit)):
         pre, theta0 = _subsample_hessian(datafit, objective.penalty, theta0, tol, max_iter)
+    elif precondition == "blocks" or (precondition is True and class_blocks_suit(datafit)):
+        pre, theta0 = class_block_start(objective, theta0)
     elif precondition:
         pre = feature_preconditioner(datafit, objective.penalty)
     if pre is None:
@@ -131,7 +134,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     try:
         while True:
             frame["origin"], frame["scale"] = u, 1.0
-            if isinstance(pre, HessianPreconditioner):
+            if isinstance(pre, (HessianPreconditioner, ClassBlockPreconditioner)):
                 g_u = grad_to_u(objective.loss_grad(to_theta(u))[1])  # scipy's first call
                 frame["scale"] = float(np.linalg.norm(g_u)) or 1.0
             res = optimize.minimize(
@@ -192,3 +195,4 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
     start = fit.params if not np.any(theta0) else theta0
     return HessianPreconditioner(H, datafit.n_classes, overwrite=True), start
+
