@@ -28,6 +28,7 @@ column k holds class k's parameters, as in :mod:`._precondition`.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 
 from .._special import softmax_and_logsumexp
@@ -63,8 +64,8 @@ def pooled_class_blocks(datafit, theta: np.ndarray, chunk_rows: int = CHUNK_ROWS
     Sigma = sum_ik w_ik (x_i - mu_k)(x_i - mu_k)^T / sum_k w_k, these blocks have the
     exact blocks' first moments (and intercept entries) exactly, and their sum's
     second moments; only how each class's spread differs from the pooled one is lost.
-    Cost: the products X W, X^T w and X^T diag(r) X (r = sum_k w_k), in float32 (an
-    estimate for a preconditioner; the softmax and sums in float64), read in blocks of
+    Cost: the products X W, X^T w and X^T diag(r) X (r = sum_k w_k) and the softmax in
+    float32 (an estimate for a preconditioner; sums over the blocks of rows in float64), read in blocks of
     ``chunk_rows`` rows (no (n, K) array): measured 60-70 ms at n = 50 000, d = 100,
     K = 100, about one pass of the fused kernel.
 
@@ -77,13 +78,15 @@ def pooled_class_blocks(datafit, theta: np.ndarray, chunk_rows: int = CHUNK_ROWS
     Returns
     -------
     blocks : ndarray of shape (K, m, m), m = d + fit_intercept, float64
-    loss : float, the data term at theta (float32 logits: about 1e-6 relative)
+    loss : float, the data term at theta (float32 logits: about 1e-6 relative; for the
+        first step's decrease test)
     """
     X, sw = datafit.X, datafit.sw
     n, d = X.shape
     K = int(datafit.n_classes)
     W = theta[: d * K].reshape(d, K).astype(np.float32)
-    b = theta[d * K:] if datafit.fit_intercept else np.zeros(K)
+    b = (theta[d * K:] if datafit.fit_intercept else np.zeros(K)).astype(np.float32)
+    sw32 = sw.astype(np.float32)
     S1 = np.zeros((d, K))  # X^T w
     G = np.zeros((d, d))  # X^T diag(r) X (upper triangle)
     w = np.zeros(K)
@@ -91,19 +94,20 @@ def pooled_class_blocks(datafit, theta: np.ndarray, chunk_rows: int = CHUNK_ROWS
     for lo in range(0, n, chunk_rows):
         rows = slice(lo, lo + chunk_rows)
         Xc = np.asarray(X[rows], dtype=np.float32)
-        Z = (Xc @ W).astype(np.float64)
+        Z = Xc @ W
         Z += b
         if datafit.Y is not None:
-            yz = np.einsum("ik,ik->i", datafit.Y[rows], Z)
+            yz = np.einsum("ik,ik->i", datafit.Y[rows], Z, dtype=np.float64)
         else:
             yz = Z[np.arange(Z.shape[0]), datafit.y[rows]]
         P, lse = softmax_and_logsumexp(Z)
         loss += float(np.dot(sw[rows], lse - yz))
-        Wt = P * (1.0 - P)
-        Wt *= sw[rows, None]
-        S1 += Xc.T @ Wt.astype(np.float32)
-        w += Wt.sum(axis=0)
-        Xr = Xc * np.sqrt(Wt.sum(axis=1), dtype=np.float32)[:, None]
+        Wt = 1.0 - P
+        Wt *= P
+        Wt *= sw32[rows, None]
+        S1 += Xc.T @ Wt
+        w += Wt.sum(axis=0, dtype=np.float64)
+        Xr = Xc * np.sqrt(Wt.sum(axis=1))[:, None]
         G += linalg.blas.ssyrk(1.0, Xr.T)  # Xr^T Xr, upper triangle (Xr.T: F order, no copy)
     G = np.triu(G) + np.triu(G, 1).T
     safe = np.where(w > 0, w, 1.0)
@@ -191,7 +195,11 @@ class ClassBlockPreconditioner:
     def from_params(self, theta: np.ndarray) -> np.ndarray:
         """u = L^T theta for centred theta (then :meth:`to_params` gives theta back)."""
         T = self._matrix(self.centre(theta))
-        return np.linalg.solve(self.L_inv_T, T.T[:, :, None])[:, :, 0].T.ravel()
+        U = np.empty_like(T)
+        for k in range(self.K):  # L_k^T theta_k solves (L_k^-1)^T u_k = theta_k
+            U[:, k] = linalg.solve_triangular(self.L_inv[k], T[:, k], trans="T", lower=True,
+                                              check_finite=False)
+        return U.ravel()
 
     def inverse(self, v: np.ndarray) -> np.ndarray:
         """M^+ v on the centred part of v plus (its common shift) / scale: a positive
@@ -225,6 +233,41 @@ def class_blocks_suit(datafit) -> bool:
     return K >= BLOCKS_MIN_CLASSES and 8 * K * m * m <= BLOCKS_MEMORY_FRACTION * X.nbytes
 
 
+def zero_point(datafit, chunk_rows: int = 4 * CHUNK_ROWS
+               ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The feature moments and the data term's gradient and value at theta = 0, from one
+    read of X (hard labels ``y``): there p = 1/K, so the gradient needs only the
+    weighted class sums of the rows, not the products with W of a pass.
+
+    Returns
+    -------
+    C : ndarray of shape (m, m), sum_i sw_i a_i a_i^T (float32 products), m = d + intercept
+    grad : ndarray of shape (n_params,), the data term's gradient at 0 (float64)
+    loss : float, its value there, log(K) sum_i sw_i
+    """
+    X, sw, y = datafit.X, datafit.sw, datafit.y
+    n, d = X.shape
+    K = int(datafit.n_classes)
+    C = np.zeros((d, d))
+    for lo in range(0, n, chunk_rows):
+        rows = slice(lo, lo + chunk_rows)
+        Xs = np.asarray(X[rows], dtype=np.float32) * np.sqrt(sw[rows], dtype=np.float32)[:, None]
+        C += linalg.blas.ssyrk(1.0, Xs.T)  # upper triangle
+    C = np.triu(C) + np.triu(C, 1).T
+    onehot = sp.csr_matrix((sw, (y, np.arange(n))), shape=(K, n))  # sw_i at (y_i, i)
+    class_sums = np.asarray(onehot @ X, dtype=np.float64)  # (K, d): sum_i sw_i y_ik x_i
+    mean = np.asarray(X.T @ sw, dtype=np.float64)  # (d,)
+    total = float(sw.sum())
+    gW = mean[:, None] / K - class_sums.T
+    gb = total / K - np.asarray(onehot.sum(axis=1), dtype=np.float64).ravel()
+    if datafit.fit_intercept:
+        C = np.block([[C, mean[:, None]], [mean[None, :], np.array([[total]])]])
+        grad = np.concatenate([gW.ravel(), gb])
+    else:
+        grad = gW.ravel()
+    return C, grad, float(np.log(K)) * total
+
+
 def class_block_start(objective, theta0: np.ndarray
                       ) -> tuple[ClassBlockPreconditioner, np.ndarray]:
     """(preconditioner, starting point) for L-BFGS on many classes.
@@ -241,13 +284,19 @@ def class_block_start(objective, theta0: np.ndarray
     Measured on classes100 (n = 50 000, d = 100, K = 100, alpha = 1e-4, tol = 1e-7):
     ~17 passes against 35 with the moments preconditioner alone.
     """
-    from ._precondition import feature_preconditioner
+    from ._precondition import FeaturePreconditioner, feature_preconditioner
 
     datafit, penalty = objective.datafit, objective.penalty
+    ridge = penalty.ridge_weights(datafit.n_features) if penalty is not None else 0.0
     theta = np.asarray(theta0, dtype=np.float64)
     if not np.any(theta):
-        moments = feature_preconditioner(datafit, penalty)
-        f0, g0 = objective.loss_grad(theta)
+        if datafit.Y is None:  # hard labels: the moments and J's gradient at 0, one read
+            C, g0, f0 = zero_point(datafit)
+            datafit.add_passes(1)
+            moments = FeaturePreconditioner(C, datafit.n_classes, ridge, datafit.fit_intercept)
+        else:
+            moments = feature_preconditioner(datafit, penalty)
+            f0, g0 = objective.loss_grad(theta)
         step = -moments.inverse(g0)
         slope = float(np.dot(g0, step))
         t = 1.0
@@ -267,6 +316,5 @@ def class_block_start(objective, theta0: np.ndarray
     else:
         blocks, _ = pooled_class_blocks(datafit, theta)
         datafit.add_passes(1)
-    ridge = penalty.ridge_weights(datafit.n_features) if penalty is not None else 0.0
     pre = ClassBlockPreconditioner(blocks, ridge, datafit.fit_intercept, overwrite=True)
     return pre, pre.centre(theta)
