@@ -212,7 +212,7 @@ class ClassBlockPreconditioner:
 
 #: the class-block preconditioner is L-BFGS's default from this many classes on (where the
 #: subsample Hessian does not apply): measured on n = 50 000, d = 100 (benchmark classes100)
-BLOCKS_MIN_CLASSES = 50
+BLOCKS_MIN_CLASSES = 10
 #: ... while its K (d + 1)^2 factors take at most this fraction of X's bytes
 BLOCKS_MEMORY_FRACTION = 0.5
 #: Armijo constant and step halvings of the first step (see :func:`class_block_start`)
