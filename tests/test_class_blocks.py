@@ -43,7 +43,7 @@ def _numpy_hessian(X, P, s, fit_intercept):
     w = s / s.sum()
     m = A.shape[1]
     H = np.zeros((m * K, m * K))
-    for a, p, wi in zip(A, P, w):
+    for a, p, wi in zip(A, P, w, strict=True):
         H += wi * np.kron(np.outer(a, a), np.diag(p) - np.outer(p, p))
     return H
 

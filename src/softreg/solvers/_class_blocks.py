@@ -65,9 +65,9 @@ def pooled_class_blocks(datafit, theta: np.ndarray, chunk_rows: int = CHUNK_ROWS
     exact blocks' first moments (and intercept entries) exactly, and their sum's
     second moments; only how each class's spread differs from the pooled one is lost.
     Cost: the products X W, X^T w and X^T diag(r) X (r = sum_k w_k) and the softmax in
-    float32 (an estimate for a preconditioner; sums over the blocks of rows in float64), read in blocks of
-    ``chunk_rows`` rows (no (n, K) array): measured 60-70 ms at n = 50 000, d = 100,
-    K = 100, about one pass of the fused kernel.
+    float32 (an estimate for a preconditioner; sums over the blocks of rows in float64),
+    read in blocks of ``chunk_rows`` rows (no (n, K) array): measured 60-70 ms at
+    n = 50 000, d = 100, K = 100, about one pass of the fused kernel.
 
     Parameters
     ----------

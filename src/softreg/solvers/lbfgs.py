@@ -28,6 +28,7 @@ import numpy as np
 from scipy import optimize
 
 from ..penalties import Penalty
+from ._class_blocks import ClassBlockPreconditioner, class_block_start, class_blocks_suit
 from ._common import (
     CONVERGED,
     MAX_ITER,
@@ -45,7 +46,6 @@ from ._precondition import (
     subsample_rows,
     subsample_size,
 )
-from ._class_blocks import ClassBlockPreconditioner, class_block_start, class_blocks_suit
 from .newton import newton
 
 PRECONDITIONERS = (True, False, "moments", "hessian", "blocks")
@@ -79,7 +79,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
         needs += ("minibatch", "minibatch_passes", "hessian")
     objective = smooth_objective(datafit, penalty, "lbfgs", *needs)
     theta0 = np.asarray(theta0, dtype=np.float64)
-    pre: HessianPreconditioner | FeaturePreconditioner | None = None
+    pre: HessianPreconditioner | FeaturePreconditioner | ClassBlockPreconditioner | None = None
     if precondition == "hessian" or (precondition is True and subsample_size(datafit)):
         pre, theta0 = _subsample_hessian(datafit, objective.penalty, theta0, tol, max_iter)
     elif precondition == "blocks" or (precondition is True and class_blocks_suit(datafit)):
