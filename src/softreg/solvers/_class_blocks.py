@@ -117,7 +117,8 @@ def pooled_class_blocks(datafit, theta: np.ndarray, chunk_rows: int = CHUNK_ROWS
     out = np.empty((K, m, m))
     out[:, :d, :d] = Sigma
     out[:, :d, :d] *= w[:, None, None]
-    out[:, :d, :d] += np.einsum("ik,jk->kij", S1, mu)  # w_k mu_k mu_k^T
+    for k in range(K):  # + w_k mu_k mu_k^T (no (K, d, d) temporary)
+        out[k, :d, :d] += np.outer(S1[:, k], mu[:, k])
     if datafit.fit_intercept:
         out[:, :d, d] = S1.T
         out[:, d, :d] = S1.T
