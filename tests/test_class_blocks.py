@@ -172,6 +172,9 @@ def test_suits_dense_in_memory_data_only():
         n_features, n_classes, fit_intercept = D, K, True
 
     assert not class_blocks_suit(NoData())
+    sparse = SoftmaxObjective(sp.csr_matrix(X), y=y, n_classes=K)
+    with pytest.raises(TypeError, match="in-memory dense X"):
+        lbfgs(sparse, Penalty(alpha=ALPHA), sparse.zeros(), precondition="blocks")
 
 
 def _reference_optimum(X, Y, s, alpha, fit_intercept):

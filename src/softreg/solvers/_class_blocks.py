@@ -221,14 +221,20 @@ ARMIJO = 1e-4
 MAX_HALVINGS = 8
 
 
+def _dense_data(datafit) -> bool:
+    """In-memory dense X with ``y``/``Y``/``sw`` (not sparse, not a Dask datafit)."""
+    X = getattr(datafit, "X", None)
+    return isinstance(X, np.ndarray) and X.ndim == 2 and \
+        all(hasattr(datafit, name) for name in ("y", "Y", "sw"))
+
+
 def class_blocks_suit(datafit) -> bool:
     """Whether :func:`class_block_start` applies and is the default: in-memory dense X
     with ``y``/``Y``/``sw`` (so not a Dask datafit), at least :data:`BLOCKS_MIN_CLASSES`
     classes, the blocks within :data:`BLOCKS_MEMORY_FRACTION` of X's bytes."""
-    X = getattr(datafit, "X", None)
-    if not isinstance(X, np.ndarray) or X.ndim != 2 or \
-            not all(hasattr(datafit, name) for name in ("y", "Y", "sw")):
+    if not _dense_data(datafit):
         return False
+    X = datafit.X
     m = datafit.n_features + datafit.fit_intercept
     K = datafit.n_classes
     return K >= BLOCKS_MIN_CLASSES and 8 * K * m * m <= BLOCKS_MEMORY_FRACTION * X.nbytes
@@ -288,6 +294,9 @@ def class_block_start(objective, theta0: np.ndarray
     from ._precondition import FeaturePreconditioner, feature_preconditioner
 
     datafit, penalty = objective.datafit, objective.penalty
+    if not _dense_data(datafit):
+        raise TypeError("the class-block preconditioner needs in-memory dense X (the "
+                        f"datafit's X, y/Y and sw); {type(datafit).__name__} lacks them")
     ridge = penalty.ridge_weights(datafit.n_features) if penalty is not None else 0.0
     theta = np.asarray(theta0, dtype=np.float64)
     if not np.any(theta):
