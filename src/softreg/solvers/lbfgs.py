@@ -205,4 +205,3 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
     start = fit.params if not np.any(theta0) else theta0
     return HessianPreconditioner(H, datafit.n_classes, overwrite=True), start
-
