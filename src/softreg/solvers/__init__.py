@@ -4,7 +4,8 @@ The datafit implements :class:`softreg._protocol.Datafit`; the penalty is a
 :class:`softreg.penalties.Penalty` (None: none). What each solver calls of the datafit,
 checked before it starts (a missing method is refused by name):
 
-- ``lbfgs``: ``loss_grad``, ``feature_moments`` (preconditioned)
+- ``lbfgs``: ``loss_grad``, ``feature_moments`` (preconditioned); with many classes on
+  in-memory dense data also ``X``, ``y``/``Y``, ``sw`` (the class-block preconditioner)
 - ``newton``: ``loss_grad`` and ``hessian`` (exact solve) or ``loss_grad_hessp`` and
   ``feature_moments`` (CG solve)
 - ``gradient_descent``: ``loss_grad``, ``smoothness_bound``
