@@ -36,6 +36,7 @@ from ._common import (
     Penalised,
     SolverResult,
     max_abs,
+    record_iteration,
     smooth_objective,
 )
 from ._precondition import (
@@ -53,8 +54,13 @@ PRECONDITIONERS = (True, False, "moments", "hessian")
 SUBSAMPLE_TOL = 1e-4
 #: float32 data: mixed-precision passes (float32 products, error about 1e-7 in max |grad|)
 #: until max |grad J| <= MIXED_SWITCH * tol (near tol, float32 rounding in the values
-#: stalls the line search); then float64 passes (none more where that gradient is <= tol)
+#: stalls the line search); then float64 passes: quasi-Newton steps that need no values
+#: (:func:`_finish_float64`), at most FINISH_MAX_STEPS of them, then L-BFGS-B on float64
 MIXED_SWITCH = 10.0
+FINISH_MAX_STEPS = 10
+#: a finishing step is kept where the decrease of J it makes, estimated from the slopes at
+#: both ends, is at least this fraction of the first-order prediction
+FINISH_DECREASE = 0.25
 
 
 def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max_iter=1000,
@@ -107,27 +113,35 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     mixed = [bool(mixed_precision) and getattr(datafit, "can_mix_precision", False)]
     if mixed[0]:
         datafit.set_precision("mixed")
+    # mixed precision: the accepted iterates (u, gradient in u), for the float64 finish
+    history: list[tuple[np.ndarray, np.ndarray]] = []
 
     def on_iteration(intermediate_result):
         # the accepted point was the last one evaluated: the objective's cache answers
-        loss, grad = objective.loss_grad(to_theta_v(intermediate_result.x))
+        u_k = to_u(intermediate_result.x)
+        loss, grad = objective.loss_grad(to_theta(u_k))
         curve.append(float(loss))
         gnorm = max_abs(grad)
         if callback is not None:
             callback(IterationInfo(len(curve), curve[-1], gnorm))
-        if mixed[0] and gnorm > MIXED_SWITCH * tol:
-            return
-        # float32 products: near tol their rounding matters. Only a float64 gradient stops
-        # the fit; else L-BFGS restarts on float64 products (its line search compares
-        # values, which must come from one arithmetic)
         if mixed[0]:
-            datafit.set_precision("float64")
-            if max_abs(objective.loss_grad(to_theta_v(intermediate_result.x))[1]) <= tol:
-                mixed[0] = False  # converged: the loop below stops
-            raise StopIteration
+            # float32 products: near tol their rounding in the values stalls the line
+            # search; from MIXED_SWITCH * tol on, steps that need no values finish in
+            # float64 (see :func:`_finish_float64`)
+            history.append((u_k, grad_to_u(grad)))
+            if gnorm <= MIXED_SWITCH * tol:
+                raise StopIteration
+            return
         if gnorm <= tol:
             raise StopIteration
 
+    def to_u(v):
+        return frame["origin"] + frame["scale"] * v
+
+    def evaluate_u(u_k):
+        return objective.loss_grad(to_theta(u_k))
+
+    converged = False
     try:
         while True:
             frame["origin"], frame["scale"] = u, 1.0
@@ -140,7 +154,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
                          "ftol": 4 * np.finfo(float).eps, "maxcor": memory, "maxls": 50,
                          "maxfun": 10 * max_iter + 100},
             )
-            u = frame["origin"] + frame["scale"] * res.x
+            u = to_u(res.x)
             if not mixed[0]:
                 break
             # the switch, or a stop before it (float32 rounding in the values stalled the
@@ -149,6 +163,12 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
             mixed[0] = False
             if len(curve) >= max_iter:
                 break
+            if history and np.array_equal(history[-1][0], u):
+                u, converged = _finish_float64(
+                    evaluate_u, grad_to_u, history, tol, memory,
+                    min(FINISH_MAX_STEPS, max_iter - len(curve)), curve, callback)
+                if converged or len(curve) >= max_iter:
+                    break
     finally:
         if getattr(datafit, "can_mix_precision", False):
             datafit.set_precision("float64")
@@ -192,3 +212,74 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
     start = fit.params if not np.any(theta0) else theta0
     return HessianPreconditioner(H, datafit.n_classes, overwrite=True), start
+
+
+def _finish_float64(evaluate, grad_to_u, history, tol: float, memory: int, max_steps: int,
+                    curve: list[float], callback: Callback) -> tuple[np.ndarray, bool]:
+    """From the last mixed-precision iterate on to max |grad J| <= tol, float64 gradients.
+
+    Near the optimum the float32 rounding of J's values (about 1e-10 here) is as large as
+    the decrease a step makes, so a line search on them stalls; the gradients stay
+    accurate (their error, about 1e-7 of max |x|, is far below the slopes that matter).
+    These steps need no values: unit steps along the L-BFGS direction (two-loop recursion
+    over the last ``memory`` pairs of ``history``, the accepted iterates u with their
+    gradients in u, mixed ones included), each judged by its float64 gradient alone. A step
+    is kept where J's change along it, estimated from the slopes g.d at both ends
+    (trapezoid rule: exact for a quadratic), is a decrease of at least FINISH_DECREASE of
+    the first-order prediction; else the caller goes on with L-BFGS-B on float64 values.
+
+    Parameters
+    ----------
+    evaluate : callable u -> (J, grad J in theta), float64
+    grad_to_u : callable, grad J in theta -> grad in u
+    history : list of (u, grad in u), each of shape (n_params,); the last is the start
+    max_steps : int, steps at most (each one pass over X)
+    curve, callback : the solver's loss curve and callback (one entry per step)
+
+    Returns
+    -------
+    (u, converged) : the last accepted point (its float64 gradient <= tol when converged)
+    """
+    pairs = [(u1 - u0, g1 - g0) for (u0, g0), (u1, g1) in
+             zip(history[-memory - 1:-1], history[-memory:])]
+    pairs = [(s, y) for s, y in pairs if s @ y > 0]
+    u, g = history[-1]
+    for _ in range(max_steps):
+        d = -_lbfgs_direction(g, pairs)
+        slope = float(g @ d)
+        if not slope < 0:
+            break
+        u_new = u + d
+        loss, grad = evaluate(u_new)
+        gnorm = max_abs(grad)
+        record_iteration(curve, callback, len(curve) + 1, float(loss), gnorm)
+        if gnorm <= tol:
+            return u_new, True
+        g_new = grad_to_u(grad)
+        if (slope + float(g_new @ d)) / 2 > FINISH_DECREASE * slope:
+            break
+        if d @ (g_new - g) > 0:
+            pairs = (pairs + [(d, g_new - g)])[-memory:]
+        u, g = u_new, g_new
+    return u, False
+
+
+def _lbfgs_direction(g: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """H g for L-BFGS's inverse-Hessian estimate H from the pairs (s, y), oldest first.
+
+    The two-loop recursion (Nocedal & Wright, Algorithm 7.4) with H0 = (s.y / y.y) I from
+    the newest pair (I without pairs).
+    """
+    q = np.array(g, dtype=np.float64)
+    coefs = []
+    for s, y in reversed(pairs):
+        rho = 1.0 / float(y @ s)
+        a = rho * float(s @ q)
+        q -= a * y
+        coefs.append((rho, a))
+    if pairs:
+        s, y = pairs[-1]
+        q *= float(s @ y) / float(y @ y)
+    for (s, y), (rho, a) in zip(pairs, reversed(coefs)):
+        q += (a - rho * float(y @ q)) * s
+    return q
