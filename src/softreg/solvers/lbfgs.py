@@ -240,8 +240,9 @@ def _finish_float64(evaluate, grad_to_u, history, tol: float, memory: int, max_s
     -------
     (u, converged) : the last accepted point (its float64 gradient <= tol when converged)
     """
+    recent = history[-memory - 1:]
     pairs = [(u1 - u0, g1 - g0) for (u0, g0), (u1, g1) in
-             zip(history[-memory - 1:-1], history[-memory:])]
+             zip(recent[:-1], recent[1:], strict=True)]
     pairs = [(s, y) for s, y in pairs if s @ y > 0]
     u, g = history[-1]
     for _ in range(max_steps):
@@ -280,6 +281,6 @@ def _lbfgs_direction(g: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]]) 
     if pairs:
         s, y = pairs[-1]
         q *= float(s @ y) / float(y @ y)
-    for (s, y), (rho, a) in zip(pairs, reversed(coefs)):
+    for (s, y), (rho, a) in zip(pairs, reversed(coefs), strict=True):
         q += (a - rho * float(y @ q)) * s
     return q
