@@ -4,6 +4,8 @@ The reference optimum comes from SciPy's trust-region Newton on J written here i
 NumPy (scipy.special.logsumexp), independent of softreg's objective, kernels and solvers.
 """
 
+import importlib
+
 import numpy as np
 import pytest
 from scipy import optimize, special
@@ -24,6 +26,8 @@ from softreg.solvers import (
 )
 from softreg.solvers._common import MAX_ITER, backtracking_line_search
 from softreg.solvers.lean_lbfgs import lean_lbfgs
+
+lbfgs_module = importlib.import_module("softreg.solvers.lbfgs")
 
 N, D, K = 120, 4, 3
 ALPHA = 0.05
@@ -369,6 +373,111 @@ def test_lbfgs_mixed_precision_switches_to_float64_before_it_stops():
     ref = lbfgs(plain, Penalty(alpha=1e-4), plain.zeros(), tol=1e-6, precondition="moments",
                 mixed_precision=False)
     assert res.loss == pytest.approx(ref.loss, rel=1e-9)
+
+
+def _plain_optimum(X, y, alpha, n_classes):
+    """J (unit weights, intercept) in plain float64 NumPy, and its optimum by SciPy's L-BFGS-B."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    Y = np.eye(n_classes)[y]
+
+    def J(theta):
+        W, b = theta[:d * n_classes].reshape(d, n_classes), theta[d * n_classes:]
+        Z = X @ W + b
+        lse = special.logsumexp(Z, axis=1)
+        G = (np.exp(Z - lse[:, None]) - Y) / n
+        value = np.mean(lse - np.sum(Y * Z, axis=1)) + 0.5 * alpha * np.sum(W * W)
+        return value, np.concatenate([(X.T @ G + alpha * W).ravel(), G.sum(axis=0)])
+
+    res = optimize.minimize(J, np.zeros((d + 1) * n_classes), jac=True, method="L-BFGS-B",
+                            options={"gtol": 1e-11, "ftol": 0.0, "maxiter": 10_000})
+    return J, res.x
+
+
+def _spy_precisions(datafit):
+    """Record (precision, theta) of every evaluation of ``datafit``."""
+    seen = []
+    original = datafit._evaluate
+
+    def spy(theta, want_P=False):
+        seen.append((datafit.precision, np.array(theta)))
+        return original(theta, want_P)
+
+    datafit._evaluate = spy
+    return seen
+
+
+@pytest.fixture(scope="module")
+def float32_problem():
+    X, y = _bigger(dtype=np.float32)
+    J, theta = _plain_optimum(X, y, 1e-4, 3)
+    return X, y, J, theta
+
+
+@pytest.mark.parametrize("switch", [None, 1e3])
+def test_lbfgs_float32_finishes_on_float64_gradients_without_a_second_look(
+        float32_problem, monkeypatch, switch):
+    """After the mixed passes, value-free steps on float64 gradients reach tol; no point is
+    evaluated twice (the old switch re-evaluated the last mixed one in float64)."""
+    if switch is not None:  # a long finish: from max |grad| <= 1e-3 on
+        monkeypatch.setattr(lbfgs_module, "MIXED_SWITCH", switch)
+    X, y, J, theta_star = float32_problem
+    datafit = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    seen = _spy_precisions(datafit)
+    res = lbfgs(datafit, Penalty(alpha=1e-4), datafit.zeros(), tol=1e-6)
+    assert res.stop_reason == CONVERGED
+    precisions = [p for p, _ in seen]
+    first64 = precisions.index("float64")
+    assert first64 > 0 and set(precisions[:first64]) == {"mixed"}
+    assert set(precisions[first64:]) == {"float64"}
+    mixed_points = [t for p, t in seen if p == "mixed"]
+    for p, t in seen[first64:]:
+        assert not any(np.array_equal(t, m) for m in mixed_points)
+    if switch is not None:
+        assert len(precisions) - first64 >= 2  # several finishing steps
+    value, grad = J(res.params)
+    assert np.max(np.abs(grad)) <= 1e-6 * (1 + 1e-6)
+    assert 0 <= value - J(theta_star)[0] <= 1e-9
+    assert res.loss == pytest.approx(value, rel=1e-12)
+
+
+def test_lbfgs_float32_finish_hands_over_to_the_line_search(float32_problem, monkeypatch):
+    """A finishing step whose slopes do not promise a decrease is not kept: L-BFGS-B on
+    float64 values takes over from the last kept point and still reaches tol."""
+    monkeypatch.setattr(lbfgs_module, "MIXED_SWITCH", 1e3)
+    monkeypatch.setattr(lbfgs_module, "FINISH_DECREASE", 2.0)  # no step can pass
+    X, y, J, theta_star = float32_problem
+    datafit = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    seen = _spy_precisions(datafit)
+    res = lbfgs(datafit, Penalty(alpha=1e-4), datafit.zeros(), tol=1e-6)
+    assert res.stop_reason == CONVERGED
+    precisions = [p for p, _ in seen]
+    # the rejected step, the last kept (mixed) point again, then the line search's points
+    first64 = precisions.index("float64")
+    assert np.array_equal(seen[first64 + 1][1], seen[first64 - 1][1])
+    value, grad = J(res.params)
+    assert np.max(np.abs(grad)) <= 1e-6 * (1 + 1e-6)
+    assert 0 <= value - J(theta_star)[0] <= 1e-9
+
+
+def test_lbfgs_direction_is_the_bfgs_inverse_update():
+    """The two-loop recursion against the dense BFGS update of H, from H0 = (s.y/y.y) I."""
+    from softreg.solvers.lbfgs import _lbfgs_direction
+    rng = np.random.default_rng(0)
+    n = 6
+    A = rng.normal(size=(n, n))
+    A = A @ A.T + n * np.eye(n)
+    pairs = [(s, A @ s) for s in rng.normal(size=(4, n))]
+    s, y = pairs[-1]
+    H = (s @ y) / (y @ y) * np.eye(n)
+    for s, y in pairs:  # Nocedal & Wright (6.17): H+ = V^T H V + rho s s^T, V = I - rho y s^T
+        rho = 1.0 / (y @ s)
+        V = np.eye(n) - rho * np.outer(y, s)
+        H = V.T @ H @ V + rho * np.outer(s, s)
+    g = rng.normal(size=n)
+    np.testing.assert_allclose(_lbfgs_direction(g, pairs), H @ g, rtol=1e-10)
+    np.testing.assert_allclose(_lbfgs_direction(y, pairs), s, rtol=1e-10)  # secant equation
+    np.testing.assert_array_equal(_lbfgs_direction(g, []), g)
 
 
 def test_lbfgs_refuses_an_unknown_preconditioner(problem):
