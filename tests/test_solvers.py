@@ -431,7 +431,7 @@ def test_lbfgs_float32_finishes_on_float64_gradients_without_a_second_look(
     assert first64 > 0 and set(precisions[:first64]) == {"mixed"}
     assert set(precisions[first64:]) == {"float64"}
     mixed_points = [t for p, t in seen if p == "mixed"]
-    for p, t in seen[first64:]:
+    for _, t in seen[first64:]:
         assert not any(np.array_equal(t, m) for m in mixed_points)
     if switch is not None:
         assert len(precisions) - first64 >= 2  # several finishing steps
