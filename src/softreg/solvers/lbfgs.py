@@ -60,7 +60,7 @@ MIXED_SWITCH = 10.0
 FINISH_MAX_STEPS = 10
 #: a finishing step is kept where the decrease of J it makes, estimated from the slopes at
 #: both ends, is at least this fraction of the first-order prediction
-FINISH_DECREASE = 0.25
+FINISH_DECREASE = 0.1
 
 
 def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max_iter=1000,
@@ -100,14 +100,18 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     # in u close to I) the step that fits is -grad_u, so a run in those coordinates works on
     # v = (u - origin) / scale with scale = |grad_u(origin)|: its first step is then -grad_u
     # and needs no backtracking (later steps are scale-free)
-    frame = {"origin": u, "scale": 1.0}
+    frame = {"origin": u, "scale": 1.0, "fresh": True}
 
     def to_theta_v(v):
         return to_theta(frame["origin"] + frame["scale"] * v)
 
     def fun(v):
         loss, grad = objective.loss_grad(to_theta_v(v))
-        return loss, frame["scale"] * grad_to_u(grad)
+        g_u = grad_to_u(grad)
+        if mixed[0] and frame["fresh"]:  # a run's starting point: the first curvature pair's
+            history.append((to_u(v), g_u))
+            frame["fresh"] = False
+        return loss, frame["scale"] * g_u
 
     curve: list[float] = []
     mixed = [bool(mixed_precision) and getattr(datafit, "can_mix_precision", False)]
@@ -144,7 +148,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     converged = False
     try:
         while True:
-            frame["origin"], frame["scale"] = u, 1.0
+            frame["origin"], frame["scale"], frame["fresh"] = u, 1.0, True
             if isinstance(pre, HessianPreconditioner):
                 g_u = grad_to_u(objective.loss_grad(to_theta(u))[1])  # scipy's first call
                 frame["scale"] = float(np.linalg.norm(g_u)) or 1.0
