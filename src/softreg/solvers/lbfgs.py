@@ -105,9 +105,15 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     def to_theta_v(v):
         return to_theta(frame["origin"] + frame["scale"] * v)
 
+    # the last evaluation (v, loss, grad, grad in u): the accepted point is the last one
+    # evaluated, so the callback reuses it (the two triangular solves are ~0.4 ms each at
+    # n_params = 1010)
+    last: list = [None, 0.0, None, None]
+
     def fun(v):
         loss, grad = objective.loss_grad(to_theta_v(v))
         g_u = grad_to_u(grad)
+        last[:] = [np.array(v, copy=True), loss, grad, g_u]
         if mixed[0] and frame["fresh"]:  # a run's starting point: the first curvature pair's
             history.append((to_u(v), g_u))
             frame["fresh"] = False
@@ -121,9 +127,13 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     history: list[tuple[np.ndarray, np.ndarray]] = []
 
     def on_iteration(intermediate_result):
-        # the accepted point was the last one evaluated: the objective's cache answers
-        u_k = to_u(intermediate_result.x)
-        loss, grad = objective.loss_grad(to_theta(u_k))
+        x = intermediate_result.x
+        u_k = to_u(x)
+        if last[0] is not None and np.array_equal(last[0], x):
+            loss, grad, g_u = last[1:]
+        else:  # the objective's cache answers
+            loss, grad = objective.loss_grad(to_theta(u_k))
+            g_u = None
         curve.append(float(loss))
         gnorm = max_abs(grad)
         if callback is not None:
@@ -132,7 +142,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
             # float32 products: near tol their rounding in the values stalls the line
             # search; from MIXED_SWITCH * tol on, steps that need no values finish in
             # float64 (see :func:`_finish_float64`)
-            history.append((u_k, grad_to_u(grad)))
+            history.append((u_k, grad_to_u(grad) if g_u is None else g_u))
             if gnorm <= MIXED_SWITCH * tol:
                 raise StopIteration
             return
