@@ -452,12 +452,56 @@ def test_lbfgs_float32_finish_hands_over_to_the_line_search(float32_problem, mon
     res = lbfgs(datafit, Penalty(alpha=1e-4), datafit.zeros(), tol=1e-6)
     assert res.stop_reason == CONVERGED
     precisions = [p for p, _ in seen]
-    # the rejected step, the last kept (mixed) point again, then the line search's points
+    # the rejected trials along one direction (shorter and shorter), the last kept (mixed)
+    # point again, then the line search's points
     first64 = precisions.index("float64")
-    assert np.array_equal(seen[first64 + 1][1], seen[first64 - 1][1])
+    start = seen[first64 - 1][1]
+    again = next(i for i in range(first64, len(seen)) if np.array_equal(seen[i][1], start))
+    assert 1 <= again - first64 <= lbfgs_module.FINISH_MAX_TRIALS
+    steps = [seen[i][1] - start for i in range(first64, again)]
+    for step in steps[1:]:
+        ratio = np.linalg.norm(step) / np.linalg.norm(steps[0])
+        assert 0 < ratio < 1
+        np.testing.assert_allclose(step, ratio * steps[0], rtol=1e-9, atol=1e-15)
     value, grad = J(res.params)
     assert np.max(np.abs(grad)) <= 1e-6 * (1 + 1e-6)
     assert 0 <= value - J(theta_star)[0] <= 1e-9
+
+
+def test_float64_finish_shortens_an_overlong_step_to_the_minimum_along_it():
+    """On a quadratic J = u.A.u / 2 with curvature pairs that understate A fourfold, the unit
+    L-BFGS step overshoots (J's slope along it turns positive); the secant through the two
+    slopes then lands on the exact minimiser along the direction (slope zero there)."""
+    from softreg.solvers.lbfgs import _finish_float64, _lbfgs_direction
+    rng = np.random.default_rng(4)
+    n = 5
+    B = rng.normal(size=(n, n))
+    A = B @ B.T + n * np.eye(n)
+
+    def evaluate(u):
+        return 0.5 * u @ A @ u, A @ u
+
+    u0 = rng.normal(size=n)
+    u1 = u0 + 0.1 * rng.normal(size=n)
+    history = [(u0, A @ u1 - A @ (u1 - u0) / 4), (u1, A @ u1)]  # the pair's y = A s / 4
+    g = A @ u1
+    d = -_lbfgs_direction(g, [(u1 - u0, (A @ (u1 - u0)) / 4)])
+    slope, slope_1 = g @ d, (A @ (u1 + d)) @ d
+    # the unit step overshoots: J rises again along d there, too much to keep the step
+    assert (slope + slope_1) / 2 > lbfgs_module.FINISH_DECREASE * slope
+    curve, seen = [], []
+
+    def spy(u):
+        seen.append(u)
+        return evaluate(u)
+
+    u, converged = _finish_float64(spy, lambda v: v, history, 1e-300, 10, 2, curve, None)
+    assert not converged and len(seen) == 2 and len(curve) == 1
+    np.testing.assert_allclose(seen[0], u1 + d, rtol=1e-12)
+    t_star = -(g @ d) / (d @ A @ d)  # the exact minimiser along d
+    np.testing.assert_allclose(u, u1 + t_star * d, rtol=1e-10)
+    assert abs((A @ u) @ d) <= 1e-10 * abs(g @ d)
+    assert curve[0] == pytest.approx(evaluate(u)[0], rel=1e-12) and curve[0] < evaluate(u1)[0]
 
 
 def test_lbfgs_direction_is_the_bfgs_inverse_update():
