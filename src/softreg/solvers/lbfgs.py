@@ -64,10 +64,13 @@ SUBSAMPLE_TOL = 1e-4
 #: float32 data: mixed-precision passes (float32 products; gradient error measured 1e-8 to
 #: 2e-8 in max |grad| on the benchmark's dense32) until max |grad J| <= MIXED_SWITCH * tol
 #: (near tol, float32 rounding in the values stalls the line search); then float64 passes:
-#: quasi-Newton steps that need no values (:func:`_finish_float64`), at most
-#: FINISH_MAX_STEPS passes, then (rarely) L-BFGS-B on float64 values
+#: quasi-Newton steps that need no values (:func:`_finish_float64`) to tol, within
+#: FINISH_MAX_STEPS passes (and max_iter); where a step cannot be kept, L-BFGS-B on float64
+#: values goes on. (A cap of 10 passes, then a restart of L-BFGS-B, cost 10-20 passes more
+#: on slow, ill-conditioned float32 fits: the restart forgets the curvature pairs and its
+#: first step has length 1 / |grad|.)
 MIXED_SWITCH = 10.0
-FINISH_MAX_STEPS = 10
+FINISH_MAX_STEPS = 1000
 #: ... each step tries at most this many step lengths (1, then secant roots)
 FINISH_MAX_TRIALS = 3
 #: ... and keeps one where the decrease of J it makes, estimated from the slopes at both
