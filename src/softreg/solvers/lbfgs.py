@@ -161,6 +161,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
             # search; from MIXED_SWITCH * tol on, steps that need no values finish in
             # float64 (see :func:`_finish_float64`)
             history.append((u_k, grad_to_u(grad) if g_u is None else g_u))
+            del history[:-memory - 1]  # the finish uses the last ``memory`` pairs only
             if gnorm <= MIXED_SWITCH * tol:
                 raise StopIteration
             return
