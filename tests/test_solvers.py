@@ -4,6 +4,8 @@ The reference optimum comes from SciPy's trust-region Newton on J written here i
 NumPy (scipy.special.logsumexp), independent of softreg's objective, kernels and solvers.
 """
 
+import importlib
+
 import numpy as np
 import pytest
 from scipy import optimize, special
@@ -24,6 +26,8 @@ from softreg.solvers import (
 )
 from softreg.solvers._common import MAX_ITER, backtracking_line_search
 from softreg.solvers.lean_lbfgs import lean_lbfgs
+
+lbfgs_module = importlib.import_module("softreg.solvers.lbfgs")
 
 N, D, K = 120, 4, 3
 ALPHA = 0.05
@@ -369,6 +373,155 @@ def test_lbfgs_mixed_precision_switches_to_float64_before_it_stops():
     ref = lbfgs(plain, Penalty(alpha=1e-4), plain.zeros(), tol=1e-6, precondition="moments",
                 mixed_precision=False)
     assert res.loss == pytest.approx(ref.loss, rel=1e-9)
+
+
+def _plain_optimum(X, y, alpha, n_classes):
+    """J (unit weights, intercept) in plain float64 NumPy, and its optimum by SciPy's L-BFGS-B."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    Y = np.eye(n_classes)[y]
+
+    def J(theta):
+        W, b = theta[:d * n_classes].reshape(d, n_classes), theta[d * n_classes:]
+        Z = X @ W + b
+        lse = special.logsumexp(Z, axis=1)
+        G = (np.exp(Z - lse[:, None]) - Y) / n
+        value = np.mean(lse - np.sum(Y * Z, axis=1)) + 0.5 * alpha * np.sum(W * W)
+        return value, np.concatenate([(X.T @ G + alpha * W).ravel(), G.sum(axis=0)])
+
+    res = optimize.minimize(J, np.zeros((d + 1) * n_classes), jac=True, method="L-BFGS-B",
+                            options={"gtol": 1e-11, "ftol": 0.0, "maxiter": 10_000})
+    return J, res.x
+
+
+def _spy_precisions(datafit):
+    """Record (precision, theta) of every evaluation of ``datafit``."""
+    seen = []
+    original = datafit._evaluate
+
+    def spy(theta, want_P=False):
+        seen.append((datafit.precision, np.array(theta)))
+        return original(theta, want_P)
+
+    datafit._evaluate = spy
+    return seen
+
+
+@pytest.fixture(scope="module")
+def float32_problem():
+    X, y = _bigger(dtype=np.float32)
+    J, theta = _plain_optimum(X, y, 1e-4, 3)
+    return X, y, J, theta
+
+
+@pytest.mark.parametrize("switch", [None, 1e3])
+def test_lbfgs_float32_finishes_on_float64_gradients_without_a_second_look(
+        float32_problem, monkeypatch, switch):
+    """After the mixed passes, value-free steps on float64 gradients reach tol; no point is
+    evaluated twice (the old switch re-evaluated the last mixed one in float64)."""
+    if switch is not None:  # a long finish: from max |grad| <= 1e-3 on
+        monkeypatch.setattr(lbfgs_module, "MIXED_SWITCH", switch)
+    X, y, J, theta_star = float32_problem
+    datafit = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    seen = _spy_precisions(datafit)
+    res = lbfgs(datafit, Penalty(alpha=1e-4), datafit.zeros(), tol=1e-6)
+    assert res.stop_reason == CONVERGED
+    precisions = [p for p, _ in seen]
+    first64 = precisions.index("float64")
+    assert first64 > 0 and set(precisions[:first64]) == {"mixed"}
+    assert set(precisions[first64:]) == {"float64"}
+    mixed_points = [t for p, t in seen if p == "mixed"]
+    for _, t in seen[first64:]:
+        assert not any(np.array_equal(t, m) for m in mixed_points)
+    if switch is not None:
+        assert len(precisions) - first64 >= 2  # several finishing steps
+    value, grad = J(res.params)
+    assert np.max(np.abs(grad)) <= 1e-6 * (1 + 1e-6)
+    assert 0 <= value - J(theta_star)[0] <= 1e-9
+    assert res.loss == pytest.approx(value, rel=1e-12)
+
+
+def test_lbfgs_float32_finish_hands_over_to_the_line_search(float32_problem, monkeypatch):
+    """A finishing step whose slopes do not promise a decrease is not kept: L-BFGS-B on
+    float64 values takes over from the last kept point and still reaches tol."""
+    monkeypatch.setattr(lbfgs_module, "MIXED_SWITCH", 1e3)
+    monkeypatch.setattr(lbfgs_module, "FINISH_DECREASE", 2.0)  # no step can pass
+    X, y, J, theta_star = float32_problem
+    datafit = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    seen = _spy_precisions(datafit)
+    res = lbfgs(datafit, Penalty(alpha=1e-4), datafit.zeros(), tol=1e-6)
+    assert res.stop_reason == CONVERGED
+    precisions = [p for p, _ in seen]
+    # the rejected trials along one direction (shorter and shorter), the last kept (mixed)
+    # point again, then the line search's points
+    first64 = precisions.index("float64")
+    start = seen[first64 - 1][1]
+    again = next(i for i in range(first64, len(seen)) if np.array_equal(seen[i][1], start))
+    assert 1 <= again - first64 <= lbfgs_module.FINISH_MAX_TRIALS
+    steps = [seen[i][1] - start for i in range(first64, again)]
+    for step in steps[1:]:
+        ratio = np.linalg.norm(step) / np.linalg.norm(steps[0])
+        assert 0 < ratio < 1
+        np.testing.assert_allclose(step, ratio * steps[0], rtol=1e-9, atol=1e-15)
+    value, grad = J(res.params)
+    assert np.max(np.abs(grad)) <= 1e-6 * (1 + 1e-6)
+    assert 0 <= value - J(theta_star)[0] <= 1e-9
+
+
+def test_float64_finish_shortens_an_overlong_step_to_the_minimum_along_it():
+    """On a quadratic J = u.A.u / 2 with curvature pairs that understate A fourfold, the unit
+    L-BFGS step overshoots (J's slope along it turns positive); the secant through the two
+    slopes then lands on the exact minimiser along the direction (slope zero there)."""
+    from softreg.solvers.lbfgs import _finish_float64, _lbfgs_direction
+    rng = np.random.default_rng(4)
+    n = 5
+    B = rng.normal(size=(n, n))
+    A = B @ B.T + n * np.eye(n)
+
+    def evaluate(u):
+        return 0.5 * u @ A @ u, A @ u
+
+    u0 = rng.normal(size=n)
+    u1 = u0 + 0.1 * rng.normal(size=n)
+    history = [(u0, A @ u1 - A @ (u1 - u0) / 4), (u1, A @ u1)]  # the pair's y = A s / 4
+    g = A @ u1
+    d = -_lbfgs_direction(g, [(u1 - u0, (A @ (u1 - u0)) / 4)])
+    slope, slope_1 = g @ d, (A @ (u1 + d)) @ d
+    # the unit step overshoots: J rises again along d there, too much to keep the step
+    assert (slope + slope_1) / 2 > lbfgs_module.FINISH_DECREASE * slope
+    curve, seen = [], []
+
+    def spy(u):
+        seen.append(u)
+        return evaluate(u)
+
+    u, converged = _finish_float64(spy, lambda v: v, history, 1e-300, 10, 2, curve, None)
+    assert not converged and len(seen) == 2 and len(curve) == 1
+    np.testing.assert_allclose(seen[0], u1 + d, rtol=1e-12)
+    t_star = -(g @ d) / (d @ A @ d)  # the exact minimiser along d
+    np.testing.assert_allclose(u, u1 + t_star * d, rtol=1e-10)
+    assert abs((A @ u) @ d) <= 1e-10 * abs(g @ d)
+    assert curve[0] == pytest.approx(evaluate(u)[0], rel=1e-12) and curve[0] < evaluate(u1)[0]
+
+
+def test_lbfgs_direction_is_the_bfgs_inverse_update():
+    """The two-loop recursion against the dense BFGS update of H, from H0 = (s.y/y.y) I."""
+    from softreg.solvers.lbfgs import _lbfgs_direction
+    rng = np.random.default_rng(0)
+    n = 6
+    A = rng.normal(size=(n, n))
+    A = A @ A.T + n * np.eye(n)
+    pairs = [(s, A @ s) for s in rng.normal(size=(4, n))]
+    s, y = pairs[-1]
+    H = (s @ y) / (y @ y) * np.eye(n)
+    for s, y in pairs:  # Nocedal & Wright (6.17): H+ = V^T H V + rho s s^T, V = I - rho y s^T
+        rho = 1.0 / (y @ s)
+        V = np.eye(n) - rho * np.outer(y, s)
+        H = V.T @ H @ V + rho * np.outer(s, s)
+    g = rng.normal(size=n)
+    np.testing.assert_allclose(_lbfgs_direction(g, pairs), H @ g, rtol=1e-10)
+    np.testing.assert_allclose(_lbfgs_direction(y, pairs), s, rtol=1e-10)  # secant equation
+    np.testing.assert_array_equal(_lbfgs_direction(g, []), g)
 
 
 def test_lbfgs_refuses_an_unknown_preconditioner(problem):
