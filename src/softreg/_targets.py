@@ -25,7 +25,8 @@ def encode_labels(y, classes: np.ndarray | None = None) -> tuple[np.ndarray, np.
     labels are always "binary" or "multiclass" for scikit-learn's target check, which
     then need not scan y again.
     """
-    y = column_or_1d(y, warn=True)
+    if not (type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuf"):
+        y = column_or_1d(y, warn=True)  # (a 1-D numeric array it would return as it is)
     integer = y.dtype.kind in "biu"
     if y.dtype.kind == "f":
         assert_all_finite(y, input_name="y")
