@@ -19,13 +19,23 @@ def is_soft_target(y) -> bool:
 def encode_labels(y, classes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(classes, codes): sorted distinct labels of shape (K,) and int codes of shape (n,).
 
-    With ``classes`` given, labels outside it raise a ValueError naming them.
+    With ``classes`` given, labels outside it raise a ValueError naming them. Bool and
+    integer labels over a small range are counted in one pass (:func:`_integer_codes`,
+    the same result as ``np.unique(y, return_inverse=True)`` without its sort); such
+    labels are always "binary" or "multiclass" for scikit-learn's target check, which
+    then need not scan y again.
     """
-    y = column_or_1d(y, warn=True)
+    if not (type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuf"):
+        y = column_or_1d(y, warn=True)  # (a 1-D numeric array it would return as it is)
+    integer = y.dtype.kind in "biu"
     if y.dtype.kind == "f":
         assert_all_finite(y, input_name="y")
-    check_classification_targets(y)
+    if not integer:
+        check_classification_targets(y)
     if classes is None:
+        found = _integer_codes(y) if integer else None
+        if found is not None:
+            return found
         classes, codes = np.unique(y, return_inverse=True)
         return classes, codes.reshape(-1)
     codes = np.searchsorted(classes, y)
@@ -35,6 +45,38 @@ def encode_labels(y, classes: np.ndarray | None = None) -> tuple[np.ndarray, np.
         raise ValueError(f"y contains labels not in classes {list(classes)}: "
                          f"{sorted(set(np.asarray(y)[unknown].tolist()))[:5]}")
     return classes, codes
+
+
+#: integer labels spanning up to max(this, 2 n) values are counted, not sorted
+COUNT_SPAN_MIN = 1 << 16
+
+
+def _integer_codes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``np.unique(y, return_inverse=True)`` for 1-D bool or integer y by counting.
+
+    One bincount over y - min(y) marks the labels present; their running count is each
+    label's code. None (sort instead) when y is empty, its values do not fit a signed
+    pointer-size integer, or they span more than max(2 n, :data:`COUNT_SPAN_MIN`)
+    values (the counts would outgrow y).
+
+    Returns
+    -------
+    classes : ndarray of shape (K,), y's dtype
+    codes : ndarray of shape (n,), intp
+    """
+    if y.size == 0:
+        return None
+    lo, hi = int(y.min()), int(y.max())
+    limit = np.iinfo(np.intp)
+    if lo < limit.min or hi > limit.max or hi - lo + 1 > max(2 * y.size, COUNT_SPAN_MIN):
+        return None
+    shifted = y.astype(np.intp, copy=False)
+    if lo != 0:
+        shifted = shifted - lo  # in intp: no wrap-around of narrow types
+    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+    classes = (np.flatnonzero(present) + lo).astype(y.dtype)
+    rank = np.cumsum(present, dtype=np.intp) - 1
+    return classes, rank[shifted]
 
 
 def check_soft_targets(Y, n_classes: int | None = None, dtype=np.float64
@@ -77,6 +119,8 @@ def check_weights(sample_weight, X, n_samples: int, *, normalize: bool = False) 
     to a subnormal number), where a raw sum would silently zero every weight. Frequency
     weights whose scale matters (standard errors) must not be normalised.
     """
+    if sample_weight is None:  # ones: nothing to check or normalise
+        return np.ones(n_samples)
     s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if s.shape[0] != n_samples:
         raise ValueError(f"sample_weight has {s.shape[0]} entries for {n_samples} samples")

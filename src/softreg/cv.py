@@ -320,8 +320,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         self
         """
         X = validate_data(self, X, accept_sparse=("csr", "csc"),
-                          dtype=(np.float64, np.float32), order="C")
-        check_squares_finite(X)
+                          dtype=(np.float64, np.float32), order="C", ensure_all_finite=False)
+        check_squares_finite(X, estimator_name=type(self).__name__)  # and finiteness
         if y is None:
             raise ValueError("SoftmaxRegressionCV requires y to be passed, but the target y "
                              "is None")

@@ -21,8 +21,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
+from threadpoolctl import ThreadpoolController
 
 from . import solvers
 from ._hyperparams import SOLVERS
@@ -178,8 +178,10 @@ default="auto"
                              dtype=(np.float64, np.float32))
 
     def _validate_X_for_fit(self, X, reset: bool):
-        X = self._validate_X(X, reset=reset)
-        check_squares_finite(X)
+        # the finiteness test shares its one read of X with the sum-of-squares test
+        X = validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
+                          dtype=(np.float64, np.float32), ensure_all_finite=False)
+        check_squares_finite(X, estimator_name=type(self).__name__)
         return X
 
     def _initial_params(self, datafit) -> np.ndarray:
@@ -308,7 +310,7 @@ default="auto"
         fast = getattr(datafit, "kernel", None) == "fast"
         solver = self._choose_solver(datafit.n_params, datafit,
                                      full_gradients_only=not hasattr(datafit, "X"))
-        with threadpool_limits(limits=1, user_api="blas") if fast else nullcontext():
+        with blas_single_threaded() if fast else nullcontext():
             result = self._run_solver(datafit, solver)
         self.coef_, self.intercept_ = coef_intercept(*datafit.unpack(result.params),
                                                      datafit.dtype,
@@ -532,15 +534,21 @@ def _predict_dask(estimator, X, method):
     return predict_dask(estimator, X, method)
 
 
-def check_squares_finite(X) -> None:
-    """Refuse float64 X whose squares overflow: curvature (the preconditioner's moments, the
-    Hessian, SAGA's step) is a sum of squares, and nothing fitted on it could be trusted.
-    One BLAS dot over the values (no copy of X); float32 values always square
-    finitely in the float64 arithmetic of the solvers."""
+def check_squares_finite(X, *, estimator_name: str | None = None) -> None:
+    """Refuse X holding NaN or infinity, and float64 X whose squares overflow.
+
+    Curvature (the preconditioner's moments, the Hessian, SAGA's step) is a sum of squares,
+    and nothing fitted on it could be trusted. One BLAS dot over the values (no copy of X)
+    answers both questions when all is well: a finite sum of squares means finite values.
+    Otherwise scikit-learn's own test names NaN or infinity (its message, with
+    ``estimator_name``; skipped under ``sklearn.set_config(assume_finite=True)``), and
+    then float64 values whose squares overflow are refused here; float32 values always
+    square finitely in the float64 arithmetic of the solvers.
+    """
     values = X.data if sp.issparse(X) else X
-    if values.dtype != np.float64 or values.size == 0:
+    if values.dtype not in (np.float64, np.float32) or values.size == 0:
         return
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         if values.ndim == 1 or values.flags.c_contiguous or values.flags.f_contiguous:
             flat = values.ravel(order="K")  # a view: one BLAS dot
             total = np.dot(flat, flat)
@@ -548,15 +556,36 @@ def check_squares_finite(X) -> None:
             total = np.einsum("ij,ij->", values, values)
         if np.isfinite(total):
             return
-    biggest = float(np.max(np.abs(values)))
+    _assert_all_finite(values, input_name="X", estimator_name=estimator_name)
+    if values.dtype != np.float64:
+        return
+    with np.errstate(invalid="ignore"):
+        biggest = float(np.max(np.abs(values)))
     where = ""
     if not sp.issparse(X):
-        j = int(np.argmax(np.max(np.abs(X), axis=0)))
+        with np.errstate(invalid="ignore"):
+            j = int(np.argmax(np.max(np.abs(X), axis=0)))
         where = f" (in column {j})"
     raise ValueError(f"X holds values too large to fit on: the largest |value| is "
                      f"{biggest:.3g}{where} and the sum of squares of X overflows float64 "
                      "(the solvers' curvature is built from it); rescale the features, e.g. "
                      "with sklearn.preprocessing.StandardScaler")
+
+
+_blas_controller: list = []  # [(len(sys.modules) when built, ThreadpoolController)]
+
+
+def blas_single_threaded():
+    """A context manager limiting BLAS to one thread (threadpoolctl's ``limit``).
+
+    The controller (threadpoolctl's scan of the loaded libraries, about 1 ms, 10 ms the
+    first time) is kept and rebuilt only when modules were imported since it was built,
+    as a newly imported extension may have brought its own BLAS.
+    """
+    n_modules = len(sys.modules)
+    if not _blas_controller or _blas_controller[0][0] != n_modules:
+        _blas_controller[:] = [(n_modules, ThreadpoolController())]
+    return _blas_controller[0][1].limit(limits=1, user_api="blas")
 
 
 def _feature_scale_spread(X) -> float:
