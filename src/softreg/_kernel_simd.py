@@ -65,9 +65,17 @@ def padded_classes(K: int, itemsize: int) -> int:
     return -(-K // L) * L
 
 
-def gradient_classes(K: int) -> int:
-    """Kg: K rounded up to a multiple of the gradient's class tile (4)."""
-    return -(-K // 4) * 4
+@_jit
+def class_tile(K):
+    """The gradient's class tile (4 or 5) that pads K the least (4 on a tie)."""
+    return 5 if -K % 5 < -K % 4 else 4
+
+
+@_jit
+def gradient_classes(K):
+    """Kg: K rounded up to a multiple of the gradient's class tile (:func:`class_tile`)."""
+    tile = class_tile(K)
+    return -(-K // tile) * tile
 
 
 @_jit
@@ -246,3 +254,90 @@ def accumulate(src, s0, m, R, acc, zero):
             store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a2), b2), cnt)
             o += d
             store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a3), b3), cnt)
+
+
+@_jit
+def accumulate5(src, s0, m, R, acc, zero):
+    """As :func:`accumulate` with tiles of 5 classes (Kg a multiple of 5): 20 registers."""
+    wide()
+    Kg, d = acc.shape
+    L = LANES64 if acc.itemsize == 8 else LANES32
+    full = d // L
+    j4 = (full - full % 4) * L
+    for c in range(0, Kg, 5):
+        R0, R1, R2, R3, R4 = R[c], R[c + 1], R[c + 2], R[c + 3], R[c + 4]
+        for j0 in range(0, j4, 4 * L):
+            a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = a22 = a23 = splat(zero)
+            a30 = a31 = a32 = a33 = a40 = a41 = a42 = a43 = splat(zero)
+            for r in range(m):
+                x = (s0 + r) * d + j0
+                x0, x1 = loadas(src, x, zero), loadas(src, x + L, zero)
+                x2, x3 = loadas(src, x + 2 * L, zero), loadas(src, x + 3 * L, zero)
+                g = splatas(R0[r], zero)
+                a00, a01 = fma(g, x0, a00), fma(g, x1, a01)
+                a02, a03 = fma(g, x2, a02), fma(g, x3, a03)
+                g = splatas(R1[r], zero)
+                a10, a11 = fma(g, x0, a10), fma(g, x1, a11)
+                a12, a13 = fma(g, x2, a12), fma(g, x3, a13)
+                g = splatas(R2[r], zero)
+                a20, a21 = fma(g, x0, a20), fma(g, x1, a21)
+                a22, a23 = fma(g, x2, a22), fma(g, x3, a23)
+                g = splatas(R3[r], zero)
+                a30, a31 = fma(g, x0, a30), fma(g, x1, a31)
+                a32, a33 = fma(g, x2, a32), fma(g, x3, a33)
+                g = splatas(R4[r], zero)
+                a40, a41 = fma(g, x0, a40), fma(g, x1, a41)
+                a42, a43 = fma(g, x2, a42), fma(g, x3, a43)
+            o = c * d + j0
+            store(acc, o, add(loadas(acc, o, zero), a00))
+            store(acc, o + L, add(loadas(acc, o + L, zero), a01))
+            store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a02))
+            store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a03))
+            o = (c + 1) * d + j0
+            store(acc, o, add(loadas(acc, o, zero), a10))
+            store(acc, o + L, add(loadas(acc, o + L, zero), a11))
+            store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a12))
+            store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a13))
+            o = (c + 2) * d + j0
+            store(acc, o, add(loadas(acc, o, zero), a20))
+            store(acc, o + L, add(loadas(acc, o + L, zero), a21))
+            store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a22))
+            store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a23))
+            o = (c + 3) * d + j0
+            store(acc, o, add(loadas(acc, o, zero), a30))
+            store(acc, o + L, add(loadas(acc, o + L, zero), a31))
+            store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a32))
+            store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a33))
+            o = (c + 4) * d + j0
+            store(acc, o, add(loadas(acc, o, zero), a40))
+            store(acc, o + L, add(loadas(acc, o + L, zero), a41))
+            store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a42))
+            store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a43))
+        for j0 in range(j4, d, L):  # leftover vectors; the last may be partial
+            cnt = min(L, d - j0)
+            a0 = a1 = a2 = a3 = a4 = b0 = b1 = b2 = b3 = b4 = splat(zero)
+            for r in range(0, m - 1, 2):
+                x = (s0 + r) * d + j0
+                x0 = loadas_mask(src, x, cnt, zero)
+                x1 = loadas_mask(src, x + d, cnt, zero)
+                a0, b0 = fma(splatas(R0[r], zero), x0, a0), fma(splatas(R0[r + 1], zero), x1, b0)
+                a1, b1 = fma(splatas(R1[r], zero), x0, a1), fma(splatas(R1[r + 1], zero), x1, b1)
+                a2, b2 = fma(splatas(R2[r], zero), x0, a2), fma(splatas(R2[r + 1], zero), x1, b2)
+                a3, b3 = fma(splatas(R3[r], zero), x0, a3), fma(splatas(R3[r + 1], zero), x1, b3)
+                a4, b4 = fma(splatas(R4[r], zero), x0, a4), fma(splatas(R4[r + 1], zero), x1, b4)
+            if m % 2:
+                r = m - 1
+                x0 = loadas_mask(src, (s0 + r) * d + j0, cnt, zero)
+                a0, a1 = fma(splatas(R0[r], zero), x0, a0), fma(splatas(R1[r], zero), x0, a1)
+                a2, a3 = fma(splatas(R2[r], zero), x0, a2), fma(splatas(R3[r], zero), x0, a3)
+                a4 = fma(splatas(R4[r], zero), x0, a4)
+            o = c * d + j0
+            store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a0), b0), cnt)
+            o += d
+            store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a1), b1), cnt)
+            o += d
+            store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a2), b2), cnt)
+            o += d
+            store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a3), b3), cnt)
+            o += d
+            store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a4), b4), cnt)

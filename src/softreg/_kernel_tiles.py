@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
+from ._simd import wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -128,6 +129,7 @@ def _exp_nonpositive(x, bits, m):
     k = round(v / ln 2) and |f| <= ln(2) / 2; exp(f) by its Taylor polynomial of degree 12
     (truncation error below 2e-17); 2^k is built in the exponent bits of ``bits``.
     """
+    wide()  # 512-bit vectors on an AVX-512 host (see :mod:`softreg._simd`)
     for i in range(m):
         v = max(x[i], -708.0)
         k = math.floor(v * _LOG2E + 0.5)

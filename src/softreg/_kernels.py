@@ -45,6 +45,7 @@ from . import _kernel_simd as _simd
 from . import _kernel_tiles as _tiles
 from ._jit import njit
 from ._kernel_tiles import numba
+from ._simd import wide
 
 _OPTIONS = _tiles._OPTIONS
 
@@ -77,6 +78,7 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     direction's logits and R[:, r] = sw_i (p_i * z - p_i (p_i . z)) with the current
     point's probabilities P; returns 0.
     """
+    wide()  # 512-bit vectors on an AVX-512 host (see :mod:`softreg._simd`)
     w = sw[i0:i0 + m]  # views of the block's rows: range() indices need no wraparound
     Pb = P[i0:i0 + m]
     Yb = Y[i0:i0 + m]
@@ -163,13 +165,19 @@ def _block(src, s0, i0, m, ahead, Wp, b, K, codes, Y, soft, sw, P, want_P, hessi
             Zk[r] = Zr[r, k] + bk
     loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb)
     if Wp.itemsize == 8:
-        _simd.accumulate(src, s0, m, R, acc, zero)
+        if acc.shape[0] % 5 == 0:
+            _simd.accumulate5(src, s0, m, R, acc, zero)
+        else:
+            _simd.accumulate(src, s0, m, R, acc, zero)
         return loss
     for k in range(K):
         for r in range(m):
             Rs[k, r] = R[k, r]
     accs[:, :] = 0.0
-    _simd.accumulate(src, s0, m, Rs, accs, zero)
+    if acc.shape[0] % 5 == 0:
+        _simd.accumulate5(src, s0, m, Rs, accs, zero)
+    else:
+        _simd.accumulate(src, s0, m, Rs, accs, zero)
     Kg, d = acc.shape
     for k in range(K):  # the padding classes' rows stay zero
         for j in range(d):
@@ -192,7 +200,7 @@ def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
     """
     n, d = X.shape
     Kp = Wp.shape[1]
-    Kg = (K + 3) // 4 * 4  # :func:`softreg._kernel_simd.gradient_classes`
+    Kg = _simd.gradient_classes(K)
     grads = np.zeros((n_chunks, Kg, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
@@ -223,7 +231,7 @@ def _dense_f_pass(XT, Wp, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian
     """
     d, n = XT.shape
     Kp = Wp.shape[1]
-    Kg = (K + 3) // 4 * 4  # :func:`softreg._kernel_simd.gradient_classes`
+    Kg = _simd.gradient_classes(K)
     grads = np.zeros((n_chunks, Kg, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
@@ -282,7 +290,7 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
         n, d = src.shape
     direct = not f_order and src.itemsize == 4
     Kp = Wp32.shape[1]
-    Kg = (K + 3) // 4 * 4  # :func:`softreg._kernel_simd.gradient_classes`
+    Kg = _simd.gradient_classes(K)
     grads = np.zeros((n_chunks, Kg, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)

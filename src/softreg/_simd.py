@@ -362,3 +362,7 @@ if numba is not None:
     loadas_mask = _ops["loadas_mask"]
     prefetch_l2 = _ops["prefetch_l2"]
     splatas = _ops["splatas"]
+else:  # pragma: no cover - exercised only where numba is missing
+
+    def wide():
+        """No-op without numba."""
