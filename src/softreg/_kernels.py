@@ -52,7 +52,7 @@ _OPTIONS = _tiles._OPTIONS
 _prange = range if numba is None else numba.prange
 
 #: rows per block of the C-order pass (its Z, R buffers and rows stay in L1/L2)
-_BLOCK = 64
+_BLOCK = 128
 #: rows ahead that the C-order pass prefetches (one block: it streams while a block computes)
 _AHEAD = 64
 #: rows per block of the F-order pass (and how far ahead it prefetches each column segment)
