@@ -9,7 +9,7 @@ combine them with the operations below, so the register tile is written out as i
 should be compiled: outer-product updates, no horizontal sums, masked loads for tails.
 
 Vector width: ``LANES64`` doubles (``LANES32`` floats) per vector: 8 (16) on a host with
-AVX-512F, 4 (8) elsewhere. Any width is correct on any x86-64 or other LLVM target (LLVM
+AVX-512F, 4 (8) elsewhere (``SOFTREG_SIMD_BITS`` overrides it, for tests). Any width is correct on any x86-64 or other LLVM target (LLVM
 splits a vector wider than the host's registers); the choice only sets the speed.
 :func:`wide` marks the enclosing function "prefer-vector-width"="512" and
 "min-legal-vector-width"="512": without them LLVM's x86 back end, which prefers 256-bit
@@ -35,6 +35,7 @@ Indices are not bounds-checked: the callers keep them inside the arrays.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 numba: Any
@@ -55,9 +56,24 @@ def _host_has_avx512() -> bool:
     return bool(features.get("avx512f", False))
 
 
-WIDE = _host_has_avx512()
+def _vector_bits() -> int:
+    """512 on an AVX-512 host, else 256; ``SOFTREG_SIMD_BITS`` (128, 256, 512) overrides.
+
+    The override exists for tests (the narrower layouts of other hosts run here too); set
+    it only with a private ``NUMBA_CACHE_DIR``: numba's cache does not know about it.
+    """
+    forced = os.environ.get("SOFTREG_SIMD_BITS", "")
+    if forced in ("128", "256", "512"):
+        return int(forced)
+    return 512 if _host_has_avx512() else 256
+
+
+#: bits per vector
+BITS = _vector_bits()
+#: whether the kernels ask LLVM for 512-bit registers (:func:`wide`)
+WIDE = BITS == 512
 #: float64 lanes per vector
-LANES64 = 8 if WIDE else 4
+LANES64 = BITS // 64
 #: float32 lanes per vector
 LANES32 = 2 * LANES64
 
