@@ -9,12 +9,13 @@ combine them with the operations below, so the register tile is written out as i
 should be compiled: outer-product updates, no horizontal sums, masked loads for tails.
 
 Vector width: ``LANES64`` doubles (``LANES32`` floats) per vector: 8 (16) on a host with
-AVX-512F, 4 (8) elsewhere (``SOFTREG_SIMD_BITS`` overrides it, for tests). Any width is correct on any x86-64 or other LLVM target (LLVM
-splits a vector wider than the host's registers); the choice only sets the speed.
+AVX-512F, 4 (8) elsewhere (``SOFTREG_SIMD_BITS`` overrides it, for tests). Any width is
+correct on any LLVM target: LLVM splits a vector wider than the host's registers, and a
+masked load or store into what the host has; the choice only sets the speed.
 :func:`wide` marks the enclosing function "prefer-vector-width"="512" and
 "min-legal-vector-width"="512": without them LLVM's x86 back end, which prefers 256-bit
-vectors on AVX-512 hosts, would split each 512-bit operation in two. The attributes are
-hints, harmless on a host without AVX-512.
+vectors on AVX-512 hosts, would split each 512-bit operation in two. They are hints, set
+only on an AVX-512 host.
 
 Operations (``a``: a contiguous array, ``i``: a flat element index into its data, ``c``: a
 lane count, lanes at or past ``c`` are neither read nor written):
