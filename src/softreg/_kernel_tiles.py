@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
-from ._simd import wide
+from ._simd import bits_to_float64, wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -155,6 +155,38 @@ def _exp_nonpositive(x, bits, m):
 
 
 exp_nonpositive = _jit(_exp_nonpositive, exact=True)
+
+
+def _exp_shifted_sum(Zk, zmax, Rk, total, m):
+    """Rk[:m] = exp(Zk[:m] - zmax[:m]) (arguments <= 0), total[:m] += Rk[:m], in one loop.
+
+    The same arithmetic as :func:`_exp_nonpositive` on ``Zk - zmax`` (bit for bit), with
+    2^k made by a bitcast in the loop instead of a second pass through an int64 buffer.
+    """
+    wide()
+    for i in range(m):
+        v = max(Zk[i] - zmax[i], -708.0)
+        k = math.floor(v * _LOG2E + 0.5)
+        f = (v - k * _LN2_HI) - k * _LN2_LO
+        p = 1.0 / 479001600.0
+        p = p * f + 1.0 / 39916800.0
+        p = p * f + 1.0 / 3628800.0
+        p = p * f + 1.0 / 362880.0
+        p = p * f + 1.0 / 40320.0
+        p = p * f + 1.0 / 5040.0
+        p = p * f + 1.0 / 720.0
+        p = p * f + 1.0 / 120.0
+        p = p * f + 1.0 / 24.0
+        p = p * f + 1.0 / 6.0
+        p = p * f + 0.5
+        p = p * f + 1.0
+        p = p * f + 1.0
+        e = p * bits_to_float64((np.int64(k) + 1023) << 52)
+        Rk[i] = e
+        total[i] += e
+
+
+exp_shifted_sum = _jit(_exp_shifted_sum, exact=True)
 
 
 @_jit

@@ -103,12 +103,7 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
                 zmax[r] = max(zmax[r], Z[k, r])
         total[:m] = 0.0
         for k in range(K):
-            Rk = R[k]
-            for r in range(m):
-                Rk[r] = Z[k, r] - zmax[r]
-            _tiles.exp_nonpositive(Rk, bits, m)
-            for r in range(m):
-                total[r] += Rk[r]
+            _tiles.exp_shifted_sum(Z[k], zmax, R[k], total, m)
         if soft:
             yz[:m] = 0.0
             for k in range(K):

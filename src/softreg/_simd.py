@@ -29,6 +29,7 @@ lane count, lanes at or past ``c`` are neither read nor written):
 - ``hsum(v)``: the sum of the lanes (a scalar)
 - ``loadas(a, i, x)``, ``loadas_mask(a, i, c, x)``: a vector of scalar x's dtype from a
   (widened or rounded as needed), as :func:`splat` would make of x
+- ``bits_to_float64(i)``: the float64 whose bits are the int64 i (a scalar bitcast)
 - ``prefetch_l2(a, i)``: hint the CPU to bring the cache line of a's element i into L2
 
 Indices are not bounds-checked: the callers keep them inside the arrays.
@@ -149,6 +150,15 @@ def _build():  # noqa: C901 - one closure per operation; small each
         name = f"llvm.masked.store.{suffix(vty)}.{pointer_suffix(vty)}"
         fn = cgutils.get_or_insert_function(builder.module, fnty, name)
         builder.call(fn, [value, ptr, i32(align), mask])
+
+    @intrinsic
+    def bits_to_float64(typingctx, i):
+        if not isinstance(i, types.Integer) or i.bitwidth != 64:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.DoubleType())
+        return types.float64(i), codegen
 
     @intrinsic
     def wide(typingctx):
@@ -356,15 +366,16 @@ def _build():  # noqa: C901 - one closure per operation; small each
         return v.dtype(v), codegen
 
     return dict(
-        splatas=splatas, loadas=loadas, loadas_mask=loadas_mask, prefetch_l2=prefetch_l2,
-        wide=wide, splat=splat, load=load, load_mask=load_mask, loadw=loadw,
-        loadw_mask=loadw_mask, store=store, store_mask=store_mask, fma=fma, add=add, hsum=hsum,
-        VecType=VecType)
+        bits_to_float64=bits_to_float64, splatas=splatas, loadas=loadas,
+        loadas_mask=loadas_mask, prefetch_l2=prefetch_l2, wide=wide, splat=splat, load=load,
+        load_mask=load_mask, loadw=loadw, loadw_mask=loadw_mask, store=store,
+        store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType)
 
 
 if numba is not None:
     _ops = _build()
     wide = _ops["wide"]
+    bits_to_float64 = _ops["bits_to_float64"]
     splat = _ops["splat"]
     load = _ops["load"]
     load_mask = _ops["load_mask"]
@@ -383,3 +394,8 @@ else:  # pragma: no cover - exercised only where numba is missing
 
     def wide():
         """No-op without numba."""
+
+    def bits_to_float64(i):
+        """Without numba: the float64 whose bits are the int64 i."""
+        import numpy as np
+        return float(np.int64(i).view(np.float64))
