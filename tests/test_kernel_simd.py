@@ -191,3 +191,34 @@ def test_lanes_follow_the_host():
     avx512 = bool(binding.get_host_cpu_features().get("avx512f", False))
     assert _simd.LANES64 == (8 if avx512 else 4) and _simd.LANES32 == 2 * _simd.LANES64
     assert _simd.WIDE == avx512
+
+
+def test_fused_shift_exp_sum_is_bitwise_the_two_step_exp():
+    from softreg._kernel_tiles import exp_nonpositive, exp_shifted_sum
+
+    rng = np.random.default_rng(7)
+    m = 203
+    Z = rng.normal(scale=30, size=m)
+    Z[:5] = [0.0, -1e4, 800.0, -800.0, 1e-300]
+    zmax = np.maximum(Z, 0) + np.abs(rng.normal(size=m))
+    zmax[:3] = Z[:3]  # argument exactly 0
+    shifted = Z - zmax
+    two_step = shifted.copy()
+    exp_nonpositive(two_step, np.empty(m, np.int64), m)
+    out, total = np.full(m + 3, -1.0), np.full(m + 3, 0.5)
+    exp_shifted_sum(Z, zmax, out, total, m)
+    np.testing.assert_array_equal(out[:m], two_step)
+    np.testing.assert_array_equal(total[:m], 0.5 + two_step)
+    assert np.all(out[m:] == -1.0) and np.all(total[m:] == 0.5)
+    np.testing.assert_allclose(out[:m], np.exp(np.maximum(shifted, -708.0)), rtol=1e-15)
+
+
+def test_bits_to_float64_is_a_bitcast():
+    import numba
+
+    from softreg._jit import njit
+
+    assert numba is not None
+    cast = njit(lambda i: _simd.bits_to_float64(i))
+    for value in (1.0, -2.5, 1e-310, np.inf):
+        assert cast(np.float64(value).view(np.int64)) == value
