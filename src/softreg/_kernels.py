@@ -6,23 +6,34 @@ Per block the kernel forms the logits Z = X_b W + b with register tiles, the max
 softmax, the loss and the residual R = s (P - Y) along the block's rows in vector lanes,
 and adds R^T X_b to the gradient while the block is still in cache, so X is read from
 memory once per evaluation (a NumPy evaluation reads it twice and writes several n x K
-temporaries). The micro-kernels are in :mod:`softreg._kernel_tiles`.
+temporaries). The C-order micro-kernels are explicit 512-bit SIMD code
+(:mod:`softreg._kernel_simd`, 256-bit on hosts without AVX-512), the others plain loops
+(:mod:`softreg._kernel_tiles`).
 
-- C-ordered X: blocks of ``_BLOCK`` rows; the next block is prefetched while one computes.
+- C-ordered X: blocks of ``_BLOCK`` rows; the logits tiles prefetch into L2 the rows
+  ``_AHEAD`` on while they compute, so X streams from memory behind the arithmetic.
 - F-ordered X (what pandas hands over): read in place, never copied or transposed, through
-  X.T (C-ordered), in blocks of ``_F_BLOCK`` rows whose column segments are contiguous.
+  X.T (C-ordered), in blocks whose column segments are contiguous.
 
-Shapes: X (n, d) C- or F-contiguous ndarray; Wt (Kp, d) = W^T and b (Kp,) padded with zero
-classes to Kp (a multiple of the class tile, 4 or 5); codes (n,) int, or Y (n, K) soft
-targets; sw (n,) normalised weights. X is read in its own dtype (float32 stays float32 in
-memory: half the bytes); the parameters and all arithmetic are float64, so float32 data
-costs no accuracy in the optimisation (see :mod:`softreg._kernel_tiles` for why).
+Shapes: X (n, d) C- or F-contiguous ndarray; Wp (d, Kp) = W padded with zero classes to
+Kp (a multiple of the vector's lanes), Wt (Kt, d) = W^T padded to a multiple of the
+F-order tiles' class tile (float32 F order only), b (Kt,) likewise; codes (n,) int, or
+Y (n, K) soft targets; sw (n,) normalised weights. X is read in its own dtype (float32
+stays float32 in memory: half the bytes); the parameters and all arithmetic are float64,
+so float32 data costs no accuracy in the optimisation.
 
 Mixed precision (``mixed=True``, :func:`_mixed_pass`): the two products in float32,
 softmax and sums in float64; error about 1e-7 of the gradient's scale (bound tested).
 The L-BFGS solver uses it on float32 X until max |grad J| <= 10 tol, then float64 passes
-(so the stopping test is float64's): measured on dense64 in float32, one thread, a pass
-takes 23.6 ms mixed against 29.0 ms in float64 arithmetic (38.7 ms for float64 X).
+(so the stopping test is float64's).
+
+Measured per pass, one thread, shared 2-core machine, best of 15 (``benchmarks.machine.
+evaluation_times``; before -> after the SIMD kernels): n = 200 000, d = 100, K = 10:
+float64 X 41 -> 25-28 ms, float32 X mixed 25 -> 16-18 ms, float32 X in float64 30 -> 27-29
+ms; n = 50 000, K = 100: float64 65 -> 42 ms, mixed 53 -> 27-29 ms. What is left: the
+softmax (about 3.3 ms at K = 10, 5 ms at K = 100, n as above), the logits' padding lanes
+(K = 10 fills 10 of 16), and the float32-to-float64 conversion of the x broadcasts when
+float32 X is computed in float64 (a widened panel per block measured no faster).
 
 Measured alternative (``benchmarks``, "two BLAS GEMMs per row block"): X_b W and X_b^T R
 by BLAS on cache-sized row blocks with the softmax between is slower than these kernels
