@@ -222,3 +222,30 @@ def test_bits_to_float64_is_a_bitcast():
     cast = njit(lambda i: _simd.bits_to_float64(i))
     for value in (1.0, -2.5, 1e-310, np.inf):
         assert cast(np.float64(value).view(np.int64)) == value
+
+
+@pytest.mark.parametrize(("m", "d", "K"), SHAPES)
+@pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
+                                                  (np.float64, np.float32),
+                                                  (np.float32, np.float32)])
+def test_f_order_logits_match_numpy(m, d, K, arith, src_dtype):
+    """logits_t reads F-ordered X in place (X.T, C order): lanes over rows, tiles of 4/5."""
+    rng = np.random.default_rng(8)
+    n = m + 40
+    X = np.asfortranarray(rng.normal(size=(n, d)).astype(src_dtype))
+    tile = ks.class_tile(K)
+    Kt = -(-K // tile) * tile
+    Wt = np.zeros((Kt, d), arith)
+    Wt[:K] = rng.normal(size=(K, d))
+    b = np.zeros(Kt)
+    b[:K] = rng.normal(size=K)
+    B = m + 5
+    Z = np.full((Kt, B), np.nan, arith)
+    start = 7
+    ks.logits_t(X.T, start, m, Wt, b, Z, arith(0.0), 16)
+    Xb = X[start:start + m].astype(np.float64)
+    want = Xb @ Wt.T.astype(np.float64) + b
+    scale = np.abs(Xb) @ np.abs(Wt.T.astype(np.float64)) + np.abs(b) + 1e-300
+    err = np.max(np.abs(Z[:, :m].T - want) / scale) if m else 0.0
+    assert err <= (1e-14 if arith == np.float64 else 2.0 ** -24 * (d + 2))
+    assert np.all(np.isnan(Z[:, m:]))  # nothing written past the block's rows

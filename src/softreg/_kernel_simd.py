@@ -354,3 +354,135 @@ def accumulate5(src, s0, m, R, acc, zero):
             store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a3), b3), cnt)
             o += d
             store_mask(acc, o, add(add(loadas_mask(acc, o, cnt, zero), a4), b4), cnt)
+
+
+@_jit
+def logits_t(XT, start, m, Wt, b, Z, zero, ahead):
+    """Z[k, r] = X[start + r] . Wt[k] + b[k], r < m, k < Kt, from F-ordered X in place.
+
+    XT (d, n) = X.T, C-ordered; Wt (Kt, d) = W^T padded to Kt, a multiple of the class tile
+    (5 when Kt % 5 == 0, else 4); b (Kt,); Z (Kt, B) class-major, in zero's dtype. Lanes
+    over rows: column j of the block is a contiguous segment of XT's row j, so 4 vectors
+    of it are loaded per feature and multiplied by W[j, k] broadcast, for 4 or 5 classes:
+    16 or 20 accumulators, no horizontal sums, no padding lanes; the rows past the last
+    4 vectors one vector at a time, the last one masked. ahead > 0: the first class tile
+    prefetches each segment ``ahead`` rows on into L2.
+    """
+    wide()
+    d, n = XT.shape
+    Kt = Wt.shape[0]
+    B = Z.shape[1]
+    L = LANES64 if Z.itemsize == 8 else LANES32
+    tile = 5 if Kt % 5 == 0 else 4
+    m4 = m - m % (4 * L)
+    for k in range(0, Kt, tile):
+        for r0 in range(0, m4, 4 * L):
+            if tile == 5:
+                a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = splat(zero)
+                a22 = a23 = a30 = a31 = a32 = a33 = a40 = a41 = a42 = a43 = splat(zero)
+                for j in range(d):
+                    x = j * n + start + r0
+                    if ahead and k == 0:  # the same segment ``ahead`` rows on, into L2
+                        for off in range(0, 4 * L, 64 // XT.itemsize):
+                            prefetch_l2(XT, x + ahead + off)
+                    x0, x1 = loadas(XT, x, zero), loadas(XT, x + L, zero)
+                    x2, x3 = loadas(XT, x + 2 * L, zero), loadas(XT, x + 3 * L, zero)
+                    g = splatas(Wt[k, j], zero)
+                    a00, a01 = fma(g, x0, a00), fma(g, x1, a01)
+                    a02, a03 = fma(g, x2, a02), fma(g, x3, a03)
+                    g = splatas(Wt[k + 1, j], zero)
+                    a10, a11 = fma(g, x0, a10), fma(g, x1, a11)
+                    a12, a13 = fma(g, x2, a12), fma(g, x3, a13)
+                    g = splatas(Wt[k + 2, j], zero)
+                    a20, a21 = fma(g, x0, a20), fma(g, x1, a21)
+                    a22, a23 = fma(g, x2, a22), fma(g, x3, a23)
+                    g = splatas(Wt[k + 3, j], zero)
+                    a30, a31 = fma(g, x0, a30), fma(g, x1, a31)
+                    a32, a33 = fma(g, x2, a32), fma(g, x3, a33)
+                    g = splatas(Wt[k + 4, j], zero)
+                    a40, a41 = fma(g, x0, a40), fma(g, x1, a41)
+                    a42, a43 = fma(g, x2, a42), fma(g, x3, a43)
+                g = splatas(b[k], zero)
+                z = (k) * B + r0
+                store(Z, z, add(a00, g))
+                store(Z, z + L, add(a01, g))
+                store(Z, z + 2 * L, add(a02, g))
+                store(Z, z + 3 * L, add(a03, g))
+                g = splatas(b[k + 1], zero)
+                z = (k + 1) * B + r0
+                store(Z, z, add(a10, g))
+                store(Z, z + L, add(a11, g))
+                store(Z, z + 2 * L, add(a12, g))
+                store(Z, z + 3 * L, add(a13, g))
+                g = splatas(b[k + 2], zero)
+                z = (k + 2) * B + r0
+                store(Z, z, add(a20, g))
+                store(Z, z + L, add(a21, g))
+                store(Z, z + 2 * L, add(a22, g))
+                store(Z, z + 3 * L, add(a23, g))
+                g = splatas(b[k + 3], zero)
+                z = (k + 3) * B + r0
+                store(Z, z, add(a30, g))
+                store(Z, z + L, add(a31, g))
+                store(Z, z + 2 * L, add(a32, g))
+                store(Z, z + 3 * L, add(a33, g))
+                g = splatas(b[k + 4], zero)
+                z = (k + 4) * B + r0
+                store(Z, z, add(a40, g))
+                store(Z, z + L, add(a41, g))
+                store(Z, z + 2 * L, add(a42, g))
+                store(Z, z + 3 * L, add(a43, g))
+            else:
+                a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = splat(zero)
+                a20 = a21 = a22 = a23 = a30 = a31 = a32 = a33 = splat(zero)
+                for j in range(d):
+                    x = j * n + start + r0
+                    if ahead and k == 0:  # the same segment ``ahead`` rows on, into L2
+                        for off in range(0, 4 * L, 64 // XT.itemsize):
+                            prefetch_l2(XT, x + ahead + off)
+                    x0, x1 = loadas(XT, x, zero), loadas(XT, x + L, zero)
+                    x2, x3 = loadas(XT, x + 2 * L, zero), loadas(XT, x + 3 * L, zero)
+                    g = splatas(Wt[k, j], zero)
+                    a00, a01 = fma(g, x0, a00), fma(g, x1, a01)
+                    a02, a03 = fma(g, x2, a02), fma(g, x3, a03)
+                    g = splatas(Wt[k + 1, j], zero)
+                    a10, a11 = fma(g, x0, a10), fma(g, x1, a11)
+                    a12, a13 = fma(g, x2, a12), fma(g, x3, a13)
+                    g = splatas(Wt[k + 2, j], zero)
+                    a20, a21 = fma(g, x0, a20), fma(g, x1, a21)
+                    a22, a23 = fma(g, x2, a22), fma(g, x3, a23)
+                    g = splatas(Wt[k + 3, j], zero)
+                    a30, a31 = fma(g, x0, a30), fma(g, x1, a31)
+                    a32, a33 = fma(g, x2, a32), fma(g, x3, a33)
+                g = splatas(b[k], zero)
+                z = (k) * B + r0
+                store(Z, z, add(a00, g))
+                store(Z, z + L, add(a01, g))
+                store(Z, z + 2 * L, add(a02, g))
+                store(Z, z + 3 * L, add(a03, g))
+                g = splatas(b[k + 1], zero)
+                z = (k + 1) * B + r0
+                store(Z, z, add(a10, g))
+                store(Z, z + L, add(a11, g))
+                store(Z, z + 2 * L, add(a12, g))
+                store(Z, z + 3 * L, add(a13, g))
+                g = splatas(b[k + 2], zero)
+                z = (k + 2) * B + r0
+                store(Z, z, add(a20, g))
+                store(Z, z + L, add(a21, g))
+                store(Z, z + 2 * L, add(a22, g))
+                store(Z, z + 3 * L, add(a23, g))
+                g = splatas(b[k + 3], zero)
+                z = (k + 3) * B + r0
+                store(Z, z, add(a30, g))
+                store(Z, z + L, add(a31, g))
+                store(Z, z + 2 * L, add(a32, g))
+                store(Z, z + 3 * L, add(a33, g))
+        for r0 in range(m4, m, L):  # the rows left, one vector at a time
+            cnt = min(L, m - r0)
+            for q in range(tile):
+                a0 = splat(zero)
+                for j in range(d):
+                    a0 = fma(splatas(Wt[k + q, j], zero),
+                             loadas_mask(XT, j * n + start + r0, cnt, zero), a0)
+                store_mask(Z, (k + q) * B + r0, add(a0, splatas(b[k + q], zero)), cnt)

@@ -1,13 +1,11 @@
 """Micro-kernels of :mod:`softreg._kernels` written as plain loops: F order, exp, staging.
 
-The C-order tiles (logits and gradient, where the time goes) are explicit-SIMD code in
-:mod:`softreg._kernel_simd`. Here: the F-order tiles, the vectorised exp, and the copies
-that stage a block of rows into a C-ordered panel.
+The logits tiles (both orders) and the C-order gradient tiles are explicit-SIMD code in
+:mod:`softreg._kernel_simd`. Here: the F-order gradient tile, the vectorised exp, and
+the copies that stage a block of rows into a C-ordered panel.
 
-The F-order functions read X.T (d, n), C-ordered (the same memory as F-ordered X).
-Shapes: ``Wt`` (Kp, d) = W^T padded with zero rows to Kp classes, a multiple of the class
-tile (4 or 5); ``Z`` (Kp, B) and ``R`` (K, B) float64 block buffers, class-major so that
-the softmax runs along rows in vector lanes; ``acc`` (K, d) gradient accumulator.
+The F-order function reads X.T (d, n), C-ordered (the same memory as F-ordered X), with
+``R`` (K, B) class-major residuals and ``acc`` (K, d) gradient accumulator.
 
 Why the loops look as they do (checked with numba's ``inspect_asm``):
 
@@ -21,10 +19,10 @@ Why the loops look as they do (checked with numba's ``inspect_asm``):
   relative error is below 1e-15 for the max-shifted logits it sees (tested against
   NumPy), so the kernels still agree with the NumPy reference to 1e-12.
 
-The F-order tiles are generic in their arithmetic: sums start from the ``zero`` they are
-given (float64, or float32 in the mixed pass) and products take the types of ``XT``,
-``Wt`` and ``R``. float32 rows are widened to float64 as they are loaded (exact) in the
-float64 pass.
+The F-order gradient tile is generic in its arithmetic: sums start from the ``zero`` it
+is given (float64, or float32 in the mixed pass) and products take the types of ``XT``
+and ``R``. float32 rows are widened to float64 as they are loaded (exact) in the float64
+pass.
 """
 
 from __future__ import annotations
@@ -171,58 +169,12 @@ exp_shifted_sum = _jit(_exp_shifted_sum, exact=True)
 # -- F-ordered X, read in place: vectorised along the rows of one column segment ---------------
 
 @_jit
-def logits_f(XT, start, m, Wt, b, K, tile, Z, ahead):
-    """Z[k, r] = X[start + r] . Wt[k] + b[k] for r < m, k < Kp, from F-ordered X in place.
-
-    XT (d, n) = X.T, C-ordered (passed so, numba knows the rows' unit stride and loads
-    vectors instead of gathering). Column j of the block is a contiguous segment, so the
-        loop over its m rows runs in vector lanes, with ``tile`` (4 or 5) classes updated
-    per load of x (Z's block rows stay
-    in L1). ahead > 0: prefetch the same column segment ``ahead`` rows on.
-    """
-    Kp, d = Wt.shape
-    n = XT.shape[1]
-    step = 64 // XT.itemsize
-    for k in range(Kp):
-        bk = b[k]
-        for r in range(m):
-            Z[k, r] = bk
-    for j in range(d):
-        if ahead:
-            first = j * n + start + ahead
-            for off in range(0, m, step):
-                prefetch(XT, first + off)
-        xj = XT[j, start:start + m]  # a view: indices from range() need no wraparound
-        if tile == 5:
-            for kb in range(0, Kp, 5):
-                w0, w1, w2, w3, w4 = Wt[kb, j], Wt[kb + 1, j], Wt[kb + 2, j], \
-                    Wt[kb + 3, j], Wt[kb + 4, j]
-                Z0, Z1, Z2, Z3, Z4 = Z[kb], Z[kb + 1], Z[kb + 2], Z[kb + 3], Z[kb + 4]
-                for r in range(m):
-                    x = xj[r]
-                    Z0[r] += x * w0
-                    Z1[r] += x * w1
-                    Z2[r] += x * w2
-                    Z3[r] += x * w3
-                    Z4[r] += x * w4
-        else:
-            for kb in range(0, Kp, 4):
-                w0, w1, w2, w3 = Wt[kb, j], Wt[kb + 1, j], Wt[kb + 2, j], Wt[kb + 3, j]
-                Z0, Z1, Z2, Z3 = Z[kb], Z[kb + 1], Z[kb + 2], Z[kb + 3]
-                for r in range(m):
-                    x = xj[r]
-                    Z0[r] += x * w0
-                    Z1[r] += x * w1
-                    Z2[r] += x * w2
-                    Z3[r] += x * w3
-
-
-@_jit
 def accumulate_f(XT, start, m, R, acc, zero):
     """acc[k, j] += sum_{r < m} R[k, r] X[start + r, j] from F-ordered X in place (XT = X.T).
 
     One dot product along the block's column segment per (class, column), four classes
-    per load of x; the block's columns are still in cache from :func:`logits_f`. The sums
+    per load of x; the block's columns are still in cache from the logits
+    (:func:`softreg._kernel_simd.logits_t`). The sums
     start from ``zero`` and so run in its type (float32 in the mixed-precision pass).
     """
     K, d = acc.shape
