@@ -249,3 +249,29 @@ def test_f_order_logits_match_numpy(m, d, K, arith, src_dtype):
     err = np.max(np.abs(Z[:, :m].T - want) / scale) if m else 0.0
     assert err <= (1e-14 if arith == np.float64 else 2.0 ** -24 * (d + 2))
     assert np.all(np.isnan(Z[:, m:]))  # nothing written past the block's rows
+
+
+@pytest.mark.parametrize(("m", "d", "K"), SHAPES)
+@pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
+                                                  (np.float64, np.float32),
+                                                  (np.float32, np.float32)])
+def test_f_order_gradient_matches_numpy(m, d, K, arith, src_dtype):
+    """accumulate_t: dot products along F-ordered X's column segments, tiles of 4/5."""
+    rng = np.random.default_rng(9)
+    n = m + 40
+    X = np.asfortranarray(rng.normal(size=(n, d)).astype(src_dtype))
+    Kg = ks.gradient_classes(K)
+    B = m + 5
+    R = np.zeros((Kg, B), arith)
+    R[:K, :m] = rng.normal(size=(K, m))
+    R[:K, m:] = np.nan  # past the block's rows: never read
+    acc0 = rng.normal(size=(Kg, d)).astype(arith)
+    acc = acc0.copy()
+    start = 11
+    ks.accumulate_t(X.T, start, m, R, acc, arith(0.0))
+    Xb = X[start:start + m].astype(np.float64)
+    R64 = R[:, :m].astype(np.float64)
+    want = acc0 + R64 @ Xb
+    scale = np.abs(acc0) + np.abs(R64) @ np.abs(Xb)
+    err = np.max(np.abs(acc - want) / scale)
+    assert err <= (1e-14 if arith == np.float64 else 2.0 ** -24 * (m + 2))

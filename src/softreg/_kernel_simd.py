@@ -45,6 +45,7 @@ if numba is not None:
     from ._simd import (
         add,
         fma,
+        hsum,
         loadas,
         loadas_mask,
         prefetch_l2,
@@ -486,3 +487,116 @@ def logits_t(XT, start, m, Wt, b, Z, zero, ahead):
                     a0 = fma(splatas(Wt[k + q, j], zero),
                              loadas_mask(XT, j * n + start + r0, cnt, zero), a0)
                 store_mask(Z, (k + q) * B + r0, add(a0, splatas(b[k + q], zero)), cnt)
+
+
+@_jit
+def accumulate_t(XT, start, m, R, acc, zero):
+    """acc[k, j] += sum_{r < m} R[k, r] X[start + r, j] from F-ordered X in place (XT = X.T).
+
+    R (Kg, B) class-major residuals and acc (Kg, d), Kg a multiple of the class tile (5
+    when Kg % 5 == 0, else 4), in zero's dtype. Lanes over rows: for 4 columns x 4 or 5
+    classes, 16 or 20 vector dot products along the block's column segments (4 loads of
+    x and 4 or 5 of R per 16 or 20 FMAs), each summed across its lanes once per block;
+    the last vector of rows masked. The columns left over (d not a multiple of 4) one at
+    a time.
+    """
+    wide()
+    d, n = XT.shape
+    Kg = acc.shape[0]
+    B = R.shape[1]
+    L = LANES64 if acc.itemsize == 8 else LANES32
+    tile = 5 if Kg % 5 == 0 else 4
+    d4 = d - d % 4
+    for k in range(0, Kg, tile):
+        for j in range(0, d4, 4):
+            if tile == 5:
+                a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = splat(zero)
+                a22 = a23 = a30 = a31 = a32 = a33 = a40 = a41 = a42 = a43 = splat(zero)
+                for v in range(0, m, L):
+                    cnt = min(L, m - v)
+                    x = j * n + start + v
+                    x0 = loadas_mask(XT, x, cnt, zero)
+                    x1 = loadas_mask(XT, x + n, cnt, zero)
+                    x2 = loadas_mask(XT, x + 2 * n, cnt, zero)
+                    x3 = loadas_mask(XT, x + 3 * n, cnt, zero)
+                    g = loadas_mask(R, k * B + v, cnt, zero)
+                    a00, a01 = fma(g, x0, a00), fma(g, x1, a01)
+                    a02, a03 = fma(g, x2, a02), fma(g, x3, a03)
+                    g = loadas_mask(R, (k + 1) * B + v, cnt, zero)
+                    a10, a11 = fma(g, x0, a10), fma(g, x1, a11)
+                    a12, a13 = fma(g, x2, a12), fma(g, x3, a13)
+                    g = loadas_mask(R, (k + 2) * B + v, cnt, zero)
+                    a20, a21 = fma(g, x0, a20), fma(g, x1, a21)
+                    a22, a23 = fma(g, x2, a22), fma(g, x3, a23)
+                    g = loadas_mask(R, (k + 3) * B + v, cnt, zero)
+                    a30, a31 = fma(g, x0, a30), fma(g, x1, a31)
+                    a32, a33 = fma(g, x2, a32), fma(g, x3, a33)
+                    g = loadas_mask(R, (k + 4) * B + v, cnt, zero)
+                    a40, a41 = fma(g, x0, a40), fma(g, x1, a41)
+                    a42, a43 = fma(g, x2, a42), fma(g, x3, a43)
+                acc[k, j] += hsum(a00)
+                acc[k, j + 1] += hsum(a01)
+                acc[k, j + 2] += hsum(a02)
+                acc[k, j + 3] += hsum(a03)
+                acc[k + 1, j] += hsum(a10)
+                acc[k + 1, j + 1] += hsum(a11)
+                acc[k + 1, j + 2] += hsum(a12)
+                acc[k + 1, j + 3] += hsum(a13)
+                acc[k + 2, j] += hsum(a20)
+                acc[k + 2, j + 1] += hsum(a21)
+                acc[k + 2, j + 2] += hsum(a22)
+                acc[k + 2, j + 3] += hsum(a23)
+                acc[k + 3, j] += hsum(a30)
+                acc[k + 3, j + 1] += hsum(a31)
+                acc[k + 3, j + 2] += hsum(a32)
+                acc[k + 3, j + 3] += hsum(a33)
+                acc[k + 4, j] += hsum(a40)
+                acc[k + 4, j + 1] += hsum(a41)
+                acc[k + 4, j + 2] += hsum(a42)
+                acc[k + 4, j + 3] += hsum(a43)
+            else:
+                a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = splat(zero)
+                a20 = a21 = a22 = a23 = a30 = a31 = a32 = a33 = splat(zero)
+                for v in range(0, m, L):
+                    cnt = min(L, m - v)
+                    x = j * n + start + v
+                    x0 = loadas_mask(XT, x, cnt, zero)
+                    x1 = loadas_mask(XT, x + n, cnt, zero)
+                    x2 = loadas_mask(XT, x + 2 * n, cnt, zero)
+                    x3 = loadas_mask(XT, x + 3 * n, cnt, zero)
+                    g = loadas_mask(R, k * B + v, cnt, zero)
+                    a00, a01 = fma(g, x0, a00), fma(g, x1, a01)
+                    a02, a03 = fma(g, x2, a02), fma(g, x3, a03)
+                    g = loadas_mask(R, (k + 1) * B + v, cnt, zero)
+                    a10, a11 = fma(g, x0, a10), fma(g, x1, a11)
+                    a12, a13 = fma(g, x2, a12), fma(g, x3, a13)
+                    g = loadas_mask(R, (k + 2) * B + v, cnt, zero)
+                    a20, a21 = fma(g, x0, a20), fma(g, x1, a21)
+                    a22, a23 = fma(g, x2, a22), fma(g, x3, a23)
+                    g = loadas_mask(R, (k + 3) * B + v, cnt, zero)
+                    a30, a31 = fma(g, x0, a30), fma(g, x1, a31)
+                    a32, a33 = fma(g, x2, a32), fma(g, x3, a33)
+                acc[k, j] += hsum(a00)
+                acc[k, j + 1] += hsum(a01)
+                acc[k, j + 2] += hsum(a02)
+                acc[k, j + 3] += hsum(a03)
+                acc[k + 1, j] += hsum(a10)
+                acc[k + 1, j + 1] += hsum(a11)
+                acc[k + 1, j + 2] += hsum(a12)
+                acc[k + 1, j + 3] += hsum(a13)
+                acc[k + 2, j] += hsum(a20)
+                acc[k + 2, j + 1] += hsum(a21)
+                acc[k + 2, j + 2] += hsum(a22)
+                acc[k + 2, j + 3] += hsum(a23)
+                acc[k + 3, j] += hsum(a30)
+                acc[k + 3, j + 1] += hsum(a31)
+                acc[k + 3, j + 2] += hsum(a32)
+                acc[k + 3, j + 3] += hsum(a33)
+        for j in range(d4, d):
+            for q in range(tile):
+                a0 = splat(zero)
+                for v in range(0, m, L):
+                    cnt = min(L, m - v)
+                    a0 = fma(loadas_mask(R, (k + q) * B + v, cnt, zero),
+                             loadas_mask(XT, j * n + start + v, cnt, zero), a0)
+                acc[k + q, j] += hsum(a0)

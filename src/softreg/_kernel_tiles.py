@@ -1,11 +1,8 @@
-"""Micro-kernels of :mod:`softreg._kernels` written as plain loops: F order, exp, staging.
+"""Micro-kernels of :mod:`softreg._kernels` written as plain loops: exp and staging.
 
-The logits tiles (both orders) and the C-order gradient tiles are explicit-SIMD code in
-:mod:`softreg._kernel_simd`. Here: the F-order gradient tile, the vectorised exp, and
-the copies that stage a block of rows into a C-ordered panel.
-
-The F-order function reads X.T (d, n), C-ordered (the same memory as F-ordered X), with
-``R`` (K, B) class-major residuals and ``acc`` (K, d) gradient accumulator.
+The logits and gradient tiles of both orders are explicit-SIMD code in
+:mod:`softreg._kernel_simd`. Here: the vectorised exp, and the copies that stage a block
+of rows into a C-ordered panel (float64 X in the mixed-precision pass).
 
 Why the loops look as they do (checked with numba's ``inspect_asm``):
 
@@ -18,11 +15,6 @@ Why the loops look as they do (checked with numba's ``inspect_asm``):
   ``math.exp`` is a scalar libm call per element (about 3.5x slower measured here). Its
   relative error is below 1e-15 for the max-shifted logits it sees (tested against
   NumPy), so the kernels still agree with the NumPy reference to 1e-12.
-
-The F-order gradient tile is generic in its arithmetic: sums start from the ``zero`` it
-is given (float64, or float32 in the mixed pass) and products take the types of ``XT``
-and ``R``. float32 rows are widened to float64 as they are loaded (exact) in the float64
-pass.
 """
 
 from __future__ import annotations
@@ -164,41 +156,6 @@ def _exp_shifted_sum(Zk, zmax, Rk, total, m):
 
 
 exp_shifted_sum = _jit(_exp_shifted_sum, exact=True)
-
-
-# -- F-ordered X, read in place: vectorised along the rows of one column segment ---------------
-
-@_jit
-def accumulate_f(XT, start, m, R, acc, zero):
-    """acc[k, j] += sum_{r < m} R[k, r] X[start + r, j] from F-ordered X in place (XT = X.T).
-
-    One dot product along the block's column segment per (class, column), four classes
-    per load of x; the block's columns are still in cache from the logits
-    (:func:`softreg._kernel_simd.logits_t`). The sums
-    start from ``zero`` and so run in its type (float32 in the mixed-precision pass).
-    """
-    K, d = acc.shape
-    for j in range(d):
-        xj = XT[j, start:start + m]
-        for kb in range(0, K - 3, 4):
-            R0, R1, R2, R3 = R[kb], R[kb + 1], R[kb + 2], R[kb + 3]
-            s0 = s1 = s2 = s3 = zero
-            for r in range(m):
-                x = xj[r]
-                s0 += R0[r] * x
-                s1 += R1[r] * x
-                s2 += R2[r] * x
-                s3 += R3[r] * x
-            acc[kb, j] += s0
-            acc[kb + 1, j] += s1
-            acc[kb + 2, j] += s2
-            acc[kb + 3, j] += s3
-        for k in range(K - K % 4, K):
-            Rk = R[k]
-            s = zero
-            for r in range(m):
-                s += Rk[r] * xj[r]
-            acc[k, j] += s
 
 
 # -- staging a block of rows into a float32 C-ordered panel (mixed precision) ------------------

@@ -245,7 +245,7 @@ def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_
         lo, hi = _chunk_bounds(n, n_chunks, c)
         loss = 0.0
         ZF = np.zeros((Wt.shape[0], _F_BLOCK))
-        RF = np.zeros((K, _F_BLOCK))
+        RF = np.zeros((Wt.shape[0], _F_BLOCK))  # rows K.. stay zero
         auxF = np.zeros((3, _F_BLOCK))
         bitsF = np.zeros(_F_BLOCK, np.int64)
         for i0 in range(lo, hi, _F_BLOCK):
@@ -253,7 +253,7 @@ def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_
             _simd.logits_t(XT, i0, m, Wt, b, ZF, 0.0, _F_BLOCK)
             loss += _residuals(ZF, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, RF,
                                auxF, bitsF, gbs[c])
-            _tiles.accumulate_f(XT, i0, m, RF, grads[c, :K], 0.0)
+            _simd.accumulate_t(XT, i0, m, RF, grads[c], 0.0)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
@@ -296,7 +296,7 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
         if f_order and src.itemsize == 4:  # float32 F order: the F-order tiles in float32
             Z = np.zeros((Wt32.shape[0], _F_BLOCK))
             R = np.zeros((K, _F_BLOCK))
-            R32 = np.zeros((K, _F_BLOCK), np.float32)
+            R32 = np.zeros((Wt32.shape[0], _F_BLOCK), np.float32)  # rows K.. stay zero
             Z32 = np.zeros((Wt32.shape[0], _F_BLOCK), np.float32)
             for i0 in range(lo, hi, _F_BLOCK):
                 m = min(_F_BLOCK, hi - i0)
@@ -309,12 +309,11 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
                 for k in range(K):
                     for r in range(m):
                         R32[k, r] = R[k, r]
-                accF = acc32[:K]
-                accF[:, :] = 0.0
-                _tiles.accumulate_f(src, i0, m, R32, accF, zero)
+                acc32[:, :] = 0.0
+                _simd.accumulate_t(src, i0, m, R32, acc32, zero)
                 for k in range(K):
                     for j in range(d):
-                        grads[c, k, j] += accF[k, j]
+                        grads[c, k, j] += acc32[k, j]
             losses[c] = loss
             continue
         Zr = np.zeros((_BLOCK, Kp), np.float32)
