@@ -1,4 +1,8 @@
-"""Explicit-SIMD micro-kernels (:mod:`softreg._simd`) for the C-order fused passes.
+"""Explicit-SIMD micro-kernels (:mod:`softreg._simd`) for the fused passes.
+
+C order (:func:`logits`, :func:`accumulate`, :func:`accumulate5`) and F order
+(:func:`logits_t`, :func:`accumulate_t`: lanes over rows along X.T's contiguous column
+segments, described in their docstrings; no padding lanes there).
 
 Shapes: ``src`` (rows, d) C-ordered block source (X itself, or a staged panel), float32 or
 float64; ``Wp`` (d, Kp) = W padded with zero classes to Kp, a multiple of the vector's
@@ -19,7 +23,8 @@ dtype, Kg = K rounded up to a multiple of the class tile (:func:`class_tile`: 4 
   ``acc`` once per block; the features left over (d not a multiple of 4 vectors) one
   vector at a time for two rows at once, the last vector with masked loads and stores.
 
-What the assembly shows (``inspect_asm``, AVX-512 host, float64 and float32 alike):
+What the assembly of the C-order tiles shows (``inspect_asm``, AVX-512 host, float64 and
+float32 alike):
 zmm FMAs only, the R broadcasts folded into the FMAs (``{1to8}``/``{1to16}``), the x
 broadcasts of the logits as broadcast loads, no register spills in the inner loops. Each
 function calls :func:`softreg._simd.wide` first; without it LLVM splits every 512-bit

@@ -6,14 +6,15 @@ Per block the kernel forms the logits Z = X_b W + b with register tiles, the max
 softmax, the loss and the residual R = s (P - Y) along the block's rows in vector lanes,
 and adds R^T X_b to the gradient while the block is still in cache, so X is read from
 memory once per evaluation (a NumPy evaluation reads it twice and writes several n x K
-temporaries). The C-order micro-kernels are explicit 512-bit SIMD code
-(:mod:`softreg._kernel_simd`, 256-bit on hosts without AVX-512), the others plain loops
-(:mod:`softreg._kernel_tiles`).
+temporaries). The logits and gradient micro-kernels are explicit 512-bit SIMD code
+(:mod:`softreg._kernel_simd`, 256-bit on hosts without AVX-512), the exp and the staging
+copies plain loops (:mod:`softreg._kernel_tiles`).
 
 - C-ordered X: blocks of ``_BLOCK`` rows; the logits tiles prefetch into L2 the rows
   ``_AHEAD`` on while they compute, so X streams from memory behind the arithmetic.
 - F-ordered X (what pandas hands over): read in place, never copied or transposed, through
-  X.T (C-ordered), in blocks whose column segments are contiguous.
+  X.T (C-ordered), in blocks of ``_F_BLOCK`` rows whose column segments are contiguous;
+  the tiles run their lanes along those segments.
 
 Shapes: X (n, d) C- or F-contiguous ndarray; Wp (d, Kp) = W padded with zero classes to
 Kp (a multiple of the vector's lanes), Wt (Kt, d) = W^T padded to a multiple of the
@@ -29,11 +30,13 @@ The L-BFGS solver uses it on float32 X until max |grad J| <= 10 tol, then float6
 
 Measured per pass, one thread, shared 2-core machine, best of 15 (``benchmarks.machine.
 evaluation_times``; before -> after the SIMD kernels): n = 200 000, d = 100, K = 10:
-float64 X 41 -> 25-28 ms, float32 X mixed 25 -> 16-18 ms, float32 X in float64 30 -> 27-29
-ms; n = 50 000, K = 100: float64 65 -> 42 ms, mixed 53 -> 27-29 ms. What is left: the
-softmax (about 3.3 ms at K = 10, 5 ms at K = 100, n as above), the logits' padding lanes
-(K = 10 fills 10 of 16), and the float32-to-float64 conversion of the x broadcasts when
-float32 X is computed in float64 (a widened panel per block measured no faster).
+float64 X 41 -> 25-28 ms (F order 47 -> 30), float32 X mixed 25 -> 16-18 ms (F order
+27 -> 16), float32 X in float64 30 -> 27-28 ms (F order 41 -> 25); n = 50 000, K = 100:
+float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. What is left: the softmax (about 3.3 ms
+at K = 10, 5 ms at K = 100, n as above), the C-order logits' padding lanes (K = 10 fills
+10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
+load-bound), and the float32-to-float64 conversion of those broadcasts when float32 X is
+computed in float64 (a widened panel per block measured no faster).
 
 Measured alternative (``benchmarks``, "two BLAS GEMMs per row block"): X_b W and X_b^T R
 by BLAS on cache-sized row blocks with the softmax between is slower than these kernels
@@ -229,12 +232,15 @@ def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
 def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
     """As :func:`_dense_pass` for F-ordered X, read in place through XT = X.T (d, n), C order.
 
-    Blocks of ``_F_BLOCK`` rows: the logits by :func:`softreg._kernel_simd.logits_t`
-    (lanes over rows along each column segment, Wt (Kt, d) = W^T padded to a multiple of
+    Blocks of ``_F_BLOCK`` rows, computed in place with lanes over rows (each column's
+    segment of the block is contiguous): the logits by
+    :func:`softreg._kernel_simd.logits_t` (Wt (Kt, d) = W^T padded to a multiple of
     ``tile``, the next block's segments prefetched into L2), the gradient by
-    :func:`softreg._kernel_tiles.accumulate_f`. Measured, one thread, n = 200 000, d = 100,
-    K = 10: 47 ms per pass before (a transposed C-order panel per block), 35-37 ms now
-    (float32 X: 41 -> 30 ms); without the prefetch the logits alone took 30 ms.
+    :func:`softreg._kernel_simd.accumulate_t`. No padding lanes, so at K = 10 this is
+    about as fast as C order. Measured, one thread, n = 200 000, d = 100, K = 10: 47 ms
+    per pass before (a transposed C-order panel per block), 30 ms now (float32 X in
+    float64: 41 -> 24-25 ms; mixed: 27 -> 16 ms); without the prefetch the logits alone
+    took 30 ms.
     """
     d, n = XT.shape
     Kg = _simd.gradient_classes(K)
