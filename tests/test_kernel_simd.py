@@ -125,6 +125,7 @@ NARROW = """
     from softreg import _simd
     from softreg._objective import SoftmaxObjective
     assert _simd.BITS == {bits} and _simd.LANES64 == {bits} // 64 and not _simd.WIDE
+    assert not _simd.CACHE  # a forced width never reaches the on-disk cache
     rng = np.random.default_rng(0)
     for (n, d, K, dtype, order) in [(3001, 101, 13, np.float64, "C"),
                                     (2999, 7, 3, np.float32, "C"),
@@ -190,7 +191,7 @@ def test_lanes_follow_the_host():
         pytest.skip("width forced by the environment")
     avx512 = bool(binding.get_host_cpu_features().get("avx512f", False))
     assert _simd.LANES64 == (8 if avx512 else 4) and _simd.LANES32 == 2 * _simd.LANES64
-    assert _simd.WIDE == avx512
+    assert _simd.WIDE == avx512 and _simd.CACHE
 
 
 def test_fused_shift_exp_sum_is_bitwise_the_two_step_exp():

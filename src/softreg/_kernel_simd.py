@@ -44,7 +44,7 @@ reference to 1e-12 (tested); the float32 one is float32-accurate (tested against
 from __future__ import annotations
 
 from ._jit import njit
-from ._simd import LANES32, LANES64, numba
+from ._simd import CACHE, LANES32, LANES64, numba
 
 if numba is not None:
     from ._simd import (
@@ -61,7 +61,7 @@ if numba is not None:
         wide,
     )
 
-_OPTIONS = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
+_OPTIONS = dict(cache=CACHE, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
 
 #: rows per logits tile
 TILE_ROWS = 8

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
-from ._simd import bits_to_float64, wide
+from ._simd import CACHE, bits_to_float64, wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -35,9 +35,9 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
 
 #: reductions are reassociated (vectorised); no NaN/Inf assumptions are made
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
-_OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH)
+_OPTIONS = dict(cache=CACHE, nogil=True, fastmath=FASTMATH)
 #: the exp keeps the order of its operations (its ln 2 hi/lo split must not be merged)
-_EXACT_OPTIONS = dict(cache=True, nogil=True, fastmath={"contract", "nsz"})
+_EXACT_OPTIONS = dict(cache=CACHE, nogil=True, fastmath={"contract", "nsz"})
 
 
 def _make_prefetch():

@@ -61,8 +61,9 @@ def _host_has_avx512() -> bool:
 def _vector_bits() -> int:
     """512 on an AVX-512 host, else 256; ``SOFTREG_SIMD_BITS`` (128, 256, 512) overrides.
 
-    The override exists for tests (the narrower layouts of other hosts run here too); set
-    it only with a private ``NUMBA_CACHE_DIR``: numba's cache does not know about it.
+    The override exists for tests (the narrower layouts of other hosts run here too).
+    numba's on-disk cache does not know about it, so with it the kernels are compiled in
+    memory only (:data:`CACHE`): code of one width never meets a process of another.
     """
     forced = os.environ.get("SOFTREG_SIMD_BITS", "")
     if forced in ("128", "256", "512"):
@@ -72,6 +73,8 @@ def _vector_bits() -> int:
 
 #: bits per vector
 BITS = _vector_bits()
+#: whether the kernels may use numba's on-disk cache (not with a forced width)
+CACHE = os.environ.get("SOFTREG_SIMD_BITS", "") not in ("128", "256", "512")
 #: whether the kernels ask LLVM for 512-bit registers (:func:`wide`)
 WIDE = BITS == 512
 #: float64 lanes per vector
