@@ -68,6 +68,15 @@ CASES = [
     dict(K=13, d=9, order="F", soft=True),  # tiles of 5; a leftover class in the F gradient
     dict(n=9001, K=10, order="F"),  # two threads' chunks, each ending in a partial block
     dict(n=9001, K=2, dtype=np.float32, weights=True),  # two chunks, two padding classes
+    # the explicit-SIMD tiles' tails: d not a multiple of the vector, K of the lanes or tile
+    dict(d=1, K=2, weights=True),
+    dict(d=1, K=3, order="F"),
+    dict(d=7, K=3, soft=True, weights=True),
+    dict(d=7, K=13, dtype=np.float32, order="F"),
+    dict(d=101, K=13, weights=True),
+    dict(d=101, K=2, dtype=np.float32, soft=True),
+    dict(d=101, K=13, order="F", weights=True),
+    dict(n=300, d=33, K=100),  # gradient tiles of 5 classes, a partial row tile
 ]
 
 
@@ -301,6 +310,12 @@ MIXED_CASES = [
     dict(dtype=np.float32, n=7, d=3, K=2),  # fewer rows than a tile
     dict(),  # float64 X: staged into float32 panels
     dict(order="F", weights=True),
+    dict(dtype=np.float32, d=1, K=2, weights=True),
+    dict(dtype=np.float32, d=7, K=3, soft=True),
+    dict(dtype=np.float32, d=101, K=13, weights=True),
+    dict(dtype=np.float32, d=101, K=13, order="F"),
+    dict(dtype=np.float32, n=9001, d=33, K=100),
+    dict(d=101, K=3, weights=True),  # float64 X, staged into float32 panels
 ]
 
 

@@ -6,23 +6,37 @@ Per block the kernel forms the logits Z = X_b W + b with register tiles, the max
 softmax, the loss and the residual R = s (P - Y) along the block's rows in vector lanes,
 and adds R^T X_b to the gradient while the block is still in cache, so X is read from
 memory once per evaluation (a NumPy evaluation reads it twice and writes several n x K
-temporaries). The micro-kernels are in :mod:`softreg._kernel_tiles`.
+temporaries). The logits and gradient micro-kernels are explicit 512-bit SIMD code
+(:mod:`softreg._kernel_simd`, 256-bit on hosts without AVX-512), the exp and the staging
+copies plain loops (:mod:`softreg._kernel_tiles`).
 
-- C-ordered X: blocks of ``_BLOCK`` rows; the next block is prefetched while one computes.
+- C-ordered X: blocks of ``_BLOCK`` rows; the logits tiles prefetch into L2 the rows
+  ``_AHEAD`` on while they compute, so X streams from memory behind the arithmetic.
 - F-ordered X (what pandas hands over): read in place, never copied or transposed, through
-  X.T (C-ordered), in blocks of ``_F_BLOCK`` rows whose column segments are contiguous.
+  X.T (C-ordered), in blocks of ``_F_BLOCK`` rows whose column segments are contiguous;
+  the tiles run their lanes along those segments.
 
-Shapes: X (n, d) C- or F-contiguous ndarray; Wt (Kp, d) = W^T and b (Kp,) padded with zero
-classes to Kp (a multiple of the class tile, 4 or 5); codes (n,) int, or Y (n, K) soft
-targets; sw (n,) normalised weights. X is read in its own dtype (float32 stays float32 in
-memory: half the bytes); the parameters and all arithmetic are float64, so float32 data
-costs no accuracy in the optimisation (see :mod:`softreg._kernel_tiles` for why).
+Shapes: X (n, d) C- or F-contiguous ndarray; Wp (d, Kp) = W padded with zero classes to
+Kp (a multiple of the vector's lanes), Wt (Kt, d) = W^T padded to a multiple of the
+F-order tiles' class tile (float32 F order only), b (Kt,) likewise; codes (n,) int, or
+Y (n, K) soft targets; sw (n,) normalised weights. X is read in its own dtype (float32
+stays float32 in memory: half the bytes); the parameters and all arithmetic are float64,
+so float32 data costs no accuracy in the optimisation.
 
 Mixed precision (``mixed=True``, :func:`_mixed_pass`): the two products in float32,
 softmax and sums in float64; error about 1e-7 of the gradient's scale (bound tested).
 The L-BFGS solver uses it on float32 X until max |grad J| <= 10 tol, then float64 passes
-(so the stopping test is float64's): measured on dense64 in float32, one thread, a pass
-takes 23.6 ms mixed against 29.0 ms in float64 arithmetic (38.7 ms for float64 X).
+(so the stopping test is float64's).
+
+Measured per pass, one thread, shared 2-core machine, best of 15 (``benchmarks.machine.
+evaluation_times``; before -> after the SIMD kernels): n = 200 000, d = 100, K = 10:
+float64 X 41 -> 25-28 ms (F order 47 -> 30), float32 X mixed 25 -> 16-18 ms (F order
+27 -> 16), float32 X in float64 30 -> 27-28 ms (F order 41 -> 25); n = 50 000, K = 100:
+float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. What is left: the softmax (about 3.3 ms
+at K = 10, 5 ms at K = 100, n as above), the C-order logits' padding lanes (K = 10 fills
+10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
+load-bound), and the float32-to-float64 conversion of those broadcasts when float32 X is
+computed in float64 (a widened panel per block measured no faster).
 
 Measured alternative (``benchmarks``, "two BLAS GEMMs per row block"): X_b W and X_b^T R
 by BLAS on cache-sized row blocks with the softmax between is slower than these kernels
@@ -41,16 +55,18 @@ import threading
 
 import numpy as np
 
+from . import _kernel_simd as _simd
 from . import _kernel_tiles as _tiles
 from ._jit import njit
 from ._kernel_tiles import numba
+from ._simd import wide
 
 _OPTIONS = _tiles._OPTIONS
 
 _prange = range if numba is None else numba.prange
 
 #: rows per block of the C-order pass (its Z, R buffers and rows stay in L1/L2)
-_BLOCK = 64
+_BLOCK = 128
 #: rows ahead that the C-order pass prefetches (one block: it streams while a block computes)
 _AHEAD = 64
 #: rows per block of the F-order pass (and how far ahead it prefetches each column segment)
@@ -76,6 +92,7 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     direction's logits and R[:, r] = sw_i (p_i * z - p_i (p_i . z)) with the current
     point's probabilities P; returns 0.
     """
+    wide()  # 512-bit vectors on an AVX-512 host (see :mod:`softreg._simd`)
     w = sw[i0:i0 + m]  # views of the block's rows: range() indices need no wraparound
     Pb = P[i0:i0 + m]
     Yb = Y[i0:i0 + m]
@@ -100,12 +117,7 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
                 zmax[r] = max(zmax[r], Z[k, r])
         total[:m] = 0.0
         for k in range(K):
-            Rk = R[k]
-            for r in range(m):
-                Rk[r] = Z[k, r] - zmax[r]
-            _tiles.exp_nonpositive(Rk, bits, m)
-            for r in range(m):
-                total[r] += Rk[r]
+            _tiles.exp_shifted_sum(Z[k], zmax, R[k], total, m)
         if soft:
             yz[:m] = 0.0
             for k in range(K):
@@ -142,18 +154,43 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
 
 
 @_tiles._jit
-def _block(src, s0, i0, m, ahead, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian,
-           Z, R, aux, bits, acc, gb):
-    """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``."""
-    mt = m - m % _tiles.ROWS
-    if tile == 5:
-        _tiles.logits_tile5(src, s0, mt, Wt, b, Z, ahead, 0.0)
-    else:
-        _tiles.logits_tile4(src, s0, mt, Wt, b, Z, ahead, 0.0)
-    _tiles.logits_rows(src, s0, mt, m, Wt, b, K, Z)
+def _block(src, s0, i0, m, ahead, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, Zr, Z, R,
+           Rs, aux, bits, acc, accs, gb, zero):
+    """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``.
+
+    The explicit-SIMD tiles of :mod:`softreg._kernel_simd` in the arithmetic of ``zero``:
+    Wp (d, Kp) = W padded; Zr (B, Kp) the row-major logits they write, copied class-major
+    with the intercept into Z (Kp, B) float64 for :func:`_residuals`; acc (Kg, d) float64.
+    float64 (``Wp`` float64): R and acc are used as they are (``Rs``, ``accs``: the same
+    arrays). Mixed (``Wp`` float32): R is rounded into Rs (float32) and the block's
+    gradient summed in float32 into ``accs`` (Kg, d), then added to ``acc`` in float64.
+    ahead > 0: the logits tiles prefetch the rows ``ahead`` rows on into L2.
+    """
+    _simd.logits(src, s0, m, Wp, Zr, zero, ahead)
+    for k in range(K):
+        bk = b[k]
+        Zk = Z[k]
+        for r in range(m):
+            Zk[r] = Zr[r, k] + bk
     loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb)
-    _tiles.accumulate_tile(src, s0, mt, R, acc, ahead)
-    _tiles.accumulate_rows(src, s0, mt, m, R, acc)
+    if Wp.itemsize == 8:
+        if acc.shape[0] % 5 == 0:
+            _simd.accumulate5(src, s0, m, R, acc, zero)
+        else:
+            _simd.accumulate(src, s0, m, R, acc, zero)
+        return loss
+    for k in range(K):
+        for r in range(m):
+            Rs[k, r] = R[k, r]
+    accs[:, :] = 0.0
+    if acc.shape[0] % 5 == 0:
+        _simd.accumulate5(src, s0, m, Rs, accs, zero)
+    else:
+        _simd.accumulate(src, s0, m, Rs, accs, zero)
+    Kg, d = acc.shape
+    for k in range(K):  # the padding classes' rows stay zero
+        for j in range(d):
+            acc[k, j] += accs[k, j]
     return loss
 
 
@@ -162,21 +199,23 @@ def _chunk_bounds(n, n_chunks, c):
     return c * n // n_chunks, (c + 1) * n // n_chunks
 
 
-def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
     """One fused pass over C-ordered X; returns (data loss, grad of W^T (K, d), grad b (K,)).
 
-    Wt (Kp, d), b (Kp,): W^T and b padded with zeros to Kp classes (a multiple of
-    ``tile``). hessian=False: Wt, b are the parameters and the residual is sw (p - y)
-    (P is written when want_P). hessian=True: Wt, b are a direction V^T, c and the residual
+    Wp (d, Kp): W padded with zero classes to Kp (:func:`softreg._kernel_simd.padded_classes`),
+    b (K,). hessian=False: Wp, b are the parameters and the residual is sw (p - y)
+    (P is written when want_P). hessian=True: Wp, b are a direction V, c and the residual
     is the Hessian's, using the probabilities P of the current point.
     """
     n, d = X.shape
-    Kp = Wt.shape[0]
-    grads = np.zeros((n_chunks, Kp, d))
+    Kp = Wp.shape[1]
+    Kg = _simd.gradient_classes(K)
+    grads = np.zeros((n_chunks, Kg, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
+        Zr = np.zeros((_BLOCK, Kp))
         Z = np.zeros((Kp, _BLOCK))
         R = np.zeros((Kp, _BLOCK))
         aux = np.zeros((3, _BLOCK))
@@ -184,8 +223,8 @@ def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chu
         loss = 0.0
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
-            loss += _block(X, i0, i0, m, _AHEAD, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
-                           hessian, Z, R, aux, bits, grads[c], gbs[c])
+            loss += _block(X, i0, i0, m, _AHEAD, Wp, b, K, codes, Y, soft, sw, P, want_P,
+                           hessian, Zr, Z, R, R, aux, bits, grads[c], grads[c], gbs[c], 0.0)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
@@ -193,116 +232,81 @@ def _dense_pass(X, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chu
 def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
     """As :func:`_dense_pass` for F-ordered X, read in place through XT = X.T (d, n), C order.
 
-    float64 X: each block of ``_BLOCK`` rows is first transposed into a C-ordered panel
-    (column segments read contiguously, the next block's prefetched), then computed by
-    the C-order tiles from L1 (measured, one thread, n=200 000, d=100, K=10: 46.5 ms per
-    pass against 41.5 ms for C order; with the F-order tiles it was about 1.4x C order
-    under cProfile). float32 X: the F-order tiles (``_F_BLOCK`` rows, vectorised along
-    each column segment), faster there than a float32 panel widened in the tiles.
+    Blocks of ``_F_BLOCK`` rows, computed in place with lanes over rows (each column's
+    segment of the block is contiguous): the logits by
+    :func:`softreg._kernel_simd.logits_t` (Wt (Kt, d) = W^T padded to a multiple of
+    ``tile``, the next block's segments prefetched into L2), the gradient by
+    :func:`softreg._kernel_simd.accumulate_t`. No padding lanes, so at K = 10 this is
+    about as fast as C order. Measured, one thread, n = 200 000, d = 100, K = 10: 47 ms
+    per pass before (a transposed C-order panel per block), 30 ms now (float32 X in
+    float64: 41 -> 24-25 ms; mixed: 27 -> 16 ms); without the prefetch the logits alone
+    took 30 ms.
     """
     d, n = XT.shape
-    Kp = Wt.shape[0]
-    grads = np.zeros((n_chunks, Kp, d))
+    Kg = _simd.gradient_classes(K)
+    grads = np.zeros((n_chunks, Kg, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        Z = np.zeros((Kp, _BLOCK))
-        R = np.zeros((Kp, _BLOCK))
-        aux = np.zeros((3, _BLOCK))
-        bits = np.zeros(_BLOCK, np.int64)
-        panel = np.zeros((_BLOCK, d), XT.dtype)
         loss = 0.0
-        if XT.itemsize == 4:  # float32: the F-order tiles (widening in them costs less)
-            ZF = np.zeros((Kp, _F_BLOCK))
-            RF = np.zeros((K, _F_BLOCK))
-            auxF = np.zeros((3, _F_BLOCK))
-            bitsF = np.zeros(_F_BLOCK, np.int64)
-            for i0 in range(lo, hi, _F_BLOCK):
-                m = min(_F_BLOCK, hi - i0)
-                _tiles.logits_f(XT, i0, m, Wt, b, K, tile, ZF, _F_BLOCK)
-                loss += _residuals(ZF, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, RF,
-                                   auxF, bitsF, gbs[c])
-                _tiles.accumulate_f(XT, i0, m, RF, grads[c, :K], 0.0)
-            losses[c] = loss
-            continue
-        for i0 in range(lo, hi, _BLOCK):
-            m = min(_BLOCK, hi - i0)
-            _tiles.stage_f(XT, i0, m, panel, _BLOCK)
-            loss += _block(panel, 0, i0, m, 0, Wt, b, K, tile, codes, Y, soft, sw, P, want_P,
-                           hessian, Z, R, aux, bits, grads[c], gbs[c])
+        ZF = np.zeros((Wt.shape[0], _F_BLOCK))
+        RF = np.zeros((Wt.shape[0], _F_BLOCK))  # rows K.. stay zero
+        auxF = np.zeros((3, _F_BLOCK))
+        bitsF = np.zeros(_F_BLOCK, np.int64)
+        for i0 in range(lo, hi, _F_BLOCK):
+            m = min(_F_BLOCK, hi - i0)
+            _simd.logits_t(XT, i0, m, Wt, b, ZF, 0.0, _F_BLOCK)
+            loss += _residuals(ZF, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, RF,
+                               auxF, bitsF, gbs[c])
+            _simd.accumulate_t(XT, i0, m, RF, grads[c], 0.0)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
 
-@_tiles._jit
-def _mixed_block(src, s0, i0, m, ahead, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, Z, R,
-                 R32, aux, bits, acc32, acc, gb):
-    """One block in mixed precision: rows i0..i0+m of X, read as rows s0.. of float32 ``src``.
+def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, n_chunks):
+    """One fused pass with float32 products (see :func:`_block`); as :func:`_dense_pass`.
 
-    The two products (logits and gradient) run in float32 (8 lanes per 256-bit vector
-    instead of 4); the softmax, the loss and the residuals in float64 (exp and log of
-    logits rounded to float32 would still be accurate to ~1e-7, but they cost little
-    next to the products). The block's float32 gradient ``acc32`` is added to the float64
-    accumulator ``acc`` once per block: float32 rounding then grows with the block's
-    64 rows, never with n (a float32 sum over n = 200 000 rows would lose about 1e-4
-    relative). Measured error against float64: 6.5e-8 in max |grad| at max |grad| = 2,
-    1.5e-8 in the loss (dense64, float32).
-    """
-    mt = m - m % _tiles.ROWS
-    zero = np.float32(0.0)
-    if tile == 5:
-        _tiles.logits_tile5(src, s0, mt, Wt32, b, Z, ahead, zero)
-    else:
-        _tiles.logits_tile4(src, s0, mt, Wt32, b, Z, ahead, zero)
-    _tiles.logits_rows(src, s0, mt, m, Wt32, b, K, Z)
-    loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, False, R, aux, bits, gb)
-    for k in range(K):
-        for r in range(m):
-            R32[k, r] = R[k, r]
-    acc32[:, :] = 0.0
-    _tiles.accumulate_tile(src, s0, mt, R32, acc32, ahead)
-    _tiles.accumulate_rows(src, s0, mt, m, R32, acc32)
-    for k in range(K):
-        for j in range(acc.shape[1]):
-            acc[k, j] += acc32[k, j]  # the padding classes' rows stay zero
-    return loss
-
-
-def _mixed_pass(src, f_order, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, n_chunks):
-    """One fused pass with float32 products (see :func:`_mixed_block`); as :func:`_dense_pass`.
+    The two products (logits and gradient) run in float32 (twice the lanes per vector);
+    the softmax, the loss and the residuals in float64 (exp and log of logits rounded to
+    float32 would still be accurate to ~1e-7, but they cost little next to the products).
+    Each block's float32 gradient is added to the float64 accumulator once per block:
+    float32 rounding then grows with the block's 64 rows, never with n (a float32 sum over
+    n = 200 000 rows would lose about 1e-4 relative).
 
     src: C-ordered X, or X.T (d, n) C-ordered for F-ordered X (``f_order``). float32 X is
-    read in place: C order by the C-order tiles (with prefetch, as the float64 pass), F
-    order by the F-order tiles with float32 logits and sums. float64 X is staged block by
-    block into a float32 C-ordered panel (a rounding copy, or a transpose of the block's
-    column segments) that the tiles then read in L1 (float64 X is not mixed by the
-    solvers: this path exists for completeness and tests).
+    read in place: C order by the explicit-SIMD tiles with ``Wp32`` (d, Kp) (prefetching,
+    as the float64 pass), F order by the F-order tiles with ``Wt32`` (Kp', d) = W^T padded
+    to a multiple of ``tile``, float32 logits and sums. float64 X is staged block by block
+    into a float32 C-ordered panel (a rounding copy, or a transpose of the block's column
+    segments) that the tiles then read in L1 (float64 X is not mixed by the solvers: this
+    path exists for completeness and tests).
     """
     if f_order:
         d, n = src.shape
     else:
         n, d = src.shape
     direct = not f_order and src.itemsize == 4
-    Kp = Wt32.shape[0]
-    grads = np.zeros((n_chunks, Kp, d))
+    Kp = Wp32.shape[1]
+    Kg = _simd.gradient_classes(K)
+    grads = np.zeros((n_chunks, Kg, d))
     gbs = np.zeros((n_chunks, K))
     losses = np.zeros(n_chunks)
+    zero = np.float32(0.0)
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
-        Z = np.zeros((Kp, _F_BLOCK))
-        R = np.zeros((Kp, _F_BLOCK))
-        R32 = np.zeros((Kp, _F_BLOCK), np.float32)
-        acc32 = np.zeros((Kp, d), np.float32)
-        panel = np.zeros((_BLOCK if not direct else 0, d), np.float32)
+        acc32 = np.zeros((Kg, d), np.float32)
         aux = np.zeros((3, _F_BLOCK))
         bits = np.zeros(_F_BLOCK, np.int64)
         loss = 0.0
         if f_order and src.itemsize == 4:  # float32 F order: the F-order tiles in float32
-            Z32 = np.zeros((Kp, _F_BLOCK), np.float32)
+            Z = np.zeros((Wt32.shape[0], _F_BLOCK))
+            R = np.zeros((K, _F_BLOCK))
+            R32 = np.zeros((Wt32.shape[0], _F_BLOCK), np.float32)  # rows K.. stay zero
+            Z32 = np.zeros((Wt32.shape[0], _F_BLOCK), np.float32)
             for i0 in range(lo, hi, _F_BLOCK):
                 m = min(_F_BLOCK, hi - i0)
-                _tiles.logits_f(src, i0, m, Wt32, b, K, tile, Z32, _F_BLOCK)
+                _simd.logits_t(src, i0, m, Wt32, b, Z32, zero, _F_BLOCK)
                 for k in range(K):
                     for r in range(m):
                         Z[k, r] = Z32[k, r]
@@ -312,25 +316,30 @@ def _mixed_pass(src, f_order, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, n
                     for r in range(m):
                         R32[k, r] = R[k, r]
                 acc32[:, :] = 0.0
-                _tiles.accumulate_f(src, i0, m, R32[:K], acc32[:K], np.float32(0.0))
+                _simd.accumulate_t(src, i0, m, R32, acc32, zero)
                 for k in range(K):
                     for j in range(d):
                         grads[c, k, j] += acc32[k, j]
             losses[c] = loss
             continue
+        Zr = np.zeros((_BLOCK, Kp), np.float32)
+        Z = np.zeros((Kp, _BLOCK))
+        R = np.zeros((Kp, _BLOCK))
+        R32 = np.zeros((Kp, _BLOCK), np.float32)
+        panel = np.zeros((_BLOCK if not direct else 0, d), np.float32)
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
             if direct:
-                loss += _mixed_block(src, i0, i0, m, _AHEAD, Wt32, b, K, tile, codes, Y, soft,
-                                     sw, P, want_P, Z, R, R32, aux, bits, acc32, grads[c],
-                                     gbs[c])
+                loss += _block(src, i0, i0, m, _AHEAD, Wp32, b, K, codes, Y, soft, sw, P,
+                               want_P, False, Zr, Z, R, R32, aux, bits, grads[c], acc32,
+                               gbs[c], zero)
                 continue
             if f_order:
                 _tiles.stage_f(src, i0, m, panel, _BLOCK)
             else:
                 _tiles.stage_c(src, i0, m, panel, _AHEAD)
-            loss += _mixed_block(panel, 0, i0, m, 0, Wt32, b, K, tile, codes, Y, soft, sw, P,
-                                 want_P, Z, R, R32, aux, bits, acc32, grads[c], gbs[c])
+            loss += _block(panel, 0, i0, m, 0, Wp32, b, K, codes, Y, soft, sw, P, want_P,
+                           False, Zr, Z, R, R32, aux, bits, grads[c], acc32, gbs[c], zero)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
@@ -412,25 +421,33 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     threads = _threads(n)
     parallel = threads > 1
     tile = _class_tile(K)
-    Kp = -(-K // tile) * tile
-    if mixed and not hessian and not want_P:  # P and Hessian products: float64 always
-        Wt32 = np.zeros((Kp, W.shape[0]), np.float32)
-        Wt32[:K] = np.asarray(W).T
-        bp = np.zeros(Kp)
-        bp[:K] = b_
-        fn = kernels.mixed if parallel else kernels.mixed_serial
-        f_order = not X.flags.c_contiguous
-        loss, gWt, gb = fn(X.T if f_order else X, f_order, Wt32, bp, K, tile, codes_, Y_,
-                           soft, sw, P_, want_P, threads)
-        return loss, gWt.T, gb
-    if X.flags.c_contiguous:
-        fn = kernels.dense if parallel else kernels.dense_serial
-    else:  # F order: the kernel reads X.T, C-ordered (the same memory)
-        fn = kernels.dense_f if parallel else kernels.dense_f_serial
-        X = X.T
-    Wt = np.zeros((Kp, W.shape[0]))
-    Wt[:K] = np.asarray(W).T
-    bp = np.zeros(Kp)
+    Kt = -(-K // tile) * tile  # the F-order tiles' padded class count
+    f_order = not X.flags.c_contiguous
+    Wa = np.asarray(W)
+    bp = np.zeros(Kt)  # the F-order tiles read Kt intercepts
     bp[:K] = b_
-    loss, gWt, gb = fn(X, Wt, bp, K, tile, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
+    if mixed and not hessian and not want_P:  # P and Hessian products: float64 always
+        Wp32 = np.zeros((W.shape[0], _simd.padded_classes(K, 4)), np.float32)
+        Wp32[:, :K] = Wa
+        Wt32 = np.zeros((Kt if f_order and X.dtype == np.float32 else 0, W.shape[0]),
+                        np.float32)
+        if len(Wt32):
+            Wt32[:K] = Wa.T
+        fn = kernels.mixed if parallel else kernels.mixed_serial
+        loss, gWt, gb = fn(X.T if f_order else X, f_order, Wp32, Wt32, bp, K, tile, codes_,
+                           Y_, soft, sw, P_, want_P, threads)
+        return loss, gWt.T, gb
+    Wp = np.zeros((W.shape[0], _simd.padded_classes(K, 8)))
+    Wp[:, :K] = Wa
+    if not f_order:
+        fn = kernels.dense if parallel else kernels.dense_serial
+        loss, gWt, gb = fn(X, Wp, bp, K, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
+        return loss, gWt.T, gb
+    # F order: the kernel reads X.T, C-ordered (the same memory)
+    Wt = np.zeros((Kt, W.shape[0]))
+    if len(Wt):
+        Wt[:K] = Wa.T
+    fn = kernels.dense_f if parallel else kernels.dense_f_serial
+    loss, gWt, gb = fn(X.T, Wt, bp, K, tile, codes_, Y_, soft, sw, P_, want_P, hessian,
+                       threads)
     return loss, gWt.T, gb

@@ -1,0 +1,404 @@
+"""Explicit SIMD vectors for numba kernels: a vector type and a few LLVM-level operations.
+
+numba leaves vectorisation to LLVM's loop vectoriser, which (i) prefers 256-bit vectors on
+AVX-512 hosts and (ii) vectorises a register-tiled matrix product only along its inner
+(reduction) loop, with a horizontal sum per output and a scalar tail. The kernels of
+:mod:`softreg._kernel_simd` instead hold vectors in local variables of the type defined
+here (an LLVM ``<L x double>`` or ``<L x float>`` value, kept in a register by LLVM) and
+combine them with the operations below, so the register tile is written out as it
+should be compiled: outer-product updates, no horizontal sums, masked loads for tails.
+
+Vector width: ``LANES64`` doubles (``LANES32`` floats) per vector: 8 (16) on a host with
+AVX-512F, 4 (8) elsewhere (``SOFTREG_SIMD_BITS`` overrides it, for tests). Any width is
+correct on any LLVM target: LLVM splits a vector wider than the host's registers, and a
+masked load or store into what the host has; the choice only sets the speed.
+:func:`wide` marks the enclosing function "prefer-vector-width"="512" and
+"min-legal-vector-width"="512": without them LLVM's x86 back end, which prefers 256-bit
+vectors on AVX-512 hosts, would split each 512-bit operation in two. They are hints, set
+only on an AVX-512 host.
+
+Operations (``a``: a contiguous array, ``i``: a flat element index into its data, ``c``: a
+lane count, lanes at or past ``c`` are neither read nor written):
+
+- ``splat(x)``: every lane x (float64 x: LANES64 doubles; float32 x: LANES32 floats)
+- ``splatas(x, y)``: every lane x converted to scalar y's dtype (a vector as ``splat(y)``)
+- ``load(a, i)``, ``load_mask(a, i, c)`` (the other lanes 0): a's dtype, as :func:`splat`
+- ``loadw(a, i)``, ``loadw_mask(a, i, c)``: LANES64 doubles from float32 or float64 a
+- ``store(a, i, v)``, ``store_mask(a, i, v, c)``: v in a's dtype (narrowing f64 -> f32)
+- ``fma(x, y, z)``: x * y + z (fused where the host has FMA), ``add(x, y)``
+- ``hsum(v)``: the sum of the lanes (a scalar)
+- ``loadas(a, i, x)``, ``loadas_mask(a, i, c, x)``: a vector of scalar x's dtype from a
+  (widened or rounded as needed), as :func:`splat` would make of x
+- ``bits_to_float64(i)``: the float64 whose bits are the int64 i (a scalar bitcast)
+- ``prefetch_l2(a, i)``: hint the CPU to bring the cache line of a's element i into L2
+
+Indices are not bounds-checked: the callers keep them inside the arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+numba: Any
+try:
+    import numba
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    numba = None
+
+
+def _host_has_avx512() -> bool:
+    if numba is None:
+        return False
+    from llvmlite import binding  # type: ignore[import-untyped]
+    try:
+        features = binding.get_host_cpu_features()
+    except RuntimeError:  # pragma: no cover - LLVM could not read them
+        return False
+    return bool(features.get("avx512f", False))
+
+
+def _vector_bits() -> int:
+    """512 on an AVX-512 host, else 256; ``SOFTREG_SIMD_BITS`` (128, 256, 512) overrides.
+
+    The override exists for tests (the narrower layouts of other hosts run here too).
+    numba's on-disk cache does not know about it, so with it the kernels are compiled in
+    memory only (:data:`CACHE`): code of one width never meets a process of another.
+    """
+    forced = os.environ.get("SOFTREG_SIMD_BITS", "")
+    if forced in ("128", "256", "512"):
+        return int(forced)
+    return 512 if _host_has_avx512() else 256
+
+
+#: bits per vector
+BITS = _vector_bits()
+#: whether the kernels may use numba's on-disk cache (not with a forced width)
+CACHE = os.environ.get("SOFTREG_SIMD_BITS", "") not in ("128", "256", "512")
+#: whether the kernels ask LLVM for 512-bit registers (:func:`wide`)
+WIDE = BITS == 512
+#: float64 lanes per vector
+LANES64 = BITS // 64
+#: float32 lanes per vector
+LANES32 = 2 * LANES64
+
+
+def _build():  # noqa: C901 - one closure per operation; small each
+    from llvmlite import binding, ir
+    from numba.core import cgutils, types
+
+    PREFETCH = "llvm.prefetch.p0" if binding.llvm_version_info[0] >= 17 else \
+        "llvm.prefetch.p0i8"
+    from numba.extending import intrinsic, models, register_model
+
+    class VecType(types.Type):
+        """An LLVM vector of ``lanes`` values of ``dtype`` (float32 or float64)."""
+
+        def __init__(self, dtype, lanes):
+            self.dtype = dtype
+            self.lanes = lanes
+            super().__init__(name=f"simd{lanes}x{dtype}")
+
+    @register_model(VecType)
+    class VecModel(models.PrimitiveModel):
+        def __init__(self, dmm, fe_type):
+            elem = ir.DoubleType() if fe_type.dtype == types.float64 else ir.FloatType()
+            super().__init__(dmm, fe_type, ir.VectorType(elem, fe_type.lanes))
+
+    v64 = VecType(types.float64, LANES64)
+    v32 = VecType(types.float32, LANES32)
+
+    def vec_of(dtype):
+        if dtype == types.float64:
+            return v64
+        if dtype == types.float32:
+            return v32
+        return None
+
+    def is_array(a):
+        return isinstance(a, types.Array) and a.dtype in (types.float32, types.float64)
+
+    def pointer(context, builder, aty, a, ity, i, vty):
+        ary = context.make_array(aty)(context, builder, a)
+        index = context.cast(builder, i, ity, types.intp)
+        return builder.bitcast(builder.gep(ary.data, [index]), vty.as_pointer())
+
+    def lane_mask(context, builder, cty, c, lanes):
+        c = context.cast(builder, c, cty, types.int32)
+        i32 = ir.IntType(32)
+        iota = ir.Constant(ir.VectorType(i32, lanes), [i32(k) for k in range(lanes)])
+        cv = builder.insert_element(ir.Constant(ir.VectorType(i32, lanes), ir.Undefined),
+                                    c, i32(0))
+        cv = builder.shuffle_vector(cv, cv, ir.Constant(ir.VectorType(i32, lanes),
+                                                        [i32(0)] * lanes))
+        return builder.icmp_signed("<", iota, cv)
+
+    def suffix(vty):
+        return f"v{vty.count}{'f64' if vty.element == ir.DoubleType() else 'f32'}"
+
+    def pointer_suffix(vty):  # opaque pointers from LLVM 17 on
+        return "p0" if binding.llvm_version_info[0] >= 17 else f"p0{suffix(vty)}"
+
+    def masked_load(builder, ptr, vty, mask, align):
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(vty, [ptr.type, i32, mask.type, vty])
+        name = f"llvm.masked.load.{suffix(vty)}.{pointer_suffix(vty)}"
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+        return builder.call(fn, [ptr, i32(align), mask, ir.Constant(vty, None)])
+
+    def masked_store(builder, value, ptr, mask, align):
+        i32 = ir.IntType(32)
+        vty = value.type
+        fnty = ir.FunctionType(ir.VoidType(), [vty, ptr.type, i32, mask.type])
+        name = f"llvm.masked.store.{suffix(vty)}.{pointer_suffix(vty)}"
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+        builder.call(fn, [value, ptr, i32(align), mask])
+
+    @intrinsic
+    def bits_to_float64(typingctx, i):
+        if not isinstance(i, types.Integer) or i.bitwidth != 64:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.DoubleType())
+        return types.float64(i), codegen
+
+    @intrinsic
+    def wide(typingctx):
+        def codegen(context, builder, signature, args):
+            if WIDE:
+                attrs = builder.function.attributes
+                set.add(attrs, '"prefer-vector-width"="512"')
+                set.add(attrs, '"min-legal-vector-width"="512"')
+            return context.get_dummy_value()
+        return types.void(), codegen
+
+    @intrinsic
+    def splat(typingctx, x):
+        vt = vec_of(x)
+        if vt is None:
+            return None
+
+        def codegen(context, builder, signature, args):
+            lty = context.get_value_type(vt)
+            i32 = ir.IntType(32)
+            v = builder.insert_element(ir.Constant(lty, ir.Undefined), args[0], i32(0))
+            return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, vt.lanes),
+                                                            [i32(0)] * vt.lanes))
+        return vt(x), codegen
+
+    @intrinsic
+    def splatas(typingctx, x, proto):
+        vt = vec_of(proto)
+        if vt is None or x not in (types.float32, types.float64):
+            return None
+
+        def codegen(context, builder, signature, args):
+            value = context.cast(builder, args[0], x, proto)
+            lty = context.get_value_type(vt)
+            i32 = ir.IntType(32)
+            v = builder.insert_element(ir.Constant(lty, ir.Undefined), value, i32(0))
+            return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, vt.lanes),
+                                                            [i32(0)] * vt.lanes))
+        return vt(x, proto), codegen
+
+    def _load(widen, masked):
+        def typer(typingctx, a, i, c=None):
+            if not is_array(a) or not isinstance(i, types.Integer):
+                return None
+            vt = v64 if widen else vec_of(a.dtype)
+            src = vec_of(a.dtype)
+
+            def codegen(context, builder, signature, args):
+                lanes = vt.lanes
+                elem = context.get_value_type(a.dtype)
+                sty = ir.VectorType(elem, lanes)
+                ptr = pointer(context, builder, a, args[0], i, args[1], sty)
+                align = a.dtype.bitwidth // 8
+                if masked:
+                    mask = lane_mask(context, builder, signature.args[2], args[2], lanes)
+                    value = masked_load(builder, ptr, sty, mask, align)
+                else:
+                    value = builder.load(ptr, align=align)
+                if widen and src is v32:
+                    value = builder.fpext(value, context.get_value_type(vt))
+                return value
+            if masked:
+                return vt(a, i, c), codegen
+            return vt(a, i), codegen
+        return typer
+
+    def load_typer(typingctx, a, i):
+        return _load(False, False)(typingctx, a, i)
+
+    def load_mask_typer(typingctx, a, i, c):
+        return _load(False, True)(typingctx, a, i, c)
+
+    def loadw_typer(typingctx, a, i):
+        return _load(True, False)(typingctx, a, i)
+
+    def loadw_mask_typer(typingctx, a, i, c):
+        return _load(True, True)(typingctx, a, i, c)
+
+    def _loadas(masked):
+        def typer(typingctx, a, i, c, proto=None):
+            if proto is None:  # unmasked: (a, i, proto)
+                proto, c = c, None
+            vt = vec_of(proto)
+            if not is_array(a) or not isinstance(i, types.Integer) or vt is None:
+                return None
+
+            def codegen(context, builder, signature, args):
+                lanes = vt.lanes
+                sty = ir.VectorType(context.get_value_type(a.dtype), lanes)
+                ptr = pointer(context, builder, a, args[0], i, args[1], sty)
+                align = a.dtype.bitwidth // 8
+                if masked:
+                    mask = lane_mask(context, builder, signature.args[2], args[2], lanes)
+                    value = masked_load(builder, ptr, sty, mask, align)
+                else:
+                    value = builder.load(ptr, align=align)
+                if a.dtype != vt.dtype:
+                    lty = context.get_value_type(vt)
+                    value = builder.fpext(value, lty) if vt is v64 else \
+                        builder.fptrunc(value, lty)
+                return value
+            if masked:
+                return vt(a, i, c, proto), codegen
+            return vt(a, i, proto), codegen
+        return typer
+
+    def loadas_typer(typingctx, a, i, proto):
+        return _loadas(False)(typingctx, a, i, proto)
+
+    def loadas_mask_typer(typingctx, a, i, c, proto):
+        return _loadas(True)(typingctx, a, i, c, proto)
+
+    loadas = intrinsic(loadas_typer)
+    loadas_mask = intrinsic(loadas_mask_typer)
+
+    @intrinsic
+    def prefetch_l2(typingctx, a, i):
+        if not isinstance(a, types.Array) or not isinstance(i, types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            ary = context.make_array(signature.args[0])(context, builder, args[0])
+            index = context.cast(builder, args[1], signature.args[1], types.intp)
+            ptr = builder.bitcast(builder.gep(ary.data, [index]), ir.IntType(8).as_pointer())
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, PREFETCH)
+            builder.call(fn, [ptr, i32(0), i32(2), i32(1)])
+            return context.get_dummy_value()
+        return types.void(a, i), codegen
+
+    load = intrinsic(load_typer)
+    load_mask = intrinsic(load_mask_typer)
+    loadw = intrinsic(loadw_typer)
+    loadw_mask = intrinsic(loadw_mask_typer)
+
+    def _store(masked):
+        def typer(typingctx, a, i, v, c=None):
+            if not is_array(a) or not isinstance(v, VecType):
+                return None
+
+            def codegen(context, builder, signature, args):
+                value = args[2]
+                elem = context.get_value_type(a.dtype)
+                sty = ir.VectorType(elem, v.lanes)
+                if v.dtype != a.dtype:
+                    value = builder.fptrunc(value, sty) if a.dtype == types.float32 else \
+                        builder.fpext(value, sty)
+                ptr = pointer(context, builder, a, args[0], i, args[1], sty)
+                align = a.dtype.bitwidth // 8
+                if masked:
+                    mask = lane_mask(context, builder, signature.args[3], args[3], v.lanes)
+                    masked_store(builder, value, ptr, mask, align)
+                else:
+                    builder.store(value, ptr, align=align)
+                return context.get_dummy_value()
+            if masked:
+                return types.void(a, i, v, c), codegen
+            return types.void(a, i, v), codegen
+        return typer
+
+    def store_typer(typingctx, a, i, v):
+        return _store(False)(typingctx, a, i, v)
+
+    def store_mask_typer(typingctx, a, i, v, c):
+        return _store(True)(typingctx, a, i, v, c)
+
+    store = intrinsic(store_typer)
+    store_mask = intrinsic(store_mask_typer)
+
+    @intrinsic
+    def fma(typingctx, x, y, z):
+        if not isinstance(x, VecType) or x != y or x != z:
+            return None
+
+        def codegen(context, builder, signature, args):
+            vty = args[0].type
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vty, [vty, vty, vty]),
+                f"llvm.fmuladd.{suffix(vty)}")
+            return builder.call(fn, list(args))
+        return x(x, y, z), codegen
+
+    @intrinsic
+    def add(typingctx, x, y):
+        if not isinstance(x, VecType) or x != y:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.fadd(args[0], args[1])
+        return x(x, y), codegen
+
+    @intrinsic
+    def hsum(typingctx, v):
+        if not isinstance(v, VecType):
+            return None
+
+        def codegen(context, builder, signature, args):
+            vty = args[0].type
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vty.element, [vty.element, vty]),
+                f"llvm.vector.reduce.fadd.{suffix(vty)}")
+            return builder.call(fn, [ir.Constant(vty.element, -0.0), args[0]],
+                                fastmath=("reassoc",))
+        return v.dtype(v), codegen
+
+    return dict(
+        bits_to_float64=bits_to_float64, splatas=splatas, loadas=loadas,
+        loadas_mask=loadas_mask, prefetch_l2=prefetch_l2, wide=wide, splat=splat, load=load,
+        load_mask=load_mask, loadw=loadw, loadw_mask=loadw_mask, store=store,
+        store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType)
+
+
+if numba is not None:
+    _ops = _build()
+    wide = _ops["wide"]
+    bits_to_float64 = _ops["bits_to_float64"]
+    splat = _ops["splat"]
+    load = _ops["load"]
+    load_mask = _ops["load_mask"]
+    loadw = _ops["loadw"]
+    loadw_mask = _ops["loadw_mask"]
+    store = _ops["store"]
+    store_mask = _ops["store_mask"]
+    fma = _ops["fma"]
+    add = _ops["add"]
+    hsum = _ops["hsum"]
+    loadas = _ops["loadas"]
+    loadas_mask = _ops["loadas_mask"]
+    prefetch_l2 = _ops["prefetch_l2"]
+    splatas = _ops["splatas"]
+else:  # pragma: no cover - exercised only where numba is missing
+
+    def wide():
+        """No-op without numba."""
+
+    def bits_to_float64(i):
+        """Without numba: the float64 whose bits are the int64 i."""
+        import numpy as np
+        return float(np.int64(i).view(np.float64))

@@ -1,0 +1,278 @@
+"""The explicit-SIMD micro-kernels against NumPy, at this host's width and at narrower ones.
+
+The fused passes built on them are checked against the NumPy reference objective in
+tests/test_kernels.py (odd d and K, C and F order, weights, soft targets, mixed precision);
+here: the tiles themselves for every tail (rows not a multiple of the tile, d not a
+multiple of the vector, K not a multiple of the lanes or of the class tile), the layouts
+a host without AVX-512 compiles (forced with ``SOFTREG_SIMD_BITS`` in a subprocess), and
+numba's on-disk cache of code that uses the vector type.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from softreg import _kernel_simd as ks
+from softreg import _simd
+from softreg._kernels import available
+
+pytestmark = pytest.mark.skipif(not available(), reason="numba is not installed")
+
+SRC = str(Path(ks.__file__).parents[1])
+
+
+def _tiles_against_numpy(arith, src_dtype, m, d, K, seed=0):
+    """(logits error, gradient error), each relative to the scale of its terms."""
+    rng = np.random.default_rng(seed)
+    s0 = 3  # the block starts inside the source, not at its first row
+    X = rng.normal(size=(s0 + m + 2, d)).astype(src_dtype)
+    itemsize = np.dtype(arith).itemsize
+    Kp = ks.padded_classes(K, itemsize)
+    Kg = ks.gradient_classes(K)
+    assert Kp % ks.lanes(itemsize) == 0 and Kg % ks.class_tile(K) == 0 and Kg <= Kp
+    Wp = np.zeros((d, Kp), arith)
+    Wp[:, :K] = rng.normal(size=(d, K))
+    Z = np.full((max(m, 1), Kp), np.nan, arith)
+    zero = arith(0.0)
+    ks.logits(X, s0, m, Wp, Z, zero, 0)
+    Xb = X[s0:s0 + m].astype(np.float64)
+    want = Xb @ Wp.astype(np.float64)
+    scale = np.abs(Xb) @ np.abs(Wp.astype(np.float64)) + 1e-300
+    logits_err = np.max(np.abs(Z[:m] - want) / scale) if m else 0.0
+    R = np.zeros((Kp, max(m, 1)), arith)
+    R[:K, :m] = rng.normal(size=(K, m))
+    acc0 = rng.normal(size=(Kg, d)).astype(arith)
+    acc = acc0.copy()
+    (ks.accumulate5 if Kg % 5 == 0 else ks.accumulate)(X, s0, m, R, acc, zero)
+    R64 = R[:Kg, :m].astype(np.float64)
+    want = acc0.astype(np.float64) + R64 @ Xb
+    scale = np.abs(acc0.astype(np.float64)) + np.abs(R64) @ np.abs(Xb)
+    grad_err = np.max(np.abs(acc - want) / scale)
+    return logits_err, grad_err
+
+
+SHAPES = [(m, d, K) for m, d, K in [
+    (0, 5, 3), (1, 1, 2), (7, 7, 3), (8, 8, 4), (9, 9, 5), (17, 16, 10), (64, 100, 10),
+    (128, 101, 13), (33, 33, 2), (40, 100, 100), (13, 3, 17), (16, 65, 8), (11, 129, 20),
+]]
+
+
+@pytest.mark.parametrize(("m", "d", "K"), SHAPES)
+@pytest.mark.parametrize("src_dtype", [np.float64, np.float32])
+def test_float64_tiles_match_numpy(m, d, K, src_dtype):
+    logits_err, grad_err = _tiles_against_numpy(np.float64, src_dtype, m, d, K)
+    assert logits_err <= 1e-14 and grad_err <= 1e-14
+
+
+@pytest.mark.parametrize(("m", "d", "K"), SHAPES)
+def test_float32_tiles_are_float32_accurate(m, d, K):
+    logits_err, grad_err = _tiles_against_numpy(np.float32, np.float32, m, d, K)
+    bound = 2.0 ** -24 * (max(d, m) + 2)  # worst-case float32 rounding of the sums
+    assert logits_err <= bound and grad_err <= bound
+    if m * d > 50:  # and float32's error, not float64's: the arithmetic really is float32
+        assert max(logits_err, grad_err) > 1e-12
+
+
+def test_tiles_leave_rows_and_lanes_past_the_block_alone():
+    rng = np.random.default_rng(5)
+    m, d, K = 13, 11, 3
+    X = rng.normal(size=(m, d))
+    Wp = np.zeros((d, ks.padded_classes(K, 8)))
+    Wp[:, :K] = rng.normal(size=(d, K))
+    Z = np.full((m + 4, Wp.shape[1]), 7.0)
+    ks.logits(X, 0, m, Wp, Z, 0.0, 0)
+    assert np.all(Z[m:] == 7.0)
+    np.testing.assert_array_equal(Z[:m, K:], 0.0)  # padding classes: zero columns of Wp
+    Kg = ks.gradient_classes(K)
+    buf = np.full(Kg * d + 16, 1.0)  # acc, then 16 entries the masked tail must not touch
+    acc = buf[:Kg * d].reshape(Kg, d)
+    R = np.zeros((Wp.shape[1], m))
+    R[:K] = rng.normal(size=(K, m))
+    ks.accumulate(X, 0, m, R, acc, 0.0)
+    assert np.shares_memory(acc, buf) and np.all(buf[Kg * d:] == 1.0)
+    np.testing.assert_allclose(acc[:K], 1.0 + R[:K] @ X, rtol=1e-14)
+    np.testing.assert_array_equal(acc[K:], 1.0)  # padding classes: R's zero rows
+
+
+def test_prefetch_past_the_end_is_harmless():
+    X = np.ones((10, 7))
+    Wp = np.zeros((7, ks.padded_classes(2, 8)))
+    Wp[:, :2] = 1.0
+    Z = np.zeros((8, Wp.shape[1]))
+    ks.logits(X, 2, 8, Wp, Z, 0.0, 1000)  # prefetches rows far past X: hints only
+    np.testing.assert_array_equal(Z[:, :2], 7.0)
+    ks.prefetch_rows(X, 8, 100)
+
+
+def _run(code, env_extra, cwd):
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "NUMBA_NUM_THREADS": "2", **env_extra}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+NARROW = """
+    import numpy as np
+    from softreg import _simd
+    from softreg._objective import SoftmaxObjective
+    assert _simd.BITS == {bits} and _simd.LANES64 == {bits} // 64 and not _simd.WIDE
+    assert not _simd.CACHE  # a forced width never reaches the on-disk cache
+    rng = np.random.default_rng(0)
+    for (n, d, K, dtype, order) in [(3001, 101, 13, np.float64, "C"),
+                                    (2999, 7, 3, np.float32, "C"),
+                                    (2000, 9, 10, np.float64, "F")]:
+        X = np.asarray(rng.normal(size=(n, d)), dtype=dtype, order=order)
+        y = rng.integers(0, K, n)
+        s = rng.exponential(size=n)
+        kw = dict(y=y, n_classes=K, sample_weight=s)
+        fast = SoftmaxObjective(X, kernel="fast", **kw)
+        ref = SoftmaxObjective(X, kernel="reference", **kw)
+        theta = rng.normal(scale=0.3, size=fast.n_params)
+        (lf, gf), (lr, gr) = fast.loss_grad(theta), ref.loss_grad(theta)
+        assert abs(lf - lr) <= 1e-12 * abs(lr), (lf, lr)
+        assert np.max(np.abs(gf - gr)) <= 1e-12 * np.max(np.abs(gr))
+        v = rng.normal(size=fast.n_params)
+        hf, hr = fast.hessp(theta, v), ref.hessp(theta, v)
+        assert np.max(np.abs(hf - hr)) <= 1e-12 * np.max(np.abs(hr))
+        if dtype == np.float32:
+            fast.set_precision("mixed")
+            lm, gm = fast.loss_grad(theta)
+            assert abs(lm - lr) <= 1e-5 * abs(lr) and np.max(np.abs(gm - gr)) <= 1e-5
+            assert np.max(np.abs(gm - gr)) > 1e-13
+    print("ok")
+"""
+
+
+@pytest.mark.parametrize("bits", [256, 128])
+def test_narrower_vectors_of_other_hosts_give_the_same_numbers(bits, tmp_path):
+    """What a host without AVX-512 (256) or an SSE-only one (128) compiles, run here."""
+    out = _run(NARROW.format(bits=bits),
+               {"SOFTREG_SIMD_BITS": str(bits), "NUMBA_CACHE_DIR": str(tmp_path)}, tmp_path)
+    assert out.strip() == "ok"
+
+
+CACHED = """
+    import numpy as np
+    from softreg import _kernels
+    from softreg._objective import SoftmaxObjective
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 33))
+    obj = SoftmaxObjective(X, y=rng.integers(0, 10, 3000), n_classes=10, kernel="fast")
+    loss, grad = obj.loss_grad(rng.normal(size=obj.n_params))
+    stats = _kernels._get().dense_serial.stats  # one thread: fewer than 4096 rows
+    hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
+    print(repr(float(loss)), float(np.abs(grad).sum()).hex(), hits, misses)
+"""
+
+
+def test_kernels_with_simd_vectors_load_from_numbas_disk_cache(tmp_path):
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    first = _run(CACHED, env, tmp_path).split()
+    second = _run(CACHED, env, tmp_path).split()
+    assert first[:2] == second[:2]  # the same numbers from the cached machine code
+    assert int(first[2]) == 0 and int(first[3]) >= 1  # compiled, then written
+    assert int(second[2]) >= 1 and int(second[3]) == 0  # read back, not compiled
+    assert any((tmp_path / "cache").rglob("*_kernel_simd*.nbc"))
+
+
+def test_lanes_follow_the_host():
+    from llvmlite import binding
+
+    if os.environ.get("SOFTREG_SIMD_BITS"):
+        pytest.skip("width forced by the environment")
+    avx512 = bool(binding.get_host_cpu_features().get("avx512f", False))
+    assert _simd.LANES64 == (8 if avx512 else 4) and _simd.LANES32 == 2 * _simd.LANES64
+    assert _simd.WIDE == avx512 and _simd.CACHE
+
+
+def test_fused_shift_exp_sum_is_bitwise_the_two_step_exp():
+    from softreg._kernel_tiles import exp_nonpositive, exp_shifted_sum
+
+    rng = np.random.default_rng(7)
+    m = 203
+    Z = rng.normal(scale=30, size=m)
+    Z[:5] = [0.0, -1e4, 800.0, -800.0, 1e-300]
+    zmax = np.maximum(Z, 0) + np.abs(rng.normal(size=m))
+    zmax[:3] = Z[:3]  # argument exactly 0
+    shifted = Z - zmax
+    two_step = shifted.copy()
+    exp_nonpositive(two_step, np.empty(m, np.int64), m)
+    out, total = np.full(m + 3, -1.0), np.full(m + 3, 0.5)
+    exp_shifted_sum(Z, zmax, out, total, m)
+    np.testing.assert_array_equal(out[:m], two_step)
+    np.testing.assert_array_equal(total[:m], 0.5 + two_step)
+    assert np.all(out[m:] == -1.0) and np.all(total[m:] == 0.5)
+    np.testing.assert_allclose(out[:m], np.exp(np.maximum(shifted, -708.0)), rtol=1e-15)
+
+
+def test_bits_to_float64_is_a_bitcast():
+    import numba
+
+    from softreg._jit import njit
+
+    assert numba is not None
+    cast = njit(lambda i: _simd.bits_to_float64(i))
+    for value in (1.0, -2.5, 1e-310, np.inf):
+        assert cast(np.float64(value).view(np.int64)) == value
+
+
+@pytest.mark.parametrize(("m", "d", "K"), SHAPES)
+@pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
+                                                  (np.float64, np.float32),
+                                                  (np.float32, np.float32)])
+def test_f_order_logits_match_numpy(m, d, K, arith, src_dtype):
+    """logits_t reads F-ordered X in place (X.T, C order): lanes over rows, tiles of 4/5."""
+    rng = np.random.default_rng(8)
+    n = m + 40
+    X = np.asfortranarray(rng.normal(size=(n, d)).astype(src_dtype))
+    tile = ks.class_tile(K)
+    Kt = -(-K // tile) * tile
+    Wt = np.zeros((Kt, d), arith)
+    Wt[:K] = rng.normal(size=(K, d))
+    b = np.zeros(Kt)
+    b[:K] = rng.normal(size=K)
+    B = m + 5
+    Z = np.full((Kt, B), np.nan, arith)
+    start = 7
+    ks.logits_t(X.T, start, m, Wt, b, Z, arith(0.0), 16)
+    Xb = X[start:start + m].astype(np.float64)
+    want = Xb @ Wt.T.astype(np.float64) + b
+    scale = np.abs(Xb) @ np.abs(Wt.T.astype(np.float64)) + np.abs(b) + 1e-300
+    err = np.max(np.abs(Z[:, :m].T - want) / scale) if m else 0.0
+    assert err <= (1e-14 if arith == np.float64 else 2.0 ** -24 * (d + 2))
+    assert np.all(np.isnan(Z[:, m:]))  # nothing written past the block's rows
+
+
+@pytest.mark.parametrize(("m", "d", "K"), SHAPES)
+@pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
+                                                  (np.float64, np.float32),
+                                                  (np.float32, np.float32)])
+def test_f_order_gradient_matches_numpy(m, d, K, arith, src_dtype):
+    """accumulate_t: dot products along F-ordered X's column segments, tiles of 4/5."""
+    rng = np.random.default_rng(9)
+    n = m + 40
+    X = np.asfortranarray(rng.normal(size=(n, d)).astype(src_dtype))
+    Kg = ks.gradient_classes(K)
+    B = m + 5
+    R = np.zeros((Kg, B), arith)
+    R[:K, :m] = rng.normal(size=(K, m))
+    R[:K, m:] = np.nan  # past the block's rows: never read
+    acc0 = rng.normal(size=(Kg, d)).astype(arith)
+    acc = acc0.copy()
+    start = 11
+    ks.accumulate_t(X.T, start, m, R, acc, arith(0.0))
+    Xb = X[start:start + m].astype(np.float64)
+    R64 = R[:, :m].astype(np.float64)
+    want = acc0 + R64 @ Xb
+    scale = np.abs(acc0) + np.abs(R64) @ np.abs(Xb)
+    err = np.max(np.abs(acc - want) / scale)
+    assert err <= (1e-14 if arith == np.float64 else 2.0 ** -24 * (m + 2))
