@@ -127,16 +127,19 @@ def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool)
         W[:, same] += Pb[:, :k1]  # the class-diagonal pairs: p_k - p_k^2
         W *= sw[start:start + step, None]
         G += T @ W.astype(np.float32)
-    # unpack: H4[j, k, l, m] for j <= l and k, m < K - 1, mirrored; then the last class
+    # the class blocks of each feature pair (j <= l), the last class's from the zero row
+    # sums (in float64), then mirrored into H4[j, k, l, m]
     pair = np.zeros((k1, k1), np.intp)
     pair[ck, cm] = pair[cm, ck] = np.arange(len(ck))
-    Gc = G[:, pair.ravel()].reshape(n_pairs, k1, k1)
+    Gk = np.empty((n_pairs, K, K))
+    Gk[:, :k1, :k1] = G[:, pair.ravel()].reshape(n_pairs, k1, k1)
+    Gk[:, :k1, k1] = -Gk[:, :k1, :k1].sum(axis=2)
+    Gk[:, k1, :k1] = Gk[:, :k1, k1]
+    Gk[:, k1, k1] = -Gk[:, :k1, k1].sum(axis=1)
     fj, fl = np.triu_indices(q)
     H4 = np.empty((q, K, q, K))
-    H4[fj, :k1, fl, :k1] = Gc
-    H4[fl, :k1, fj, :k1] = Gc
-    H4[:, :k1, :, k1] = -H4[:, :k1, :, :k1].sum(axis=3)
-    H4[:, k1, :, :] = -H4[:, :k1, :, :].sum(axis=1)
+    H4[fj, :, fl, :] = Gk
+    H4[fl, :, fj, :] = Gk
     return H4.reshape(q * K, q * K)
 
 
