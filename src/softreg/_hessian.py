@@ -8,6 +8,8 @@ As = sqrt(sw) * A and Y (rows, qK) with column j * K + k = As[:, j] * p_k (the p
 layout), H = D - B with B = Y^T Y (one symmetric rank-k update) and D the class-diagonal
 part, D[(j, k), (l, k)] = (As^T Y)[l, j * K + k]. Forming it costs
 n (qK)^2 / 2 flops, so it pays only while qK is small (see ``solvers.newton``).
+The float32 estimate (a preconditioner's) with many classes and few features is built from
+the distinct entries only (:func:`softmax_hessian_pairs`, about a quarter of the products).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool,
         the result is float64 either way
     """
     dtype = np.dtype(dtype)
-    if dtype == np.float32 and P.shape[1] >= 2:
+    if dtype == np.float32 and pairs_pay(X.shape[1] + fit_intercept, P.shape[1]):
         return softmax_hessian_pairs(X, P, sw, fit_intercept)
     n, K = P.shape
     d = X.shape[1]
@@ -79,6 +81,22 @@ def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool,
 #: feature pairs stay near the L2 cache (measured on 6 250 x 101, K = 10: 256 rows 57 ms,
 #: 128 rows 64 ms, 512 rows 60 ms)
 PAIR_BLOCK_ROWS = 256
+
+
+#: :func:`softmax_hessian_pairs` is used (float32) from this many classes on: it forms the
+#: q (q + 1) / 2 feature products per row whatever K, which pays only where the class pairs
+#: it saves are many (measured, 6 250 x 101, ms, pairs / SYRK: K = 4 32 / 23, K = 7 48 / 49,
+#: K = 8 50 / 55, K = 10 62 / 80; d = 20, K = 30: 26 / 30)
+PAIR_MIN_CLASSES = 8
+#: ... and up to this many feature pairs q (q + 1) / 2 (q <= 128): its block of products
+#: then stays within 8.5 MB (d = 200, K = 9: 409 ms against 340; d = 999, K = 2: 6.7 s
+#: against 0.84 s)
+PAIR_MAX_FEATURE_PAIRS = 128 * 129 // 2
+
+
+def pairs_pay(q: int, n_classes: int) -> bool:
+    """Whether :func:`softmax_hessian_pairs` beats the SYRK build for q = d + intercept."""
+    return n_classes >= PAIR_MIN_CLASSES and q * (q + 1) // 2 <= PAIR_MAX_FEATURE_PAIRS
 
 
 def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool) -> np.ndarray:
@@ -136,6 +154,7 @@ def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool)
     Gk[:, :k1, k1] = -Gk[:, :k1, :k1].sum(axis=2)
     Gk[:, k1, :k1] = Gk[:, :k1, k1]
     Gk[:, k1, k1] = -Gk[:, :k1, k1].sum(axis=1)
+    del G, T, Tt  # the peak: Gk and H4, about 12 (qK)^2 bytes as with the SYRK build
     fj, fl = np.triu_indices(q)
     H4 = np.empty((q, K, q, K))
     H4[fj, :, fl, :] = Gk
