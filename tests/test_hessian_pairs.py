@@ -65,3 +65,13 @@ def test_pairs_sparse_and_flat_direction():
 def test_pairs_pay_only_for_many_classes_and_few_features():
     assert pairs_pay(101, 10) and pairs_pay(128, 8)
     assert not pairs_pay(101, 7) and not pairs_pay(129, 10) and not pairs_pay(1000, 2)
+
+
+def test_pairs_fewer_rows_than_a_block_and_unit_weights_scale():
+    X, P, sw = problem(5, 3, 9, 7, True, True)
+    ref = reference_hessian(X, P, sw, True)
+    np.testing.assert_allclose(softmax_hessian_pairs(X, P, sw, True), ref,
+                               rtol=0, atol=2e-6 * np.abs(ref).max())
+    # linear in the weights: doubling them doubles H (up to float32 rounding)
+    np.testing.assert_allclose(softmax_hessian_pairs(X, P, 2 * sw, True), 2 * ref,
+                               rtol=0, atol=4e-6 * np.abs(ref).max())
