@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
-from ._simd import CACHE, bits_to_float64, wide
+from ._simd import CACHE, bits_to_float32, bits_to_float64, float64_to_bits, wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -156,6 +156,83 @@ def _exp_shifted_sum(Zk, zmax, Rk, total, m):
 
 
 exp_shifted_sum = _jit(_exp_shifted_sum, exact=True)
+
+
+# -- float32 softmax of the mixed-precision pass ----------------------------------------------
+
+_F32_LOG2E = np.float32(_LOG2E)
+_F32_LN2_HI = np.float32(0.693359375)  # ln 2 to 9 bits: k * _F32_LN2_HI exact for |k| < 2^15
+_F32_LN2_LO = np.float32(-2.12194440e-4)  # ln 2 - _F32_LN2_HI (to float32)
+_F32_HALF = np.float32(0.5)
+_F32_ONE = np.float32(1.0)
+_F32_FLOOR = np.float32(-87.0)  # exp(-87) > 2^-126: 2^k stays a normal float32
+_F32_TAYLOR = tuple(np.float32(1.0 / math.factorial(i)) for i in range(8))
+
+
+def _exp_shifted_sum32(Zk, zmax, Rk, total, m):
+    """float32 Rk[:m] = exp(Zk[:m] - zmax[:m]) (arguments <= 0), total[:m] += Rk[:m].
+
+    All float32 (16 lanes per 512-bit vector): exp(v) = 2^k exp(f), k = round(v / ln 2),
+    |f| <= ln(2) / 2 by a two-part ln 2; exp(f) by its Taylor polynomial of degree 7
+    (truncation below 5e-9 relative); 2^k made in the exponent bits. Arguments below -87
+    give exp(-87). Relative error a few float32 ulps (tested against NumPy).
+    """
+    wide()
+    c0, c1, c2, c3, c4, c5, c6, c7 = _F32_TAYLOR
+    for i in range(m):
+        v = max(Zk[i] - zmax[i], _F32_FLOOR)
+        k = np.floor(v * _F32_LOG2E + _F32_HALF)
+        f = (v - k * _F32_LN2_HI) - k * _F32_LN2_LO
+        p = c7
+        p = p * f + c6
+        p = p * f + c5
+        p = p * f + c4
+        p = p * f + c3
+        p = p * f + c2
+        p = p * f + c1
+        p = p * f + c0
+        e = p * bits_to_float32((np.int64(k) + 127) << 23)
+        Rk[i] = e
+        total[i] += e
+
+
+exp_shifted_sum32 = _jit(_exp_shifted_sum32, exact=True)
+
+_MANTISSA = (1 << 52) - 1
+_ONE_BITS = 1023 << 52
+_SQRT2 = math.sqrt(2.0)
+_LN2 = math.log(2.0)
+
+
+def _log_positive(t, out, m):
+    """out[:m] = log(t[:m]) in float64 for finite t > 0 (float32 or float64 t, normal numbers).
+
+    Branch-free, so it vectorises (numba's ``math.log`` is a scalar libm call per
+    element): t = 2^e u with u in [sqrt(1/2), sqrt(2)), log u = 2 atanh(s), s = (u-1)/(u+1),
+    |s| <= 0.1716, by the odd series to s^15 (truncation below 1e-12 absolute).
+    """
+    wide()
+    for i in range(m):
+        bits = float64_to_bits(np.float64(t[i]))
+        e = (bits >> 52) - 1023
+        u = bits_to_float64((bits & _MANTISSA) | _ONE_BITS)
+        if u > _SQRT2:
+            u *= 0.5
+            e += 1
+        s = (u - 1.0) / (u + 1.0)
+        q = s * s
+        p = 1.0 / 15.0
+        p = p * q + 1.0 / 13.0
+        p = p * q + 1.0 / 11.0
+        p = p * q + 1.0 / 9.0
+        p = p * q + 1.0 / 7.0
+        p = p * q + 1.0 / 5.0
+        p = p * q + 1.0 / 3.0
+        p = p * q + 1.0
+        out[i] = e * _LN2 + 2.0 * s * p
+
+
+log_positive = _jit(_log_positive, exact=True)
 
 
 # -- staging a block of rows into a float32 C-ordered panel (mixed precision) ------------------
