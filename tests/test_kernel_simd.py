@@ -248,9 +248,11 @@ def test_float32_exp_is_within_two_float32_ulps_of_numpy():
     Z[:6] = [0.0, -87.0, -200.0, -1e-8, -0.3466, 30.0]
     zmax = np.maximum(Z, 30.0).astype(np.float32)  # arguments <= 0
     zmax[4] = 0.0
-    out = np.full(m + 5, -1.0, np.float32)
+    out = np.full((2, m + 5), -1.0, np.float32)
     total = np.full(m + 5, 0.5, np.float32)
-    exp_shifted_sum32(Z, zmax, out, total, m)
+    exp_shifted_sum32(Z[None], zmax, out, total, 1, m)  # one class of two: row 1 untouched
+    assert np.all(out[1] == -1.0)
+    out = out[0]
     # the argument is the float32 difference (rounded as the kernel's; the logits carry
     # an error of that size anyway): the exp itself adds at most 2 ulps
     shifted = np.maximum((Z[:m] - zmax[:m]).astype(np.float64), -87.0)

@@ -169,14 +169,25 @@ _F32_FLOOR = np.float32(-87.0)  # exp(-87) > 2^-126: 2^k stays a normal float32
 _F32_TAYLOR = tuple(np.float32(1.0 / math.factorial(i)) for i in range(8))
 
 
-def _exp_shifted_sum32(Zk, zmax, Rk, total, m):
-    """float32 Rk[:m] = exp(Zk[:m] - zmax[:m]) (arguments <= 0), total[:m] += Rk[:m].
+def _exp_shifted_sum32(Z, zmax, R, total, K, m):
+    """float32 R[k, :m] = exp(Z[k, :m] - zmax[:m]) (arguments <= 0), total[:m] += R[k, :m].
+
+    For k < K in one call (a call per class, as :func:`exp_shifted_sum` is used, costs
+    about as much as its 8 vectors of exps at m = 128).
 
     All float32 (16 lanes per 512-bit vector): exp(v) = 2^k exp(f), k = round(v / ln 2),
     |f| <= ln(2) / 2 by a two-part ln 2; exp(f) by its Taylor polynomial of degree 7
     (truncation below 5e-9 relative); 2^k made in the exponent bits. Arguments below -87
     give exp(-87). Relative error a few float32 ulps (tested against NumPy).
     """
+    wide()
+    for c in range(K):
+        _exp_row32(Z[c], zmax, R[c], total, m)
+
+
+@njit(**_EXACT_OPTIONS, inline="always")
+def _exp_row32(Zk, zmax, Rk, total, m):
+    """One class of :func:`exp_shifted_sum32` (inlined there)."""
     wide()
     c0, c1, c2, c3, c4, c5, c6, c7 = _F32_TAYLOR
     for i in range(m):
@@ -198,9 +209,7 @@ def _exp_shifted_sum32(Zk, zmax, Rk, total, m):
 
 exp_shifted_sum32 = _jit(_exp_shifted_sum32, exact=True)
 
-_MANTISSA = (1 << 52) - 1
-_ONE_BITS = 1023 << 52
-_SQRT2 = math.sqrt(2.0)
+_SQRT_HALF_BITS = int(np.float64(math.sqrt(0.5)).view(np.int64))
 _LN2 = math.log(2.0)
 
 
@@ -208,17 +217,15 @@ def _log_positive(t, out, m):
     """out[:m] = log(t[:m]) in float64 for finite t > 0 (float32 or float64 t, normal numbers).
 
     Branch-free, so it vectorises (numba's ``math.log`` is a scalar libm call per
-    element): t = 2^e u with u in [sqrt(1/2), sqrt(2)), log u = 2 atanh(s), s = (u-1)/(u+1),
+    element): t = 2^e u with u in [sqrt(1/2), sqrt(2)) (e and u from t's bits, integer
+    arithmetic only), log u = 2 atanh(s), s = (u-1)/(u+1),
     |s| <= 0.1716, by the odd series to s^15 (truncation below 1e-12 absolute).
     """
     wide()
     for i in range(m):
         bits = float64_to_bits(np.float64(t[i]))
-        e = (bits >> 52) - 1023
-        u = bits_to_float64((bits & _MANTISSA) | _ONE_BITS)
-        if u > _SQRT2:
-            u *= 0.5
-            e += 1
+        e = (bits - _SQRT_HALF_BITS) >> 52  # t in [2^e sqrt(1/2), 2^e sqrt(2))
+        u = bits_to_float64(bits - (e << 52))  # t / 2^e, by its exponent bits
         s = (u - 1.0) / (u + 1.0)
         q = s * s
         p = 1.0 / 15.0
@@ -232,7 +239,10 @@ def _log_positive(t, out, m):
         out[i] = e * _LN2 + 2.0 * s * p
 
 
-log_positive = _jit(_log_positive, exact=True)
+#: division by zero gives inf (NumPy's rule) instead of a check and an exception per
+#: division, which keeps the loop branch-free (numba's default blocks its vectorisation)
+log_positive = njit(**_EXACT_OPTIONS, error_model="numpy")(_log_positive) \
+    if numba is not None else _log_positive
 
 
 # -- staging a block of rows into a float32 C-ordered panel (mixed precision) ------------------

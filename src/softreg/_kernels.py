@@ -153,7 +153,7 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     return loss
 
 
-@_tiles._jit
+@njit(**_OPTIONS, error_model="numpy")  # w / total without a zero check: vectorised
 def _residuals32(Z, m, K, i0, codes, Y, soft, sw, R, aux32, aux, gb):
     """Mixed pass: :func:`_residuals` (hessian=False, no P) in float32, 16 lanes a vector.
 
@@ -180,8 +180,7 @@ def _residuals32(Z, m, K, i0, codes, Y, soft, sw, R, aux32, aux, gb):
         for r in range(m):
             zmax[r] = max(zmax[r], Zk[r])
     total[:m] = 0.0
-    for k in range(K):
-        _tiles.exp_shifted_sum32(Z[k], zmax, R[k], total, m)
+    _tiles.exp_shifted_sum32(Z, zmax, R, total, K, m)
     _tiles.log_positive(total, lse, m)
     if soft:
         yz[:m] = 0.0
