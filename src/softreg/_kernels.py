@@ -50,7 +50,6 @@ kernels are tested against).
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -80,12 +79,12 @@ def _class_tile(K: int) -> int:
     return 5 if -K % 5 < -K % 4 else 4
 
 
-@_tiles._jit
+@njit(**_OPTIONS, error_model="numpy")  # 1 / total without a zero check: vectorised
 def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb):
     """Turn the logits Z[:K, :m] of rows i0.. into residuals R[:, :m]; add R's row sums to gb.
 
     Class-major (Z[k, r], R[k, r]), so every loop below runs along the m rows of the block
-    in vector lanes, exp included. aux (3, B) float64 scratch.
+    in vector lanes, exp and log included. aux (4, B) float64 scratch.
 
     hessian=False: R[:, r] = sw_i (p_i - y_i) with p_i the max-shifted softmax of Z[:, r];
     returns sum_r sw_i CE_i and writes P[i] when ``want_P``. hessian=True: Z holds the
@@ -116,8 +115,9 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
             for r in range(m):
                 zmax[r] = max(zmax[r], Z[k, r])
         total[:m] = 0.0
-        for k in range(K):
-            _tiles.exp_shifted_sum(Z[k], zmax, R[k], total, m)
+        _tiles.exp_shifted_sum_classes(Z, zmax, R, total, K, m)
+        lse = aux[3]
+        _tiles.log_positive(total, lse, m)
         if soft:
             yz[:m] = 0.0
             for k in range(K):
@@ -127,7 +127,7 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
             for r in range(m):
                 yz[r] = Z[cb[r], r]
         for r in range(m):
-            loss += w[r] * (zmax[r] + math.log(total[r]) - yz[r])
+            loss += w[r] * (zmax[r] + lse[r] - yz[r])
             total[r] = 1.0 / total[r]
         if want_P:
             for r in range(m):
@@ -311,7 +311,7 @@ def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
         Zr = np.zeros((_BLOCK, Kp))
         Z = np.zeros((Kp, _BLOCK))
         R = np.zeros((Kp, _BLOCK))
-        aux = np.zeros((3, _BLOCK))
+        aux = np.zeros((4, _BLOCK))
         bits = np.zeros(_BLOCK, np.int64)
         loss = 0.0
         for i0 in range(lo, hi, _BLOCK):
@@ -345,7 +345,7 @@ def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_
         loss = 0.0
         ZF = np.zeros((Wt.shape[0], _F_BLOCK))
         RF = np.zeros((Wt.shape[0], _F_BLOCK))  # rows K.. stay zero
-        auxF = np.zeros((3, _F_BLOCK))
+        auxF = np.zeros((4, _F_BLOCK))
         bitsF = np.zeros(_F_BLOCK, np.int64)
         for i0 in range(lo, hi, _F_BLOCK):
             m = min(_F_BLOCK, hi - i0)
