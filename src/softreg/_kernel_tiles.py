@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
-from ._simd import CACHE, bits_to_float32, bits_to_float64, float64_to_bits, wide
+from ._simd import CACHE, bits_to_float64, float64_to_bits, wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -172,56 +172,7 @@ def _exp_shifted_sum_classes(Z, zmax, R, total, K, m):
 exp_shifted_sum_classes = _jit(_exp_shifted_sum_classes, exact=True)
 
 
-# -- float32 softmax of the mixed-precision pass ----------------------------------------------
-
-_F32_LOG2E = np.float32(_LOG2E)
-_F32_LN2_HI = np.float32(0.693359375)  # ln 2 to 9 bits: k * _F32_LN2_HI exact for |k| < 2^15
-_F32_LN2_LO = np.float32(-2.12194440e-4)  # ln 2 - _F32_LN2_HI (to float32)
-_F32_HALF = np.float32(0.5)
-_F32_ONE = np.float32(1.0)
-_F32_FLOOR = np.float32(-87.0)  # exp(-87) > 2^-126: 2^k stays a normal float32
-_F32_TAYLOR = tuple(np.float32(1.0 / math.factorial(i)) for i in range(8))
-
-
-def _exp_shifted_sum32(Z, zmax, R, total, K, m):
-    """float32 R[k, :m] = exp(Z[k, :m] - zmax[:m]) (arguments <= 0), total[:m] += R[k, :m].
-
-    For k < K in one call (a call per class, as :func:`exp_shifted_sum` is used, costs
-    about as much as its 8 vectors of exps at m = 128).
-
-    All float32 (16 lanes per 512-bit vector): exp(v) = 2^k exp(f), k = round(v / ln 2),
-    |f| <= ln(2) / 2 by a two-part ln 2; exp(f) by its Taylor polynomial of degree 7
-    (truncation below 5e-9 relative); 2^k made in the exponent bits. Arguments below -87
-    give exp(-87). Relative error a few float32 ulps (tested against NumPy).
-    """
-    wide()
-    for c in range(K):
-        _exp_row32(Z[c], zmax, R[c], total, m)
-
-
-@njit(**_EXACT_OPTIONS, inline="always")
-def _exp_row32(Zk, zmax, Rk, total, m):
-    """One class of :func:`exp_shifted_sum32` (inlined there)."""
-    wide()
-    c0, c1, c2, c3, c4, c5, c6, c7 = _F32_TAYLOR
-    for i in range(m):
-        v = max(Zk[i] - zmax[i], _F32_FLOOR)
-        k = np.floor(v * _F32_LOG2E + _F32_HALF)
-        f = (v - k * _F32_LN2_HI) - k * _F32_LN2_LO
-        p = c7
-        p = p * f + c6
-        p = p * f + c5
-        p = p * f + c4
-        p = p * f + c3
-        p = p * f + c2
-        p = p * f + c1
-        p = p * f + c0
-        e = p * bits_to_float32((np.int64(k) + 127) << 23)
-        Rk[i] = e
-        total[i] += e
-
-
-exp_shifted_sum32 = _jit(_exp_shifted_sum32, exact=True)
+# -- log of the softmax's row sums ------------------------------------------------------------
 
 _SQRT_HALF_BITS = int(np.float64(math.sqrt(0.5)).view(np.int64))
 _LN2 = math.log(2.0)

@@ -153,99 +153,6 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     return loss
 
 
-@njit(**_OPTIONS, error_model="numpy")  # w / total without a zero check: vectorised
-def _residuals32(Z, m, K, i0, codes, Y, soft, sw, R, aux32, aux, gb):
-    """Mixed pass: :func:`_residuals` (hessian=False, no P) in float32, 16 lanes a vector.
-
-    Z (>= K, B) float32 class-major logits (intercept included), R (>= K, B) float32
-    residuals written (rows K.. untouched), aux32 (2, B) float32 and aux (2, B) float64
-    scratch. The max, the exp (:func:`softreg._kernel_tiles.exp_shifted_sum32`) and the
-    row sums of the exps in float32; the log of those sums
-    (:func:`softreg._kernel_tiles.log_positive`), the loss and gb in float64. The logits
-    already carry float32 rounding (about 2^-24 sqrt(d) of sum_j |x_j w_j|); the float32
-    softmax adds a few 2^-24 relative to p and to each row's log-sum-exp, less than that
-    (measured on the benchmark's dense32 problem, see tests/test_kernels.py).
-    """
-    wide()
-    w = sw[i0:i0 + m]
-    Yb = Y[i0:i0 + m]
-    cb = codes[i0:i0 + m]
-    zmax = aux32[0]
-    total = aux32[1]
-    lse = aux[0]
-    yz = aux[1]
-    zmax[:m] = Z[0, :m]
-    for k in range(1, K):
-        Zk = Z[k]
-        for r in range(m):
-            zmax[r] = max(zmax[r], Zk[r])
-    total[:m] = 0.0
-    _tiles.exp_shifted_sum32(Z, zmax, R, total, K, m)
-    _tiles.log_positive(total, lse, m)
-    if soft:
-        yz[:m] = 0.0
-        for k in range(K):
-            Zk = Z[k]
-            for r in range(m):
-                yz[r] += Yb[r, k] * Zk[r]
-    else:
-        for r in range(m):
-            yz[r] = Z[cb[r], r]
-    loss = 0.0
-    for r in range(m):
-        loss += w[r] * (zmax[r] + lse[r] - yz[r])
-        total[r] = w[r] / total[r]
-    for k in range(K):
-        Rk = R[k]
-        for r in range(m):
-            Rk[r] *= total[r]
-    if soft:
-        for k in range(K):
-            Rk = R[k]
-            for r in range(m):
-                Rk[r] -= w[r] * Yb[r, k]
-    else:
-        for r in range(m):
-            R[cb[r], r] -= w[r]
-    for k in range(K):
-        t = 0.0
-        Rk = R[k]
-        for r in range(m):
-            t += Rk[r]
-        gb[k] += t
-    return loss
-
-
-@_tiles._jit
-def _block_mixed(src, s0, i0, m, ahead, Wp, b32, K, codes, Y, soft, sw, Zr, Z, R, aux32, aux,
-                 acc, accs, gb):
-    """One block of the mixed pass from C-ordered ``src`` (float32 throughout, see _block).
-
-    Wp (d, Kp) float32; Zr (B, Kp) the row-major logits, copied class-major with the
-    intercept b32 (float32) into Z (Kp, B) float32; :func:`_residuals32` writes R (Kp, B)
-    float32 (rows K.. stay zero); the block's gradient summed in float32 into accs (Kg, d),
-    then added to acc in float64.
-    """
-    zero = np.float32(0.0)
-    _simd.logits(src, s0, m, Wp, Zr, zero, ahead)
-    for k in range(K):
-        bk = b32[k]
-        Zk = Z[k]
-        for r in range(m):
-            Zk[r] = Zr[r, k] + bk
-    loss = _residuals32(Z, m, K, i0, codes, Y, soft, sw, R, aux32, aux, gb)
-    accs[:, :] = 0.0
-    if acc.shape[0] % 5 == 0:
-        _simd.accumulate5(src, s0, m, R, accs, zero)
-    else:
-        _simd.accumulate(src, s0, m, R, accs, zero)
-    d = acc.shape[1]
-    for k in range(K):  # the padding classes' rows stay zero
-        for j in range(d):
-            acc[k, j] += accs[k, j]
-    return loss
-
-
 @_tiles._jit
 def _block(src, s0, i0, m, ahead, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, Zr, Z, R,
            Rs, aux, bits, acc, accs, gb, zero):
@@ -389,17 +296,25 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
         acc32 = np.zeros((Kg, d), np.float32)
-        aux = np.zeros((3, _F_BLOCK))
+        aux = np.zeros((4, _F_BLOCK))
+        bits = np.zeros(_F_BLOCK, np.int64)
         loss = 0.0
-        aux32 = np.zeros((2, _F_BLOCK), np.float32)
         if f_order and src.itemsize == 4:  # float32 F order: the F-order tiles in float32
+            Z = np.zeros((Wt32.shape[0], _F_BLOCK))
+            R = np.zeros((K, _F_BLOCK))
             R32 = np.zeros((Wt32.shape[0], _F_BLOCK), np.float32)  # rows K.. stay zero
             Z32 = np.zeros((Wt32.shape[0], _F_BLOCK), np.float32)
             for i0 in range(lo, hi, _F_BLOCK):
                 m = min(_F_BLOCK, hi - i0)
                 _simd.logits_t(src, i0, m, Wt32, b, Z32, zero, _F_BLOCK)
-                loss += _residuals32(Z32, m, K, i0, codes, Y, soft, sw, R32, aux32, aux,
-                                     gbs[c])
+                for k in range(K):
+                    for r in range(m):
+                        Z[k, r] = Z32[k, r]
+                loss += _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, False, R, aux,
+                                   bits, gbs[c])
+                for k in range(K):
+                    for r in range(m):
+                        R32[k, r] = R[k, r]
                 acc32[:, :] = 0.0
                 _simd.accumulate_t(src, i0, m, R32, acc32, zero)
                 for k in range(K):
@@ -408,24 +323,23 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
             losses[c] = loss
             continue
         Zr = np.zeros((_BLOCK, Kp), np.float32)
-        Z32 = np.zeros((Kp, _BLOCK), np.float32)
-        R32 = np.zeros((Kp, _BLOCK), np.float32)  # rows K.. stay zero
-        b32 = np.zeros(K, np.float32)
-        for k in range(K):
-            b32[k] = b[k]
+        Z = np.zeros((Kp, _BLOCK))
+        R = np.zeros((Kp, _BLOCK))
+        R32 = np.zeros((Kp, _BLOCK), np.float32)
         panel = np.zeros((_BLOCK if not direct else 0, d), np.float32)
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
             if direct:
-                loss += _block_mixed(src, i0, i0, m, _AHEAD, Wp32, b32, K, codes, Y, soft, sw,
-                                     Zr, Z32, R32, aux32, aux, grads[c], acc32, gbs[c])
+                loss += _block(src, i0, i0, m, _AHEAD, Wp32, b, K, codes, Y, soft, sw, P,
+                               want_P, False, Zr, Z, R, R32, aux, bits, grads[c], acc32,
+                               gbs[c], zero)
                 continue
             if f_order:
                 _tiles.stage_f(src, i0, m, panel, _BLOCK)
             else:
                 _tiles.stage_c(src, i0, m, panel, _AHEAD)
-            loss += _block_mixed(panel, 0, i0, m, 0, Wp32, b32, K, codes, Y, soft, sw, Zr,
-                                 Z32, R32, aux32, aux, grads[c], acc32, gbs[c])
+            loss += _block(panel, 0, i0, m, 0, Wp32, b, K, codes, Y, soft, sw, P, want_P,
+                           False, Zr, Z, R, R32, aux, bits, grads[c], acc32, gbs[c], zero)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
