@@ -25,6 +25,10 @@ so float32 data costs no accuracy in the optimisation.
 
 Mixed precision (``mixed=True``, :func:`_mixed_pass`): the two products in float32,
 softmax and sums in float64; error about 1e-7 of the gradient's scale (bound tested).
+A float32 softmax (16 lanes, float32 exp) was measured and dropped: as fast as the float64
+one once both are vectorised, and its exp rounding put about 1e-10 relative noise into the
+loss (10x the float32 logits' own), which made L-BFGS's line search take 44 mixed passes
+instead of 24 on the benchmark's dense32 fit.
 The L-BFGS solver uses it on float32 X until max |grad J| <= 10 tol, then float64 passes
 (so the stopping test is float64's).
 
@@ -32,8 +36,12 @@ Measured per pass, one thread, shared 2-core machine, best of 15 (``benchmarks.m
 evaluation_times``; before -> after the SIMD kernels): n = 200 000, d = 100, K = 10:
 float64 X 41 -> 25-28 ms (F order 47 -> 30), float32 X mixed 25 -> 16-18 ms (F order
 27 -> 16), float32 X in float64 30 -> 27-28 ms (F order 41 -> 25); n = 50 000, K = 100:
-float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. What is left: the softmax (about 3.3 ms
-at K = 10, 5 ms at K = 100, n as above), the C-order logits' padding lanes (K = 10 fills
+float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. Then the softmax's exps of all classes in
+one call per block (a call per class cost about as much as its exps) and a branch-free,
+vectorised log (:func:`softreg._kernel_tiles.log_positive`; ``math.log`` was a libm call
+per row, ~0.9 ms per pass): mixed 13.6-16 -> 12.3-13.3 ms, float64 24.2 -> 23.7 ms (best
+of 30, alternating old and new code in one session). What is left: the softmax (about
+2 ms at K = 10), the C-order logits' padding lanes (K = 10 fills
 10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
 load-bound), and the float32-to-float64 conversion of those broadcasts when float32 X is
 computed in float64 (a widened panel per block measured no faster).
