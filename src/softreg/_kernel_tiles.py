@@ -1,8 +1,9 @@
 """Micro-kernels of :mod:`softreg._kernels` written as plain loops: exp and staging.
 
 The logits and gradient tiles of both orders are explicit-SIMD code in
-:mod:`softreg._kernel_simd`. Here: the vectorised exp and log of the softmax, and the copies that stage a block
-of rows into a C-ordered panel (float64 X in the mixed-precision pass).
+:mod:`softreg._kernel_simd`. Here: the vectorised exp and log of the softmax, and the
+copies that stage a block of rows into a C-ordered panel (float64 X in the mixed-precision
+pass).
 
 Why the loops look as they do (checked with numba's ``inspect_asm``):
 
