@@ -225,6 +225,29 @@ def test_bits_to_float64_is_a_bitcast():
         assert cast(np.float64(value).view(np.int64)) == value
 
 
+def test_float64_to_bits_is_a_bitcast():
+    from softreg._jit import njit
+
+    to64 = njit(lambda x: _simd.float64_to_bits(x))
+    for value in (1.0, -2.5, 1e-310, np.inf):
+        assert to64(value) == np.float64(value).view(np.int64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_branch_free_log_matches_numpy(dtype):
+    from softreg._kernel_tiles import log_positive
+
+    rng = np.random.default_rng(22)
+    t = np.concatenate([rng.uniform(1.0, 101.0, 5003), np.exp(rng.uniform(-80, 80, 1000)),
+                        [1.0, 2.0, np.sqrt(2.0), np.nextafter(np.sqrt(2.0), 2.0), 0.75]])
+    t = t.astype(dtype)
+    out = np.full(t.size + 3, 7.0)
+    log_positive(t, out, t.size)
+    ref = np.log(t.astype(np.float64))
+    assert np.max(np.abs(out[:t.size] - ref) / np.maximum(1.0, np.abs(ref))) <= 1e-13
+    assert out[-1] == 7.0
+
+
 @pytest.mark.parametrize(("m", "d", "K"), SHAPES)
 @pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
                                                   (np.float64, np.float32),

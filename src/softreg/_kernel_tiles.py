@@ -1,8 +1,9 @@
 """Micro-kernels of :mod:`softreg._kernels` written as plain loops: exp and staging.
 
 The logits and gradient tiles of both orders are explicit-SIMD code in
-:mod:`softreg._kernel_simd`. Here: the vectorised exp, and the copies that stage a block
-of rows into a C-ordered panel (float64 X in the mixed-precision pass).
+:mod:`softreg._kernel_simd`. Here: the vectorised exp and log of the softmax, and the
+copies that stage a block of rows into a C-ordered panel (float64 X in the mixed-precision
+pass).
 
 Why the loops look as they do (checked with numba's ``inspect_asm``):
 
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
-from ._simd import CACHE, bits_to_float64, wide
+from ._simd import CACHE, bits_to_float64, float64_to_bits, wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -156,6 +157,58 @@ def _exp_shifted_sum(Zk, zmax, Rk, total, m):
 
 
 exp_shifted_sum = _jit(_exp_shifted_sum, exact=True)
+_exp_row64 = njit(**_EXACT_OPTIONS, inline="always")(_exp_shifted_sum)
+
+
+def _exp_shifted_sum_classes(Z, zmax, R, total, K, m):
+    """:func:`exp_shifted_sum` for the rows Z[k], R[k], k < K, in one call (Z, R (>= K, B)).
+
+    A call per class costs about as much as its exps at m = 128 rows.
+    """
+    wide()
+    for k in range(K):
+        _exp_row64(Z[k], zmax, R[k], total, m)
+
+
+exp_shifted_sum_classes = _jit(_exp_shifted_sum_classes, exact=True)
+
+
+# -- log of the softmax's row sums ------------------------------------------------------------
+
+_SQRT_HALF_BITS = int(np.float64(math.sqrt(0.5)).view(np.int64))
+_LN2 = math.log(2.0)
+
+
+def _log_positive(t, out, m):
+    """out[:m] = log(t[:m]) in float64 for finite t > 0 (float32 or float64 t, normal numbers).
+
+    Branch-free, so it vectorises (numba's ``math.log`` is a scalar libm call per
+    element): t = 2^e u with u in [sqrt(1/2), sqrt(2)) (e and u from t's bits, integer
+    arithmetic only), log u = 2 atanh(s), s = (u-1)/(u+1),
+    |s| <= 0.1716, by the odd series to s^15 (truncation below 1e-12 absolute).
+    """
+    wide()
+    for i in range(m):
+        bits = float64_to_bits(np.float64(t[i]))
+        e = (bits - _SQRT_HALF_BITS) >> 52  # t in [2^e sqrt(1/2), 2^e sqrt(2))
+        u = bits_to_float64(bits - (e << 52))  # t / 2^e, by its exponent bits
+        s = (u - 1.0) / (u + 1.0)
+        q = s * s
+        p = 1.0 / 15.0
+        p = p * q + 1.0 / 13.0
+        p = p * q + 1.0 / 11.0
+        p = p * q + 1.0 / 9.0
+        p = p * q + 1.0 / 7.0
+        p = p * q + 1.0 / 5.0
+        p = p * q + 1.0 / 3.0
+        p = p * q + 1.0
+        out[i] = e * _LN2 + 2.0 * s * p
+
+
+#: division by zero gives inf (NumPy's rule) instead of a check and an exception per
+#: division, which keeps the loop branch-free (numba's default blocks its vectorisation)
+log_positive = njit(**_EXACT_OPTIONS, error_model="numpy")(_log_positive) \
+    if numba is not None else _log_positive
 
 
 # -- staging a block of rows into a float32 C-ordered panel (mixed precision) ------------------

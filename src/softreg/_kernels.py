@@ -25,6 +25,10 @@ so float32 data costs no accuracy in the optimisation.
 
 Mixed precision (``mixed=True``, :func:`_mixed_pass`): the two products in float32,
 softmax and sums in float64; error about 1e-7 of the gradient's scale (bound tested).
+A float32 softmax (16 lanes, float32 exp) was measured and dropped: as fast as the float64
+one once both are vectorised, and its exp rounding put about 1e-10 relative noise into the
+loss (10x the float32 logits' own), which made L-BFGS's line search take 44 mixed passes
+instead of 24 on the benchmark's dense32 fit.
 The L-BFGS solver uses it on float32 X until max |grad J| <= 10 tol, then float64 passes
 (so the stopping test is float64's).
 
@@ -32,8 +36,12 @@ Measured per pass, one thread, shared 2-core machine, best of 15 (``benchmarks.m
 evaluation_times``; before -> after the SIMD kernels): n = 200 000, d = 100, K = 10:
 float64 X 41 -> 25-28 ms (F order 47 -> 30), float32 X mixed 25 -> 16-18 ms (F order
 27 -> 16), float32 X in float64 30 -> 27-28 ms (F order 41 -> 25); n = 50 000, K = 100:
-float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. What is left: the softmax (about 3.3 ms
-at K = 10, 5 ms at K = 100, n as above), the C-order logits' padding lanes (K = 10 fills
+float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. Then the softmax's exps of all classes in
+one call per block (a call per class cost about as much as its exps) and a branch-free,
+vectorised log (:func:`softreg._kernel_tiles.log_positive`; ``math.log`` was a libm call
+per row, ~0.9 ms per pass): mixed 13.6-16 -> 12.3-13.3 ms, float64 24.2 -> 23.7 ms (best
+of 30, alternating old and new code in one session). What is left: the softmax (about
+2 ms at K = 10), the C-order logits' padding lanes (K = 10 fills
 10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
 load-bound), and the float32-to-float64 conversion of those broadcasts when float32 X is
 computed in float64 (a widened panel per block measured no faster).
@@ -50,7 +58,6 @@ kernels are tested against).
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -80,12 +87,12 @@ def _class_tile(K: int) -> int:
     return 5 if -K % 5 < -K % 4 else 4
 
 
-@_tiles._jit
+@njit(**_OPTIONS, error_model="numpy")  # 1 / total without a zero check: vectorised
 def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits, gb):
     """Turn the logits Z[:K, :m] of rows i0.. into residuals R[:, :m]; add R's row sums to gb.
 
     Class-major (Z[k, r], R[k, r]), so every loop below runs along the m rows of the block
-    in vector lanes, exp included. aux (3, B) float64 scratch.
+    in vector lanes, exp and log included. aux (4, B) float64 scratch.
 
     hessian=False: R[:, r] = sw_i (p_i - y_i) with p_i the max-shifted softmax of Z[:, r];
     returns sum_r sw_i CE_i and writes P[i] when ``want_P``. hessian=True: Z holds the
@@ -116,8 +123,9 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
             for r in range(m):
                 zmax[r] = max(zmax[r], Z[k, r])
         total[:m] = 0.0
-        for k in range(K):
-            _tiles.exp_shifted_sum(Z[k], zmax, R[k], total, m)
+        _tiles.exp_shifted_sum_classes(Z, zmax, R, total, K, m)
+        lse = aux[3]
+        _tiles.log_positive(total, lse, m)
         if soft:
             yz[:m] = 0.0
             for k in range(K):
@@ -127,7 +135,7 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
             for r in range(m):
                 yz[r] = Z[cb[r], r]
         for r in range(m):
-            loss += w[r] * (zmax[r] + math.log(total[r]) - yz[r])
+            loss += w[r] * (zmax[r] + lse[r] - yz[r])
             total[r] = 1.0 / total[r]
         if want_P:
             for r in range(m):
@@ -218,7 +226,7 @@ def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
         Zr = np.zeros((_BLOCK, Kp))
         Z = np.zeros((Kp, _BLOCK))
         R = np.zeros((Kp, _BLOCK))
-        aux = np.zeros((3, _BLOCK))
+        aux = np.zeros((4, _BLOCK))
         bits = np.zeros(_BLOCK, np.int64)
         loss = 0.0
         for i0 in range(lo, hi, _BLOCK):
@@ -252,7 +260,7 @@ def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_
         loss = 0.0
         ZF = np.zeros((Wt.shape[0], _F_BLOCK))
         RF = np.zeros((Wt.shape[0], _F_BLOCK))  # rows K.. stay zero
-        auxF = np.zeros((3, _F_BLOCK))
+        auxF = np.zeros((4, _F_BLOCK))
         bitsF = np.zeros(_F_BLOCK, np.int64)
         for i0 in range(lo, hi, _F_BLOCK):
             m = min(_F_BLOCK, hi - i0)
@@ -296,7 +304,7 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
     for c in _prange(n_chunks):
         lo, hi = _chunk_bounds(n, n_chunks, c)
         acc32 = np.zeros((Kg, d), np.float32)
-        aux = np.zeros((3, _F_BLOCK))
+        aux = np.zeros((4, _F_BLOCK))
         bits = np.zeros(_F_BLOCK, np.int64)
         loss = 0.0
         if f_order and src.itemsize == 4:  # float32 F order: the F-order tiles in float32

@@ -29,7 +29,8 @@ lane count, lanes at or past ``c`` are neither read nor written):
 - ``hsum(v)``: the sum of the lanes (a scalar)
 - ``loadas(a, i, x)``, ``loadas_mask(a, i, c, x)``: a vector of scalar x's dtype from a
   (widened or rounded as needed), as :func:`splat` would make of x
-- ``bits_to_float64(i)``: the float64 whose bits are the int64 i (a scalar bitcast)
+- ``bits_to_float64(i)``: the float64 whose bits are the int64 i (a scalar bitcast);
+  ``float64_to_bits(x)`` the other way
 - ``prefetch_l2(a, i)``: hint the CPU to bring the cache line of a's element i into L2
 
 Indices are not bounds-checked: the callers keep them inside the arrays.
@@ -162,6 +163,15 @@ def _build():  # noqa: C901 - one closure per operation; small each
         def codegen(context, builder, signature, args):
             return builder.bitcast(args[0], ir.DoubleType())
         return types.float64(i), codegen
+
+    @intrinsic
+    def float64_to_bits(typingctx, x):
+        if x != types.float64:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(64))
+        return types.int64(x), codegen
 
     @intrinsic
     def wide(typingctx):
@@ -369,7 +379,8 @@ def _build():  # noqa: C901 - one closure per operation; small each
         return v.dtype(v), codegen
 
     return dict(
-        bits_to_float64=bits_to_float64, splatas=splatas, loadas=loadas,
+        bits_to_float64=bits_to_float64, float64_to_bits=float64_to_bits, splatas=splatas,
+        loadas=loadas,
         loadas_mask=loadas_mask, prefetch_l2=prefetch_l2, wide=wide, splat=splat, load=load,
         load_mask=load_mask, loadw=loadw, loadw_mask=loadw_mask, store=store,
         store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType)
@@ -379,6 +390,7 @@ if numba is not None:
     _ops = _build()
     wide = _ops["wide"]
     bits_to_float64 = _ops["bits_to_float64"]
+    float64_to_bits = _ops["float64_to_bits"]
     splat = _ops["splat"]
     load = _ops["load"]
     load_mask = _ops["load_mask"]
@@ -402,3 +414,8 @@ else:  # pragma: no cover - exercised only where numba is missing
         """Without numba: the float64 whose bits are the int64 i."""
         import numpy as np
         return float(np.int64(i).view(np.float64))
+
+    def float64_to_bits(x):
+        """Without numba: the int64 holding the bits of the float64 x."""
+        import numpy as np
+        return int(np.float64(x).view(np.int64))
