@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
-from ._simd import CACHE, bits_to_float64, float64_to_bits, wide
+from ._simd import CACHE, bits_to_float64, float64_to_bits, prefetch_l1, wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -41,43 +41,8 @@ _OPTIONS = dict(cache=CACHE, nogil=True, fastmath=FASTMATH)
 _EXACT_OPTIONS = dict(cache=CACHE, nogil=True, fastmath={"contract", "nsz"})
 
 
-def _make_prefetch():
-    """``prefetch(a, i)``: hint the CPU to load the cache line of flat element i of a.
-
-    LLVM's ``llvm.prefetch`` (read, high locality); an address past the end of ``a`` is
-    harmless (a prefetch never faults). A no-op without numba.
-    """
-    if numba is None:
-        return lambda a, i: None
-    from llvmlite import binding, ir  # type: ignore[import-untyped]
-    from numba.core import cgutils, types
-    from numba.extending import intrinsic
-
-    # the intrinsic's name carries its pointer type: opaque "p0" from LLVM 17 on (numba's
-    # llvmlite builds), "p0i8" where LLVM still has typed pointers
-    name = "llvm.prefetch.p0" if binding.llvm_version_info[0] >= 17 else "llvm.prefetch.p0i8"
-
-    @intrinsic
-    def prefetch(typingctx, a, i):
-        if not isinstance(a, types.Array) or not isinstance(i, types.Integer):
-            return None
-
-        def codegen(context, builder, signature, args):
-            ary = context.make_array(signature.args[0])(context, builder, args[0])
-            index = context.cast(builder, args[1], signature.args[1], types.intp)
-            ptr = builder.bitcast(builder.gep(ary.data, [index]), ir.IntType(8).as_pointer())
-            i32 = ir.IntType(32)
-            fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-            builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
-            return context.get_dummy_value()
-
-        return types.void(a, i), codegen
-
-    return prefetch
-
-
-prefetch = _make_prefetch()
+#: read the cache line of a[i] into L1 (see :mod:`softreg._simd`)
+prefetch = prefetch_l1
 
 
 def _jit(fn, exact=False):

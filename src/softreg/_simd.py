@@ -31,7 +31,8 @@ lane count, lanes at or past ``c`` are neither read nor written):
   (widened or rounded as needed), as :func:`splat` would make of x
 - ``bits_to_float64(i)``: the float64 whose bits are the int64 i (a scalar bitcast);
   ``float64_to_bits(x)`` the other way
-- ``prefetch_l2(a, i)``: hint the CPU to bring the cache line of a's element i into L2
+- ``prefetch_l2(a, i)``, ``prefetch_l1(a, i)``: hint the CPU to bring the cache line of
+  a's element i into L2 (L1)
 
 Indices are not bounds-checked: the callers keep them inside the arrays.
 """
@@ -287,21 +288,29 @@ def _build():  # noqa: C901 - one closure per operation; small each
     loadas = intrinsic(loadas_typer)
     loadas_mask = intrinsic(loadas_mask_typer)
 
-    @intrinsic
-    def prefetch_l2(typingctx, a, i):
-        if not isinstance(a, types.Array) or not isinstance(i, types.Integer):
-            return None
+    def _prefetch(locality):
+        """``prefetch(a, i)``: load the cache line of flat element i of ``a`` toward the core
+        (LLVM's ``llvm.prefetch``, read; ``locality`` 3: L1, 2: L2). An address past the
+        end of ``a`` is harmless: a prefetch never faults."""
+        def typer(typingctx, a, i):
+            if not isinstance(a, types.Array) or not isinstance(i, types.Integer):
+                return None
 
-        def codegen(context, builder, signature, args):
-            ary = context.make_array(signature.args[0])(context, builder, args[0])
-            index = context.cast(builder, args[1], signature.args[1], types.intp)
-            ptr = builder.bitcast(builder.gep(ary.data, [index]), ir.IntType(8).as_pointer())
-            i32 = ir.IntType(32)
-            fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, PREFETCH)
-            builder.call(fn, [ptr, i32(0), i32(2), i32(1)])
-            return context.get_dummy_value()
-        return types.void(a, i), codegen
+            def codegen(context, builder, signature, args):
+                ary = context.make_array(signature.args[0])(context, builder, args[0])
+                index = context.cast(builder, args[1], signature.args[1], types.intp)
+                ptr = builder.bitcast(builder.gep(ary.data, [index]),
+                                      ir.IntType(8).as_pointer())
+                i32 = ir.IntType(32)
+                fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+                fn = cgutils.get_or_insert_function(builder.module, fnty, PREFETCH)
+                builder.call(fn, [ptr, i32(0), i32(locality), i32(1)])
+                return context.get_dummy_value()
+            return types.void(a, i), codegen
+        return intrinsic(typer)
+
+    prefetch_l1 = _prefetch(3)
+    prefetch_l2 = _prefetch(2)
 
     load = intrinsic(load_typer)
     load_mask = intrinsic(load_mask_typer)
@@ -381,7 +390,8 @@ def _build():  # noqa: C901 - one closure per operation; small each
     return dict(
         bits_to_float64=bits_to_float64, float64_to_bits=float64_to_bits, splatas=splatas,
         loadas=loadas,
-        loadas_mask=loadas_mask, prefetch_l2=prefetch_l2, wide=wide, splat=splat, load=load,
+        loadas_mask=loadas_mask, prefetch_l1=prefetch_l1, prefetch_l2=prefetch_l2,
+        wide=wide, splat=splat, load=load,
         load_mask=load_mask, loadw=loadw, loadw_mask=loadw_mask, store=store,
         store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType)
 
@@ -403,11 +413,15 @@ if numba is not None:
     hsum = _ops["hsum"]
     loadas = _ops["loadas"]
     loadas_mask = _ops["loadas_mask"]
+    prefetch_l1 = _ops["prefetch_l1"]
     prefetch_l2 = _ops["prefetch_l2"]
     splatas = _ops["splatas"]
 else:  # pragma: no cover - exercised only where numba is missing
 
     def wide():
+        """No-op without numba."""
+
+    def prefetch_l1(a, i):
         """No-op without numba."""
 
     def bits_to_float64(i):
