@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from softreg import SoftmaxRegression
-from softreg._kernel_tiles import exp_nonpositive
+from softreg._kernel_tiles import exp_shifted_sum
 from softreg._kernels import _class_tile, available, supports
 from softreg._objective import SoftmaxObjective, resolve_kernel
 from softreg.penalties import Penalty
@@ -105,12 +105,13 @@ def test_vectorised_exp_matches_numpy():
     x = np.concatenate([-np.abs(rng.normal(scale=s, size=4000)) for s in (1e-3, 1, 30, 300)])
     x = np.concatenate([x, [0.0, -0.0, -1e-300, -708.0, -707.9, -709.0, -1e4]])
     want = np.exp(np.maximum(x, -708.0))  # below -708 it returns exp(-708), not 0
-    got = x.copy()
-    exp_nonpositive(got, np.empty(got.size, np.int64), got.size)
+    got, total = np.empty_like(x), np.zeros_like(x)
+    exp_shifted_sum(x, np.zeros_like(x), got, total, x.size)
     np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
-    part = x.copy()  # only the first m entries change
-    exp_nonpositive(part, np.empty(part.size, np.int64), 10)
-    np.testing.assert_array_equal(part[10:], x[10:])
+    np.testing.assert_array_equal(total, got)
+    part, total = np.full_like(x, -1.0), np.full_like(x, 0.5)  # only the first m entries
+    exp_shifted_sum(x, np.zeros_like(x), part, total, 10)
+    assert np.all(part[10:] == -1.0) and np.all(total[10:] == 0.5)
 
 
 @pytest.mark.parametrize(("K", "tile"), [(2, 4), (3, 4), (4, 4), (5, 5), (9, 5), (10, 5),

@@ -10,7 +10,7 @@ Why the loops look as they do (checked with numba's ``inspect_asm``):
 - Arrays are indexed by ``range`` variables over views (``XT[j, start:start + m]``, not
   ``XT[j, start + r]``): numba's negative-index wraparound on ``start + r`` otherwise makes
   LLVM load with gathers.
-- ``exp_nonpositive`` and ``exp_shifted_sum`` are a branch-free exp (range reduction by
+- ``exp_shifted_sum`` is a branch-free exp (range reduction by
   ln 2, degree-12 Taylor polynomial, 2^k put in the exponent bits) that LLVM
   vectorises, at 512 bits on an AVX-512 host (:func:`softreg._simd.wide`); numba's
   ``math.exp`` is a scalar libm call per element (about 3.5x slower measured here). Its
@@ -57,46 +57,12 @@ _LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact fo
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
 
 
-def _exp_nonpositive(x, bits, m):
-    """x[:m] <- exp(x[:m]) in place for x <= 0 (values below -708 give exp(-708)).
-
-    x : (>= m,) float64; bits : (>= m,) int64 scratch. exp(v) = 2^k exp(f) with
-    k = round(v / ln 2) and |f| <= ln(2) / 2; exp(f) by its Taylor polynomial of degree 12
-    (truncation error below 2e-17); 2^k is built in the exponent bits of ``bits``.
-    """
-    wide()  # 512-bit vectors on an AVX-512 host (see :mod:`softreg._simd`)
-    for i in range(m):
-        v = max(x[i], -708.0)
-        k = math.floor(v * _LOG2E + 0.5)
-        f = (v - k * _LN2_HI) - k * _LN2_LO
-        p = 1.0 / 479001600.0
-        p = p * f + 1.0 / 39916800.0
-        p = p * f + 1.0 / 3628800.0
-        p = p * f + 1.0 / 362880.0
-        p = p * f + 1.0 / 40320.0
-        p = p * f + 1.0 / 5040.0
-        p = p * f + 1.0 / 720.0
-        p = p * f + 1.0 / 120.0
-        p = p * f + 1.0 / 24.0
-        p = p * f + 1.0 / 6.0
-        p = p * f + 0.5
-        p = p * f + 1.0
-        p = p * f + 1.0
-        x[i] = p
-        bits[i] = (np.int64(k) + 1023) << 52
-    scale = bits.view(np.float64)
-    for i in range(m):
-        x[i] *= scale[i]
-
-
-exp_nonpositive = _jit(_exp_nonpositive, exact=True)
-
-
 def _exp_shifted_sum(Zk, zmax, Rk, total, m):
     """Rk[:m] = exp(Zk[:m] - zmax[:m]) (arguments <= 0), total[:m] += Rk[:m], in one loop.
 
-    The same arithmetic as :func:`_exp_nonpositive` on ``Zk - zmax`` (bit for bit), with
-    2^k made by a bitcast in the loop instead of a second pass through an int64 buffer.
+    exp(v) = 2^k exp(f) with k = round(v / ln 2) and |f| <= ln(2) / 2; exp(f) by its
+    Taylor polynomial of degree 12 (truncation error below 2e-17); 2^k by a bitcast of its
+    exponent bits. Arguments below -708 give exp(-708).
     """
     wide()
     for i in range(m):

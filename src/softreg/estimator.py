@@ -173,14 +173,13 @@ default="auto"
         self.callback = callback
 
     # -- fitting ------------------------------------------------------------------------------
-    def _validate_X(self, X, reset: bool):
+    def _validate_X(self, X, reset: bool, ensure_all_finite: bool = True):
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
-                             dtype=(np.float64, np.float32))
+                             dtype=(np.float64, np.float32), ensure_all_finite=ensure_all_finite)
 
     def _validate_X_for_fit(self, X, reset: bool):
         # the finiteness test shares its one read of X with the sum-of-squares test
-        X = validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
-                          dtype=(np.float64, np.float32), ensure_all_finite=False)
+        X = self._validate_X(X, reset, ensure_all_finite=False)
         check_squares_finite(X, estimator_name=type(self).__name__)
         return X
 
