@@ -18,6 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
+from ._kernel_pairs import assemble, class_pair_weights, numba, pair_offsets, padded_pairs, \
+    pair_products
+
 #: rows per block bound the (rows, qK) buffers to about this many entries
 BLOCK_ELEMENTS = 2 ** 20
 
@@ -80,7 +83,7 @@ def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool,
 #: rows per block of :func:`softmax_hessian_pairs`: its (q (q + 1) / 2, rows) products of
 #: feature pairs stay near the L2 cache (measured on 6 250 x 101, K = 10: 256 rows 57 ms,
 #: 128 rows 64 ms, 512 rows 60 ms)
-PAIR_BLOCK_ROWS = 256
+PAIR_BLOCK_ROWS = 128
 
 
 #: :func:`softmax_hessian_pairs` is used (float32) from this many classes on: it forms the
@@ -106,15 +109,54 @@ def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool)
     w_ik^m = sw_i p_ik ([k = m] - p_im): symmetric in the features (j, l) and in the
     classes (k, m), and each row of class blocks sums to zero (the rows of diag p - p p^T
     do), so the blocks of the first K - 1 classes determine H. Their q (q + 1) / 2 *
-    K (K - 1) / 2 distinct entries are one matrix product per block of rows,
-    G += T^T W, with T (rows, q (q + 1) / 2) the products a_ij a_il (j <= l) and W (rows,
-    K (K - 1) / 2) the weights w of the class pairs (k <= m < K - 1): about a quarter of
-    the multiplications of Y^T Y (which computes every entry of the (qK)^2 upper triangle,
-    each symmetric block twice, and the last class) and no separate class-diagonal
-    product. Measured (1 thread, 6 250 x 101, K = 10): 57 ms against 83 ms. The last
-    class's blocks are minus the sums of the others (float64 sums of float32 entries).
+    K (K - 1) / 2 distinct entries G[(j, l), (k, m)] = sum_i a_ij a_il w_ik^m are about a
+    quarter of the multiplications of Y^T Y (which computes every entry of the (qK)^2
+    upper triangle, each symmetric block twice, and the last class) and need no separate
+    class-diagonal product. The last class's blocks are minus the sums of the others
+    (float64 sums of float32 entries).
+
+    With numba, :mod:`softreg._kernel_pairs` accumulates G in register tiles without
+    forming the products a_ij a_il and writes H from it directly; measured (1 thread,
+    6 250 x 101, K = 10): TODO ms against 77 ms for the NumPy build
+    (:func:`_softmax_hessian_pairs_numpy`: T (rows, q (q + 1) / 2) of the products, one
+    GEMM per block of rows, H by fancy indexing), which is used without numba.
 
     Parameters and result: as :func:`softmax_hessian` (result float64, shape (qK, qK)).
+    """
+    if numba is None:  # pragma: no cover - exercised only where numba is missing
+        return _softmax_hessian_pairs_numpy(X, P, sw, fit_intercept)
+    n, K = P.shape
+    d = X.shape[1]
+    q = d + fit_intercept
+    sw = np.ascontiguousarray(sw, dtype=np.float64)
+    P = np.ascontiguousarray(P, dtype=np.float64)
+    Cp = padded_pairs(K)
+    offs = pair_offsets(q)
+    G = np.zeros(int(offs[-1]) * Cp, np.float32)
+    step = PAIR_BLOCK_ROWS
+    A = np.zeros((step, q + 3), np.float32)  # the block's augmented rows, zero padding
+    W = np.zeros((step, Cp), np.float32)
+    V = np.empty((step, Cp), np.float32)
+    if fit_intercept:
+        A[:, d] = 1.0
+    for start in range(0, n, step):
+        Xb = X[start:start + step]
+        Xb = Xb.toarray() if sp.issparse(Xb) else Xb
+        rows = Xb.shape[0]
+        A[:rows, :d] = Xb
+        class_pair_weights(P, sw, start, rows, W)
+        pair_products(A, rows, W, V, G, offs, q)
+    H = np.empty((q * K, q * K))
+    assemble(G, offs, q, K, H)
+    return H
+
+
+def _softmax_hessian_pairs_numpy(X, P: np.ndarray, sw: np.ndarray,
+                                 fit_intercept: bool) -> np.ndarray:
+    """:func:`softmax_hessian_pairs` in NumPy: G += T^T W per block of rows.
+
+    T (rows, q (q + 1) / 2): the products a_ij a_il (j <= l); W (rows, K (K - 1) / 2): the
+    weights of the class pairs (k <= m < K - 1). Used without numba.
     """
     n, K = P.shape
     d = X.shape[1]
