@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from softreg._hessian import PAIR_BLOCK_ROWS, pairs_pay, softmax_hessian, softmax_hessian_pairs
+from softreg._hessian import (
+    NUMPY_PAIR_BLOCK_ROWS,
+    PAIR_BLOCK_ROWS,
+    _softmax_hessian_pairs_numpy,
+    pairs_pay,
+    softmax_hessian,
+    softmax_hessian_pairs,
+)
 
 
 def reference_hessian(X, P, sw, fit_intercept):
@@ -12,7 +19,7 @@ def reference_hessian(X, P, sw, fit_intercept):
     X = np.asarray(X, dtype=np.float64)
     A = np.hstack([X, np.ones((len(X), 1))]) if fit_intercept else X
     S = np.einsum("ik,km->ikm", P, np.eye(P.shape[1])) - np.einsum("ik,im->ikm", P, P)
-    H = np.einsum("i,ij,il,ikm->jklm", sw, A, A, S)
+    H = np.einsum("i,ij,il,ikm->jklm", sw, A, A, S, optimize=True)
     q, K = A.shape[1], P.shape[1]
     return H.reshape(q * K, q * K)
 
@@ -62,9 +69,52 @@ def test_pairs_sparse_and_flat_direction():
     assert np.abs(H @ v).max() <= 1e-5 * np.abs(H).max() * np.abs(v).max()
 
 
-def test_pairs_pay_only_for_many_classes_and_few_features():
-    assert pairs_pay(101, 10) and pairs_pay(128, 8)
-    assert not pairs_pay(101, 7) and not pairs_pay(129, 10) and not pairs_pay(1000, 2)
+def test_pairs_pay_except_with_few_classes_and_many_features():
+    assert pairs_pay(101, 10) and pairs_pay(128, 2) and pairs_pay(700, 3) and pairs_pay(500, 4)
+    assert not pairs_pay(129, 2) and not pairs_pay(701, 3) and not pairs_pay(1000, 2)
+
+
+# (d, K): one vector of class pairs (K = 2, 3, 6), two (K = 8), three (K = 10), four
+# (K = 12: 3 + 1), 28 (K = 30); q - j over every residue mod 8 (the feature tiles' tails)
+@pytest.mark.parametrize("d,K", [(1, 2), (2, 3), (5, 6), (13, 8), (30, 10), (9, 12),
+                                 (20, 30), (130, 2), (130, 4)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pairs_tiles_match_numpy(d, K, fit_intercept, dtype):
+    # soft targets and uneven weights; rows not a multiple of the block
+    X, P, sw = problem(PAIR_BLOCK_ROWS + 45, d, K, d + K, True, True)
+    X = X.astype(dtype)
+    ref = reference_hessian(X, P, sw, fit_intercept)
+    H = softmax_hessian_pairs(X, P, sw, fit_intercept)
+    assert H.dtype == np.float64 and H.shape == ref.shape
+    np.testing.assert_array_equal(H, H.T)
+    np.testing.assert_allclose(H, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+    H32 = softmax_hessian(X, P, sw, fit_intercept, np.float32)
+    if pairs_pay(d + fit_intercept, K):
+        np.testing.assert_array_equal(H32, H)
+    else:  # SYRK forms D - B in float32
+        np.testing.assert_allclose(H32, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(softmax_hessian(X, P, sw, fit_intercept), ref,
+                               rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("K", [2, 10])
+def test_numpy_pairs_build_matches_numpy(K):
+    # the build used without numba: more rows than its block, a partial last block
+    X, P, sw = problem(NUMPY_PAIR_BLOCK_ROWS + 37, 7, K, 5, True, True)
+    ref = reference_hessian(X, P, sw, True)
+    H = _softmax_hessian_pairs_numpy(X.astype(np.float32), P, sw, True)
+    np.testing.assert_array_equal(H, H.T)
+    np.testing.assert_allclose(H, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+
+
+def test_pairs_many_rows_stay_float32_accurate():
+    # 50 blocks of rows: the float32 sums must not drift (each block's products start from
+    # zero and are added to G once)
+    X, P, sw = problem(50 * PAIR_BLOCK_ROWS + 3, 20, 10, 11, True, False)
+    ref = reference_hessian(X, P, sw, True)
+    H = softmax_hessian_pairs(X.astype(np.float32), P, sw, True)
+    np.testing.assert_allclose(H, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
 
 
 def test_pairs_fewer_rows_than_a_block_and_unit_weights_scale():

@@ -8,8 +8,9 @@ As = sqrt(sw) * A and Y (rows, qK) with column j * K + k = As[:, j] * p_k (the p
 layout), H = D - B with B = Y^T Y (one symmetric rank-k update) and D the class-diagonal
 part, D[(j, k), (l, k)] = (As^T Y)[l, j * K + k]. Forming it costs
 n (qK)^2 / 2 flops, so it pays only while qK is small (see ``solvers.newton``).
-The float32 estimate (a preconditioner's) with many classes and few features is built from
-the distinct entries only (:func:`softmax_hessian_pairs`, about a quarter of the products).
+The float32 estimate (a preconditioner's) is built from the distinct entries only
+(:func:`softmax_hessian_pairs`, about a quarter of the products) except with 2 or 3
+classes and many features (:func:`pairs_pay`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
-from ._kernel_pairs import assemble, class_pair_weights, numba, pair_offsets, padded_pairs, \
-    pair_products
+from ._kernel_pairs import (
+    assemble,
+    class_pair_weights,
+    numba,
+    padded_pairs,
+    pair_offsets,
+    pair_products,
+)
 
 #: rows per block bound the (rows, qK) buffers to about this many entries
 BLOCK_ELEMENTS = 2 ** 20
@@ -80,26 +87,39 @@ def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool,
     return H
 
 
-#: rows per block of :func:`softmax_hessian_pairs`: its (q (q + 1) / 2, rows) products of
-#: feature pairs stay near the L2 cache (measured on 6 250 x 101, K = 10: 256 rows 57 ms,
-#: 128 rows 64 ms, 512 rows 60 ms)
+#: rows per block of :func:`softmax_hessian_pairs`: the kernel's block of rows (A and
+#: the products V, about 50 KB) stays near the L1 cache (measured on 6 250 x 101, K = 10,
+#: the products alone: 32 rows 22.9 ms, 64 22.3, 128 21.6, 256 25.1, 512 24.7)
 PAIR_BLOCK_ROWS = 128
 
 
-#: :func:`softmax_hessian_pairs` is used (float32) from this many classes on: it forms the
-#: q (q + 1) / 2 feature products per row whatever K, which pays only where the class pairs
-#: it saves are many (measured, 6 250 x 101, ms, pairs / SYRK: K = 4 32 / 23, K = 7 48 / 49,
-#: K = 8 50 / 55, K = 10 62 / 80; d = 20, K = 30: 26 / 30)
-PAIR_MIN_CLASSES = 8
-#: ... and up to this many feature pairs q (q + 1) / 2 (q <= 128): its block of products
-#: then stays within 8.5 MB (d = 200, K = 9: 409 ms against 340; d = 999, K = 2: 6.7 s
-#: against 0.84 s)
-PAIR_MAX_FEATURE_PAIRS = 128 * 129 // 2
+#: :func:`softmax_hessian_pairs` is used (float32) for K >= 4 whatever q, for K = 3 up to
+#: q = PAIR_MAX_FEATURES[3], for K = 2 up to q = PAIR_MAX_FEATURES[2]: it pads the
+#: K (K - 1) / 2 class pairs to whole vectors (16 lanes for 1 or 3), so with few classes
+#: the SYRK build, which computes every class pair, wins at large q. Measured (1 thread,
+#: float32 X, ms, pairs / SYRK): 6 250 rows, d = 100: K = 2 9.9 / 11.9, K = 3 9.7 / 18.2,
+#: K = 4 9.3 / 24.0, K = 7 16.5 / 40.9, K = 8 21.8 / 63.0, K = 10 26.3 / 77.8; d = 20,
+#: K = 30 21.7 / 28.4; d = 200, K = 9 98 / 217; 3 000 rows: d = 200, K = 2 18.4 / 15.1;
+#: d = 400, K = 2 72 / 48; d = 700, K = 3 213 / 247; d = 500, K = 4 123 / 172
+PAIR_MAX_FEATURES = {2: 128, 3: 700}
+
+
+#: without numba (the NumPy build, :func:`_softmax_hessian_pairs_numpy`): from this many
+#: classes and up to this many feature pairs q (q + 1) / 2 (measured, 6 250 x 101, ms,
+#: NumPy pairs / SYRK: K = 7 48 / 49, K = 8 50 / 55, K = 10 62 / 80; d = 200, K = 9: 409
+#: against 340; d = 999, K = 2: 6.7 s against 0.84 s)
+NUMPY_PAIR_MIN_CLASSES = 8
+#: ... in blocks of this many rows (measured: 256 rows 57 ms, 128 rows 64 ms, 512 rows 60 ms)
+NUMPY_PAIR_BLOCK_ROWS = 256
+NUMPY_PAIR_MAX_FEATURE_PAIRS = 128 * 129 // 2
 
 
 def pairs_pay(q: int, n_classes: int) -> bool:
     """Whether :func:`softmax_hessian_pairs` beats the SYRK build for q = d + intercept."""
-    return n_classes >= PAIR_MIN_CLASSES and q * (q + 1) // 2 <= PAIR_MAX_FEATURE_PAIRS
+    if numba is None:  # pragma: no cover - exercised only where numba is missing
+        return n_classes >= NUMPY_PAIR_MIN_CLASSES and \
+            q * (q + 1) // 2 <= NUMPY_PAIR_MAX_FEATURE_PAIRS
+    return q <= PAIR_MAX_FEATURES.get(n_classes, q)
 
 
 def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool) -> np.ndarray:
@@ -117,7 +137,8 @@ def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool)
 
     With numba, :mod:`softreg._kernel_pairs` accumulates G in register tiles without
     forming the products a_ij a_il and writes H from it directly; measured (1 thread,
-    6 250 x 101, K = 10): TODO ms against 77 ms for the NumPy build
+    6 250 x 101, K = 10, best of 7 in CPU time): 26 ms (products 21.6 ms, about 90% of
+    this host's sgemm peak; H 2.6 ms) against 60-63 ms for the NumPy build
     (:func:`_softmax_hessian_pairs_numpy`: T (rows, q (q + 1) / 2) of the products, one
     GEMM per block of rows, H by fancy indexing), which is used without numba.
 
@@ -168,7 +189,7 @@ def _softmax_hessian_pairs_numpy(X, P: np.ndarray, sw: np.ndarray,
     ck, cm = np.triu_indices(k1)
     same = np.flatnonzero(ck == cm)
     G = np.zeros((n_pairs, len(ck)), np.float32)
-    step = PAIR_BLOCK_ROWS
+    step = NUMPY_PAIR_BLOCK_ROWS
     At = np.empty((q, step), np.float32)  # the block's augmented rows, transposed
     Tt = np.empty((n_pairs, step), np.float32)
     for start in range(0, n, step):
