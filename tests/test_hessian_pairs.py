@@ -109,12 +109,12 @@ def test_numpy_pairs_build_matches_numpy(K):
 
 
 def test_pairs_many_rows_stay_float32_accurate():
-    # 50 blocks of rows: the float32 sums must not drift (each block's products start from
-    # zero and are added to G once)
+    # 50 blocks of rows: the sums must not drift with n (each block's float32 sums go into
+    # G in float64; float32 sums over all rows were 1e-5 off at 6 250 rows)
     X, P, sw = problem(50 * PAIR_BLOCK_ROWS + 3, 20, 10, 11, True, False)
     ref = reference_hessian(X, P, sw, True)
     H = softmax_hessian_pairs(X.astype(np.float32), P, sw, True)
-    np.testing.assert_allclose(H, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+    np.testing.assert_allclose(H, ref, rtol=0, atol=5e-7 * np.abs(ref).max())
 
 
 def test_pairs_fewer_rows_than_a_block_and_unit_weights_scale():

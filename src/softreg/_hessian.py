@@ -87,10 +87,16 @@ def softmax_hessian(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool,
     return H
 
 
-#: rows per block of :func:`softmax_hessian_pairs`: the kernel's block of rows (A and
-#: the products V, about 50 KB) stays near the L1 cache (measured on 6 250 x 101, K = 10,
-#: the products alone: 32 rows 22.9 ms, 64 22.3, 128 21.6, 256 25.1, 512 24.7)
+#: rows per block of :func:`softmax_hessian_pairs`'s tiles: their rows of A and V stay in
+#: L1; each block's float32 sums go into G in float64 (measured on 6 250 x 101, K = 10,
+#: the products alone, best of 9 interleaved: 64 rows 26.0 ms, 128 23.1, 192 28.4, 256 28.8)
 PAIR_BLOCK_ROWS = 128
+#: ... over the rows of at most this many rows at a time (A and W: about 4 MB at q = 101)
+PAIR_SUPER_ROWS = 8192
+#: ... and over groups of features whose rows of G (float64) take at most this many bytes,
+#: so that they stay in L2 through the blocks (512 KB 23.1 ms, 1 MB 22.7 ms; one group:
+#: 27 ms)
+PAIR_GROUP_BYTES = 1 << 20
 
 
 #: :func:`softmax_hessian_pairs` is used (float32) for K >= 4 whatever q, for K = 3 up to
@@ -137,8 +143,8 @@ def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool)
 
     With numba, :mod:`softreg._kernel_pairs` accumulates G in register tiles without
     forming the products a_ij a_il and writes H from it directly; measured (1 thread,
-    6 250 x 101, K = 10, best of 7 in CPU time): 26 ms (products 21.6 ms, about 90% of
-    this host's sgemm peak; H 2.6 ms) against 60-63 ms for the NumPy build
+    6 250 x 101, K = 10, best of 7 in CPU time): 26-29 ms (products 23 ms, about 85% of
+    this host's sgemm peak; H 3 ms) against 56-63 ms for the NumPy build
     (:func:`_softmax_hessian_pairs_numpy`: T (rows, q (q + 1) / 2) of the products, one
     GEMM per block of rows, H by fancy indexing), which is used without numba.
 
@@ -153,11 +159,11 @@ def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool)
     P = np.ascontiguousarray(P, dtype=np.float64)
     Cp = padded_pairs(K)
     offs = pair_offsets(q)
-    G = np.zeros(int(offs[-1]) * Cp, np.float32)
-    step = PAIR_BLOCK_ROWS
-    A = np.zeros((step, q + 3), np.float32)  # the block's augmented rows, zero padding
+    G = np.zeros(int(offs[-1]) * Cp)  # float64 sums of each block's float32 sums
+    step = min(n, PAIR_SUPER_ROWS)
+    A = np.zeros((step, q + 1), np.float32)  # the augmented rows, zero padding
     W = np.zeros((step, Cp), np.float32)
-    V = np.empty((step, Cp), np.float32)
+    V = np.empty((PAIR_BLOCK_ROWS, Cp), np.float32)
     if fit_intercept:
         A[:, d] = 1.0
     for start in range(0, n, step):
@@ -166,7 +172,7 @@ def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool)
         rows = Xb.shape[0]
         A[:rows, :d] = Xb
         class_pair_weights(P, sw, start, rows, W)
-        pair_products(A, rows, W, V, G, offs, q)
+        pair_products(A, rows, W, V, G, offs, q, PAIR_BLOCK_ROWS, PAIR_GROUP_BYTES)
     H = np.empty((q * K, q * K))
     assemble(G, offs, q, K, H)
     return H

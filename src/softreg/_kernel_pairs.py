@@ -3,21 +3,26 @@
 The distinct entries of the softmax Hessian are G[(j, l), c] = sum_i a_ij a_il w_ic for
 the feature pairs j <= l and the class pairs c = (k, m), k <= m < K - 1, with
 w_ic = sw_i p_ik ([k = m] - p_im) (see :func:`softreg._hessian.softmax_hessian_pairs`).
-They are accumulated here over blocks of rows without forming the products a_ij a_il:
+They are accumulated here without forming the products a_ij a_il:
 
-- :func:`class_pair_weights`: the block's weights W (rows, Cp), float32, the class pairs
-  along a row (Cp: their count rounded up to whole vectors; the padding lanes stay 0);
-- :func:`pair_products`: per feature j, V[r] = a_rj W[r] (rows, Cp) once, then for a tile
-  of 8 (or 4) features l >= j and 3 (or 1) vectors of class pairs the 24 (12, 8, 4)
-  accumulators G[(j, l), c] += a_rl V[r, c] over the block's rows, a_rl broadcast:
-  one FMA per lane and product, no horizontal sums, the block (A, V) in L1;
+- :func:`class_pair_weights`: the weights W (rows, Cp), float32, the class pairs along a
+  row (Cp: their count rounded up to whole vectors; the padding lanes stay 0);
+- :func:`pair_products`: per feature j and block of rows, V[r] = a_rj W[r] (rows, Cp)
+  once, then for a tile of 6 (or 2) features l >= j and 3 (or 1) vectors of class pairs
+  the 18 (6, 6, 2) sums G[(j, l), c] += a_rl V[r, c] over the block's rows in float32
+  registers, a_rl broadcast (one FMA per lane and product, no horizontal sums), each
+  tile's sums then added to G in float64. 6 x 3 rather than 8 x 3: with 24 sums, their
+  8 broadcasts and 3 loads LLVM ran out of the 32 registers and spilled in the inner
+  loop (measured 33 ms against 23 ms for the whole product below);
 - :func:`assemble`: H (qK, qK) float64 from G, both triangles, the last class's blocks
-  from the zero row sums (in float64), written block by block (no index arrays).
+  from the zero row sums, written block by block (no index arrays).
 
-G is flat float32: pair (j, l) at (offs[j] + l - j) * Cp, where each feature j has room
-for its q - j pairs rounded up to a multiple of 4 (the tiles' padding features are zero
-columns of A, so their entries stay 0 and are never read). The accumulators round in
-float32 as the GEMM they replace did (the estimate is a preconditioner's).
+G is flat float64: pair (j, l) at (offs[j] + l - j) * Cp, where each feature j has room
+for its q - j pairs rounded up to a multiple of 2 (the tiles' padding feature is a zero
+column of A, so its entries stay 0 and are never read). Its float64 sums keep the
+estimate's error to the float32 products' and the blocks' sums (about 2e-7 of H's largest
+entry on 6 250 x 101, K = 10, against 6e-7 for float32 sums over all the rows, whose error
+grows with n).
 
 Measured (1 thread, 6 250 x 101, K = 10, AVX-512 host): see
 :data:`softreg._hessian.PAIR_BLOCK_ROWS` and :func:`softreg._hessian.softmax_hessian_pairs`.
@@ -28,10 +33,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit
-from ._simd import CACHE, LANES32, numba
+from ._simd import CACHE, LANES32, LANES64, numba
 
 if numba is not None:
-    from ._simd import add, fma, load, splat, store, wide
+    from ._simd import add, fma, load, loadw, splat, store, wide
 
 _OPTIONS = dict(cache=CACHE, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
 
@@ -51,10 +56,10 @@ def padded_pairs(n_classes: int) -> int:
 def pair_offsets(q: int) -> np.ndarray:
     """offs (q + 1,): feature j's pairs (j, l >= j) start at row offs[j] of G (rows of Cp).
 
-    Each feature has room for its q - j pairs rounded up to a multiple of 4 (the tiles'
-    width); offs[q] is G's row count.
+    Each feature has room for its q - j pairs rounded up to a multiple of 2 (the narrow
+    tiles' width); offs[q] is G's row count.
     """
-    room = -(-np.arange(q, 0, -1) // 4) * 4
+    room = -(-np.arange(q, 0, -1) // 2) * 2
     return np.concatenate(([0], np.cumsum(room))).astype(np.int64)
 
 
@@ -82,180 +87,184 @@ def class_pair_weights(P, sw, s0, m, W):
 
 
 @_jit
-def pair_products(A, m, W, V, G, offs, q):
-    """G[(j, l), :] += sum_{r < m} A[r, j] A[r, l] W[r, :] for j <= l < q (float32).
+def pair_products(A, m, W, V, G, offs, q, rows, group_bytes):
+    """G[(j, l), :] += sum_{r < m} A[r, j] A[r, l] W[r, :] for j <= l < q.
 
-    A (rows, qa) float32, the block's augmented rows a_r in its first q columns and zeros
-    up to qa >= q + 3; W (rows, Cp), V (rows, Cp) scratch; G flat (offs[q] * Cp,).
+    A (>= m, qa) float32, the augmented rows a_r in its first q columns and zeros up to
+    qa >= q + 1; W (>= m, Cp) float32; V (>= rows, Cp) float32 scratch; G flat
+    (offs[q] * Cp,) float64. The features go by groups whose rows of G take at most
+    ``group_bytes`` (so that they stay in L2), and for each group the rows by blocks of
+    ``rows`` (A's and V's rows in L1); each tile sums one block in float32 registers and
+    adds that to G in float64.
     """
     wide()
     Cp = W.shape[1]
     L = LANES32
     zero = np.float32(0.0)
     c3 = Cp - Cp % (3 * L)
-    for j in range(q):
-        for r in range(m):  # V[r] = a_rj W[r]
-            a = splat(A[r, j])
-            for c0 in range(0, Cp, L):
-                store(V, r * Cp + c0, fma(a, load(W, r * Cp + c0), splat(zero)))
-        room = offs[j + 1] - offs[j]
-        l8 = j + room - room % 8
-        for l0 in range(j, l8, 8):
-            g = (offs[j] + l0 - j) * Cp
-            for c0 in range(0, c3, 3 * L):
-                _tile8x3(A, V, m, l0, c0, G, g + c0)
-            for c0 in range(c3, Cp, L):
-                _tile8x1(A, V, m, l0, c0, G, g + c0)
-        if room % 8:
-            g = (offs[j] + l8 - j) * Cp
-            for c0 in range(0, c3, 3 * L):
-                _tile4x3(A, V, m, l8, c0, G, g + c0)
-            for c0 in range(c3, Cp, L):
-                _tile4x1(A, V, m, l8, c0, G, g + c0)
+    S = np.empty(18 * L, np.float32)  # a tile's sums, on their way into G
+    j0 = 0
+    while j0 < q:
+        j1 = j0 + 1
+        while j1 < q and (offs[j1 + 1] - offs[j0]) * Cp * 8 <= group_bytes:
+            j1 += 1
+        for r0 in range(0, m, rows):
+            mb = min(rows, m - r0)
+            for j in range(j0, j1):
+                for r in range(mb):  # V[r] = a_rj W[r]
+                    a = splat(A[r0 + r, j])
+                    for c0 in range(0, Cp, L):
+                        w = (r0 + r) * Cp + c0
+                        store(V, r * Cp + c0, fma(a, load(W, w), splat(zero)))
+                room = offs[j + 1] - offs[j]
+                l6 = j + room - room % 6
+                for l0 in range(j, l6, 6):
+                    g = (offs[j] + l0 - j) * Cp
+                    for c0 in range(0, c3, 3 * L):
+                        _tile6x3(A, r0, V, mb, l0, c0, G, g + c0, S)
+                    for c0 in range(c3, Cp, L):
+                        _tile6x1(A, r0, V, mb, l0, c0, G, g + c0, S)
+                for l0 in range(l6, j + room, 2):
+                    g = (offs[j] + l0 - j) * Cp
+                    for c0 in range(0, c3, 3 * L):
+                        _tile2x3(A, r0, V, mb, l0, c0, G, g + c0, S)
+                    for c0 in range(c3, Cp, L):
+                        _tile2x1(A, r0, V, mb, l0, c0, G, g + c0, S)
+        j0 = j1
 
 
 @_jit
-def _tile8x3(A, V, m, l0, c0, G, g):
-    """G rows (j, l0 + t), t < 8, lanes c0 .. c0 + 3L (at flat g + t Cp): 24 accumulators."""
+def _flush(S, G, g, rows, width, Cp):
+    """G[g + t Cp + c] += S[t width + c] (t < rows, c < width): a tile's sums into float64 G.
+
+    ``width`` is a multiple of the float64 vector's lanes (a whole number of float32 ones).
+    """
+    wide()
+    for t in range(rows):
+        for c in range(0, width, LANES64):
+            o = g + t * Cp + c
+            store(G, o, add(load(G, o), loadw(S, t * width + c)))
+
+
+@_jit
+def _tile6x3(A, r0, V, m, l0, c0, G, g, S):
+    """G rows (j, l0 + t), t < 6, lanes c0 .. c0 + 3L (at flat g + t Cp): 18 sums."""
     wide()
     Cp = V.shape[1]
-    zero = np.float32(0.0)
     L = LANES32
+    zero = np.float32(0.0)
     a00 = a01 = a02 = a10 = a11 = a12 = a20 = a21 = a22 = a30 = a31 = a32 = splat(zero)
-    a40 = a41 = a42 = a50 = a51 = a52 = a60 = a61 = a62 = a70 = a71 = a72 = splat(zero)
+    a40 = a41 = a42 = a50 = a51 = a52 = splat(zero)
     for r in range(m):
         v = r * Cp + c0
-        v0, v1, v2 = load(V, v), load(V, v + L), load(V, v + 2 * L)
-        x = splat(A[r, l0])
-        a00, a01, a02 = fma(x, v0, a00), fma(x, v1, a01), fma(x, v2, a02)
-        x = splat(A[r, l0 + 1])
-        a10, a11, a12 = fma(x, v0, a10), fma(x, v1, a11), fma(x, v2, a12)
-        x = splat(A[r, l0 + 2])
-        a20, a21, a22 = fma(x, v0, a20), fma(x, v1, a21), fma(x, v2, a22)
-        x = splat(A[r, l0 + 3])
-        a30, a31, a32 = fma(x, v0, a30), fma(x, v1, a31), fma(x, v2, a32)
-        x = splat(A[r, l0 + 4])
-        a40, a41, a42 = fma(x, v0, a40), fma(x, v1, a41), fma(x, v2, a42)
-        x = splat(A[r, l0 + 5])
-        a50, a51, a52 = fma(x, v0, a50), fma(x, v1, a51), fma(x, v2, a52)
-        x = splat(A[r, l0 + 6])
-        a60, a61, a62 = fma(x, v0, a60), fma(x, v1, a61), fma(x, v2, a62)
-        x = splat(A[r, l0 + 7])
-        a70, a71, a72 = fma(x, v0, a70), fma(x, v1, a71), fma(x, v2, a72)
-    store(G, g, add(load(G, g), a00))
-    store(G, g + L, add(load(G, g + L), a01))
-    store(G, g + 2 * L, add(load(G, g + 2 * L), a02))
-    o = g + Cp
-    store(G, o, add(load(G, o), a10))
-    store(G, o + L, add(load(G, o + L), a11))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a12))
-    o += Cp
-    store(G, o, add(load(G, o), a20))
-    store(G, o + L, add(load(G, o + L), a21))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a22))
-    o += Cp
-    store(G, o, add(load(G, o), a30))
-    store(G, o + L, add(load(G, o + L), a31))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a32))
-    o += Cp
-    store(G, o, add(load(G, o), a40))
-    store(G, o + L, add(load(G, o + L), a41))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a42))
-    o += Cp
-    store(G, o, add(load(G, o), a50))
-    store(G, o + L, add(load(G, o + L), a51))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a52))
-    o += Cp
-    store(G, o, add(load(G, o), a60))
-    store(G, o + L, add(load(G, o + L), a61))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a62))
-    o += Cp
-    store(G, o, add(load(G, o), a70))
-    store(G, o + L, add(load(G, o + L), a71))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a72))
+        v0, v1, v2 = load(V, v), load(V, v + 1 * L), load(V, v + 2 * L)
+        b = splat(A[r0 + r, l0 + 0])
+        a00, a01, a02 = fma(b, v0, a00), fma(b, v1, a01), fma(b, v2, a02)
+        b = splat(A[r0 + r, l0 + 1])
+        a10, a11, a12 = fma(b, v0, a10), fma(b, v1, a11), fma(b, v2, a12)
+        b = splat(A[r0 + r, l0 + 2])
+        a20, a21, a22 = fma(b, v0, a20), fma(b, v1, a21), fma(b, v2, a22)
+        b = splat(A[r0 + r, l0 + 3])
+        a30, a31, a32 = fma(b, v0, a30), fma(b, v1, a31), fma(b, v2, a32)
+        b = splat(A[r0 + r, l0 + 4])
+        a40, a41, a42 = fma(b, v0, a40), fma(b, v1, a41), fma(b, v2, a42)
+        b = splat(A[r0 + r, l0 + 5])
+        a50, a51, a52 = fma(b, v0, a50), fma(b, v1, a51), fma(b, v2, a52)
+    store(S, 0 * L, a00)
+    store(S, 1 * L, a01)
+    store(S, 2 * L, a02)
+    store(S, 3 * L, a10)
+    store(S, 4 * L, a11)
+    store(S, 5 * L, a12)
+    store(S, 6 * L, a20)
+    store(S, 7 * L, a21)
+    store(S, 8 * L, a22)
+    store(S, 9 * L, a30)
+    store(S, 10 * L, a31)
+    store(S, 11 * L, a32)
+    store(S, 12 * L, a40)
+    store(S, 13 * L, a41)
+    store(S, 14 * L, a42)
+    store(S, 15 * L, a50)
+    store(S, 16 * L, a51)
+    store(S, 17 * L, a52)
+    _flush(S, G, g, 6, 3 * L, Cp)
 
 
 @_jit
-def _tile4x3(A, V, m, l0, c0, G, g):
-    """As :func:`_tile8x3` for 4 features: 12 accumulators."""
+def _tile2x3(A, r0, V, m, l0, c0, G, g, S):
+    """G rows (j, l0 + t), t < 2, lanes c0 .. c0 + 3L (at flat g + t Cp): 6 sums."""
     wide()
     Cp = V.shape[1]
-    zero = np.float32(0.0)
     L = LANES32
-    a00 = a01 = a02 = a10 = a11 = a12 = a20 = a21 = a22 = a30 = a31 = a32 = splat(zero)
+    zero = np.float32(0.0)
+    a00 = a01 = a02 = a10 = a11 = a12 = splat(zero)
     for r in range(m):
         v = r * Cp + c0
-        v0, v1, v2 = load(V, v), load(V, v + L), load(V, v + 2 * L)
-        x = splat(A[r, l0])
-        a00, a01, a02 = fma(x, v0, a00), fma(x, v1, a01), fma(x, v2, a02)
-        x = splat(A[r, l0 + 1])
-        a10, a11, a12 = fma(x, v0, a10), fma(x, v1, a11), fma(x, v2, a12)
-        x = splat(A[r, l0 + 2])
-        a20, a21, a22 = fma(x, v0, a20), fma(x, v1, a21), fma(x, v2, a22)
-        x = splat(A[r, l0 + 3])
-        a30, a31, a32 = fma(x, v0, a30), fma(x, v1, a31), fma(x, v2, a32)
-    store(G, g, add(load(G, g), a00))
-    store(G, g + L, add(load(G, g + L), a01))
-    store(G, g + 2 * L, add(load(G, g + 2 * L), a02))
-    o = g + Cp
-    store(G, o, add(load(G, o), a10))
-    store(G, o + L, add(load(G, o + L), a11))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a12))
-    o += Cp
-    store(G, o, add(load(G, o), a20))
-    store(G, o + L, add(load(G, o + L), a21))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a22))
-    o += Cp
-    store(G, o, add(load(G, o), a30))
-    store(G, o + L, add(load(G, o + L), a31))
-    store(G, o + 2 * L, add(load(G, o + 2 * L), a32))
+        v0, v1, v2 = load(V, v), load(V, v + 1 * L), load(V, v + 2 * L)
+        b = splat(A[r0 + r, l0 + 0])
+        a00, a01, a02 = fma(b, v0, a00), fma(b, v1, a01), fma(b, v2, a02)
+        b = splat(A[r0 + r, l0 + 1])
+        a10, a11, a12 = fma(b, v0, a10), fma(b, v1, a11), fma(b, v2, a12)
+    store(S, 0 * L, a00)
+    store(S, 1 * L, a01)
+    store(S, 2 * L, a02)
+    store(S, 3 * L, a10)
+    store(S, 4 * L, a11)
+    store(S, 5 * L, a12)
+    _flush(S, G, g, 2, 3 * L, Cp)
 
 
 @_jit
-def _tile8x1(A, V, m, l0, c0, G, g):
-    """As :func:`_tile8x3` for one vector of class pairs: 8 accumulators, two rows at once."""
+def _tile6x1(A, r0, V, m, l0, c0, G, g, S):
+    """G rows (j, l0 + t), t < 6, lanes c0 .. c0 + 1L (at flat g + t Cp): 6 sums."""
     wide()
     Cp = V.shape[1]
+    L = LANES32
     zero = np.float32(0.0)
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = splat(zero)
+    a00 = a10 = a20 = a30 = a40 = a50 = splat(zero)
     for r in range(m):
-        v = load(V, r * Cp + c0)
-        a0 = fma(splat(A[r, l0]), v, a0)
-        a1 = fma(splat(A[r, l0 + 1]), v, a1)
-        a2 = fma(splat(A[r, l0 + 2]), v, a2)
-        a3 = fma(splat(A[r, l0 + 3]), v, a3)
-        a4 = fma(splat(A[r, l0 + 4]), v, a4)
-        a5 = fma(splat(A[r, l0 + 5]), v, a5)
-        a6 = fma(splat(A[r, l0 + 6]), v, a6)
-        a7 = fma(splat(A[r, l0 + 7]), v, a7)
-    store(G, g, add(load(G, g), a0))
-    store(G, g + Cp, add(load(G, g + Cp), a1))
-    store(G, g + 2 * Cp, add(load(G, g + 2 * Cp), a2))
-    store(G, g + 3 * Cp, add(load(G, g + 3 * Cp), a3))
-    o = g + 4 * Cp
-    store(G, o, add(load(G, o), a4))
-    store(G, o + Cp, add(load(G, o + Cp), a5))
-    store(G, o + 2 * Cp, add(load(G, o + 2 * Cp), a6))
-    store(G, o + 3 * Cp, add(load(G, o + 3 * Cp), a7))
+        v = r * Cp + c0
+        v0 = load(V, v)
+        b = splat(A[r0 + r, l0 + 0])
+        a00 = fma(b, v0, a00)
+        b = splat(A[r0 + r, l0 + 1])
+        a10 = fma(b, v0, a10)
+        b = splat(A[r0 + r, l0 + 2])
+        a20 = fma(b, v0, a20)
+        b = splat(A[r0 + r, l0 + 3])
+        a30 = fma(b, v0, a30)
+        b = splat(A[r0 + r, l0 + 4])
+        a40 = fma(b, v0, a40)
+        b = splat(A[r0 + r, l0 + 5])
+        a50 = fma(b, v0, a50)
+    store(S, 0 * L, a00)
+    store(S, 1 * L, a10)
+    store(S, 2 * L, a20)
+    store(S, 3 * L, a30)
+    store(S, 4 * L, a40)
+    store(S, 5 * L, a50)
+    _flush(S, G, g, 6, 1 * L, Cp)
 
 
 @_jit
-def _tile4x1(A, V, m, l0, c0, G, g):
-    """As :func:`_tile8x1` for 4 features: 4 accumulators."""
+def _tile2x1(A, r0, V, m, l0, c0, G, g, S):
+    """G rows (j, l0 + t), t < 2, lanes c0 .. c0 + 1L (at flat g + t Cp): 2 sums."""
     wide()
     Cp = V.shape[1]
+    L = LANES32
     zero = np.float32(0.0)
-    a0 = a1 = a2 = a3 = splat(zero)
+    a00 = a10 = splat(zero)
     for r in range(m):
-        v = load(V, r * Cp + c0)
-        a0 = fma(splat(A[r, l0]), v, a0)
-        a1 = fma(splat(A[r, l0 + 1]), v, a1)
-        a2 = fma(splat(A[r, l0 + 2]), v, a2)
-        a3 = fma(splat(A[r, l0 + 3]), v, a3)
-    store(G, g, add(load(G, g), a0))
-    store(G, g + Cp, add(load(G, g + Cp), a1))
-    store(G, g + 2 * Cp, add(load(G, g + 2 * Cp), a2))
-    store(G, g + 3 * Cp, add(load(G, g + 3 * Cp), a3))
+        v = r * Cp + c0
+        v0 = load(V, v)
+        b = splat(A[r0 + r, l0 + 0])
+        a00 = fma(b, v0, a00)
+        b = splat(A[r0 + r, l0 + 1])
+        a10 = fma(b, v0, a10)
+    store(S, 0 * L, a00)
+    store(S, 1 * L, a10)
+    _flush(S, G, g, 2, 1 * L, Cp)
 
 
 @_jit
