@@ -414,6 +414,22 @@ def float32_problem():
     return X, y, J, theta
 
 
+def test_lbfgs_mixed_to_tol_keeps_the_mixed_point_after_one_float64_check(float32_problem):
+    """A loose tolerance (a subsample's): mixed passes to tol, then one float64 pass at the
+    point they reached (its gradient is the result's), no float64 finishing steps."""
+    X, y, J, _ = float32_problem
+    datafit = SoftmaxObjective(X, y=y, n_classes=3, kernel="fast")
+    seen = _spy_precisions(datafit)
+    res = lbfgs(datafit, Penalty(alpha=1e-4), datafit.zeros(), tol=1e-4,
+                precondition="moments", mixed_to_tol=True)
+    assert res.stop_reason == CONVERGED
+    precisions = [p for p, _ in seen]
+    assert precisions[-1] == "float64" and set(precisions[:-1]) == {"mixed"}
+    np.testing.assert_array_equal(seen[-1][1], seen[-2][1])
+    assert np.max(np.abs(J(res.params)[1])) <= 1e-4 * (1 + 1e-6)
+    assert datafit.precision == "float64"
+
+
 @pytest.mark.parametrize("switch", [None, 1e3])
 def test_lbfgs_float32_finishes_on_float64_gradients_without_a_second_look(
         float32_problem, monkeypatch, switch):

@@ -92,7 +92,7 @@ FINISH_DECREASE = 0.1
 
 def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max_iter=1000,
           memory=10, callback: Callback = None, precondition: bool | str = True,
-          mixed_precision: bool = True) -> SolverResult:
+          mixed_precision: bool = True, mixed_to_tol: bool = False) -> SolverResult:
     """Minimise J = datafit + penalty (smooth) with L-BFGS; stops when max |grad J| <= tol.
 
     Needs ``loss_grad`` (and ``feature_moments`` with ``precondition``: whitened
@@ -105,6 +105,9 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     always float64's; those last steps go on from the mixed ones' curvature pairs without
     comparing values (:func:`_finish_float64`). When L-BFGS stops early because J's value
     no longer changes (rounding), a few Newton steps finish the convergence to tol.
+    ``mixed_to_tol``: the mixed iterations go on to max |grad J| <= tol themselves and the
+    point they reach is kept (its gradient checked by one float64 pass): for loose
+    tolerances (a subsample's), far above the mixed gradients' error.
     """
     if precondition not in PRECONDITIONERS:
         raise ValueError(f"precondition must be one of {PRECONDITIONERS}; got {precondition!r}")
@@ -156,6 +159,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
         datafit.set_precision("mixed")
     # mixed precision: the accepted iterates (u, gradient in u), for the float64 finish
     history: list[tuple[np.ndarray, np.ndarray]] = []
+    mixed_done = [False]  # ``mixed_to_tol``: the mixed iterations reached tol
 
     def on_iteration(intermediate_result):
         x = intermediate_result.x
@@ -175,7 +179,8 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
             # float64 (see :func:`_finish_float64`)
             history.append((u_k, grad_to_u(grad) if g_u is None else g_u))
             del history[:-memory - 1]  # the finish uses the last ``memory`` pairs only
-            if gnorm <= MIXED_SWITCH * tol:
+            if gnorm <= (1.0 if mixed_to_tol else MIXED_SWITCH) * tol:
+                mixed_done[0] = mixed_to_tol
                 raise StopIteration
             return
         if gnorm <= tol:
@@ -207,7 +212,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
             # line search, or max_iter): on in float64 from there, unless the budget is spent
             datafit.set_precision("float64")
             mixed[0] = False
-            if len(curve) >= max_iter:
+            if len(curve) >= max_iter or mixed_done[0]:
                 break
             if history and np.array_equal(history[-1][0], u):
                 u, converged = _finish_float64(
@@ -219,7 +224,7 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
         if getattr(datafit, "can_mix_precision", False):
             datafit.set_precision("float64")
     theta = to_theta(u)
-    loss, grad = objective.loss_grad(theta)  # cached (float64): costs no pass
+    loss, grad = objective.loss_grad(theta)  # float64: cached (one pass after mixed_to_tol)
     gnorm = max_abs(grad)
     n_iter = len(curve)
     if gnorm <= tol:
@@ -242,10 +247,12 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
 
     The subsample (:func:`._precondition.subsample_size` rows, at least 4 (d + 1) K; seeded,
     so fits are reproducible) is fitted from theta0 with the "moments" preconditioner to
-    max(tol, SUBSAMPLE_TOL); its penalised Hessian there (float32 products: an estimate
-    anyway; from its distinct entries, :func:`softreg._hessian.softmax_hessian_pairs`,
-    where that pays: dense64's 6 250 x 101, K = 10: 62 ms against 80) builds the
-    preconditioner. The
+    max(tol, SUBSAMPLE_TOL) (float32 X: in mixed precision to that tolerance, checked by one
+    float64 pass; dense32's subsample: 18 mixed and 2 float64 passes, 22 ms, against 14
+    mixed and 5 float64, 25-27 ms, with the float64 finish); its penalised Hessian there
+    (float32 products: an estimate anyway; from its distinct entries,
+    :func:`softreg._hessian.softmax_hessian_pairs`, where that pays: dense64's
+    6 250 x 101, K = 10: 26-29 ms against 78 for SYRK) builds the preconditioner. The
     start is the subsample's optimum when theta0 is zero (a cold start), else theta0 (a
     warm start is presumably closer). Every row the subsample's passes read is counted in
     the datafit's passes (``minibatch`` counts them).
@@ -255,7 +262,7 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     rows = subsample_rows(n, size, getattr(datafit, "X", None))
     sub = datafit.minibatch(rows)
     fit = lbfgs(sub, penalty, theta0, tol=max(tol, SUBSAMPLE_TOL), max_iter=max_iter,
-                precondition="moments")
+                precondition="moments", mixed_to_tol=True)
     H = Penalised(sub, penalty).add_ridge(sub.hessian(fit.params, dtype=np.float32))
     datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
     start = fit.params if not np.any(theta0) else theta0
