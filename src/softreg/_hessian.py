@@ -10,7 +10,7 @@ part, D[(j, k), (l, k)] = (As^T Y)[l, j * K + k]. Forming it costs
 n (qK)^2 / 2 flops, so it pays only while qK is small (see ``solvers.newton``).
 The float32 estimate (a preconditioner's) is built from the distinct entries only
 (:func:`softmax_hessian_pairs`, about a quarter of the products) except with 2 or 3
-classes and many features (:func:`pairs_pay`).
+classes and more than 128 features (:func:`pairs_pay`).
 """
 
 from __future__ import annotations
@@ -99,15 +99,18 @@ PAIR_SUPER_ROWS = 8192
 PAIR_GROUP_BYTES = 1 << 20
 
 
-#: :func:`softmax_hessian_pairs` is used (float32) for K >= 4 whatever q, for K = 3 up to
-#: q = PAIR_MAX_FEATURES[3], for K = 2 up to q = PAIR_MAX_FEATURES[2]: it pads the
-#: K (K - 1) / 2 class pairs to whole vectors (16 lanes for 1 or 3), so with few classes
-#: the SYRK build, which computes every class pair, wins at large q. Measured (1 thread,
+#: :func:`softmax_hessian_pairs` is used (float32) for K >= 4 whatever q, and for K = 2 or 3
+#: up to q = PAIR_MAX_FEATURES[K]. It pads the K (K - 1) / 2 class pairs to whole vectors
+#: (16 lanes for 1 or 3), so with few classes the SYRK build, which computes every class
+#: pair, wins at large q (K = 2); for K = 3 the pairs stay faster (d = 700: 213 ms against
+#: 247), but their float64 G (64 q^2 bytes, 7 (qK)^2) would outgrow the SYRK build's float32
+#: buffer (4 (qK)^2) that :func:`softreg.solvers._precondition.subsample_size` budgets for;
+#: up to q = 128 it takes at most 1 MB (K >= 4: G about 4 (qK)^2 at most). Measured (1 thread,
 #: float32 X, ms, pairs / SYRK): 6 250 rows, d = 100: K = 2 9.9 / 11.9, K = 3 9.7 / 18.2,
 #: K = 4 9.3 / 24.0, K = 7 16.5 / 40.9, K = 8 21.8 / 63.0, K = 10 26.3 / 77.8; d = 20,
 #: K = 30 21.7 / 28.4; d = 200, K = 9 98 / 217; 3 000 rows: d = 200, K = 2 18.4 / 15.1;
-#: d = 400, K = 2 72 / 48; d = 700, K = 3 213 / 247; d = 500, K = 4 123 / 172
-PAIR_MAX_FEATURES = {2: 128, 3: 700}
+#: d = 400, K = 2 72 / 48; d = 500, K = 4 123 / 172
+PAIR_MAX_FEATURES = {2: 128, 3: 128}
 
 
 #: without numba (the NumPy build, :func:`_softmax_hessian_pairs_numpy`): from this many

@@ -211,9 +211,10 @@ def subsample_size(datafit) -> int | None:
     p = datafit.n_params
     n = datafit.n_samples
     X = getattr(datafit, "X", None)
-    # dense X only, and the Hessian's two (qK)^2 buffers (float32 and float64 while it is
-    # built; the float64 one is then factored in place) within half of X's bytes: no fit
-    # should need more memory beside X than half a copy of it
+    # dense X only, and the Hessian's buffers while it is built (the float64 (qK)^2 result,
+    # factored in place later, beside SYRK's float32 (qK)^2 one or the pairs' float64 G of
+    # about 4 (qK)^2 bytes at most, see softreg._hessian.PAIR_MAX_FEATURES) within half of X's
+    # bytes: no fit should need more memory beside X than half a copy of it
     if p > HESSIAN_MAX_PARAMS or not isinstance(X, np.ndarray) or \
             12 * p * p > HESSIAN_MEMORY_FRACTION * X.nbytes:
         return None
