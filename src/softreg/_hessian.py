@@ -19,14 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
-from ._kernel_pairs import (
-    assemble,
-    class_pair_weights,
-    numba,
-    padded_pairs,
-    pair_offsets,
-    pair_products,
-)
+from ._kernel_pairs import accumulate_rows, numba, padded_pairs, pair_offsets
 
 #: rows per block bound the (rows, qK) buffers to about this many entries
 BLOCK_ELEMENTS = 2 ** 20
@@ -169,15 +162,16 @@ def softmax_hessian_pairs(X, P: np.ndarray, sw: np.ndarray, fit_intercept: bool)
     V = np.empty((PAIR_BLOCK_ROWS, Cp), np.float32)
     if fit_intercept:
         A[:, d] = 1.0
+    H = np.empty((q * K, q * K))
+    none = np.empty((0, 0))  # (H is written after the last rows only)
     for start in range(0, n, step):
         Xb = X[start:start + step]
         Xb = Xb.toarray() if sp.issparse(Xb) else Xb
         rows = Xb.shape[0]
         A[:rows, :d] = Xb
-        class_pair_weights(P, sw, start, rows, W)
-        pair_products(A, rows, W, V, G, offs, q, PAIR_BLOCK_ROWS, PAIR_GROUP_BYTES)
-    H = np.empty((q * K, q * K))
-    assemble(G, offs, q, K, H)
+        last = start + step >= n
+        accumulate_rows(A, rows, P, sw, start, W, V, G, offs, q, PAIR_BLOCK_ROWS,
+                        PAIR_GROUP_BYTES, H if last else none)
     return H
 
 

@@ -15,7 +15,8 @@ They are accumulated here without forming the products a_ij a_il:
   8 broadcasts and 3 loads LLVM ran out of the 32 registers and spilled in the inner
   loop (measured 33 ms against 23 ms for the whole product below);
 - :func:`assemble`: H (qK, qK) float64 from G, both triangles, the last class's blocks
-  from the zero row sums, written block by block (no index arrays).
+  from the zero row sums, written block by block (no index arrays);
+- :func:`accumulate_rows`: the three in one call (the caller's entry).
 
 G is flat float64: pair (j, l) at (offs[j] + l - j) * Cp, where each feature j has room
 for its q - j pairs rounded up to a multiple of 2 (the tiles' padding feature is a zero
@@ -84,6 +85,21 @@ def class_pair_weights(P, sw, s0, m, W):
             for mm in range(k + 1, k1):
                 W[r, c] = -spk * P[i, mm]
                 c += 1
+
+
+@_jit
+def accumulate_rows(A, m, P, sw, s0, W, V, G, offs, q, rows, group_bytes, H):
+    """One entry for :func:`softreg._hessian.softmax_hessian_pairs` (one cache load).
+
+    The weights of rows s0 .. s0 + m (:func:`class_pair_weights` into W), their products
+    into G (:func:`pair_products`), and, where H is non-empty (the last rows), H from G
+    (:func:`assemble`). Each separate dispatcher costs a process about 3 ms to load from
+    numba's cache on its first call.
+    """
+    class_pair_weights(P, sw, s0, m, W)
+    pair_products(A, m, W, V, G, offs, q, rows, group_bytes)
+    if H.size:
+        assemble(G, offs, q, P.shape[1], H)
 
 
 @_jit
