@@ -101,63 +101,76 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     """
     wide()  # 512-bit vectors on an AVX-512 host (see :mod:`softreg._simd`)
     w = sw[i0:i0 + m]  # views of the block's rows: range() indices need no wraparound
-    Pb = P[i0:i0 + m]
-    Yb = Y[i0:i0 + m]
-    cb = codes[i0:i0 + m]
     loss = 0.0
     if hessian:
+        Pb = P[i0:i0 + m]
         pz = aux[0]
         pz[:m] = 0.0
         for k in range(K):
             for r in range(m):
                 pz[r] += Pb[r, k] * Z[k, r]
         for k in range(K):
+            s = 0.0
             for r in range(m):
-                R[k, r] = w[r] * Pb[r, k] * (Z[k, r] - pz[r])
-    else:
-        zmax = aux[0]
-        total = aux[1]
-        yz = aux[2]
+                v = w[r] * Pb[r, k] * (Z[k, r] - pz[r])
+                R[k, r] = v
+                s += v
+            gb[k] += s
+        return loss
+    zmax = aux[0]
+    total = aux[1]
+    yz = aux[2]
+    scale = aux[3]
+    Yb = Y[i0:i0 + m] if soft else Y
+    cb = codes if soft else codes[i0:i0 + m]
+    if soft:
         zmax[:m] = Z[0, :m]
         for k in range(1, K):
             for r in range(m):
                 zmax[r] = max(zmax[r], Z[k, r])
-        total[:m] = 0.0
-        _tiles.exp_shifted_sum_classes(Z, zmax, R, total, K, m)
-        lse = aux[3]
-        _tiles.log_positive(total, lse, m)
-        if soft:
-            yz[:m] = 0.0
-            for k in range(K):
-                for r in range(m):
-                    yz[r] += Yb[r, k] * Z[k, r]
-        else:
-            for r in range(m):
-                yz[r] = Z[cb[r], r]
-        for r in range(m):
-            loss += w[r] * (zmax[r] + lse[r] - yz[r])
-            total[r] = 1.0 / total[r]
-        if want_P:
-            for r in range(m):
-                for k in range(K):
-                    Pb[r, k] = R[k, r] * total[r]
-        for r in range(m):
-            total[r] *= w[r]
+        yz[:m] = 0.0
         for k in range(K):
             for r in range(m):
-                R[k, r] *= total[r]
-        if soft:
-            for k in range(K):
-                for r in range(m):
-                    R[k, r] -= w[r] * Yb[r, k]
-        else:
-            for r in range(m):
-                R[cb[r], r] -= w[r]
-    for k in range(K):
-        s = 0.0
+                yz[r] += Yb[r, k] * Z[k, r]
+    else:  # the label's logit picked up in the max's sweep (a select per lane, no gather)
         for r in range(m):
-            s += R[k, r]
-        gb[k] += s
+            z = Z[0, r]
+            zmax[r] = z
+            yz[r] = z if cb[r] == 0 else 0.0
+        for k in range(1, K):
+            for r in range(m):
+                z = Z[k, r]
+                zmax[r] = max(zmax[r], z)
+                yz[r] += z if cb[r] == k else 0.0
+    total[:m] = 0.0
+    _tiles.exp_shifted_sum_classes(Z, zmax, R, total, K, m)
+    _tiles.log_positive(total, scale, m)
+    for r in range(m):
+        loss += w[r] * (zmax[r] + scale[r] - yz[r])
+        total[r] = 1.0 / total[r]
+        scale[r] = w[r] * total[r]
+    if want_P:
+        Pb = P[i0:i0 + m]
+        for r in range(m):
+            for k in range(K):
+                Pb[r, k] = R[k, r] * total[r]
+    # R = sw (p - y) and its row sums (the intercept's gradient) in one sweep
+    if soft:
+        for k in range(K):
+            s = 0.0
+            for r in range(m):
+                v = R[k, r] * scale[r] - w[r] * Yb[r, k]
+                R[k, r] = v
+                s += v
+            gb[k] += s
+    else:
+        for k in range(K):
+            s = 0.0
+            for r in range(m):
+                v = R[k, r] * scale[r] - (w[r] if cb[r] == k else 0.0)
+                R[k, r] = v
+                s += v
+            gb[k] += s
     return loss
 
 
