@@ -40,9 +40,19 @@ float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. Then the softmax's exps of all cla
 one call per block (a call per class cost about as much as its exps) and a branch-free,
 vectorised log (:func:`softreg._kernel_tiles.log_positive`; ``math.log`` was a libm call
 per row, ~0.9 ms per pass): mixed 13.6-16 -> 12.3-13.3 ms, float64 24.2 -> 23.7 ms (best
-of 30, alternating old and new code in one session). What is left: the softmax (about
-2 ms at K = 10), the C-order logits' padding lanes (K = 10 fills
-10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
+of 30, alternating old and new code in one session). Then the softmax step's sweeps
+fused (the label's logit picked up in the max's sweep, scaling, label subtraction and the
+intercept's row sums in one) and an exp with 2 fewer vector operations and 1 fewer FMA
+(:func:`softreg._kernel_tiles.exp_shifted_sum`): on a block in cache, per pass (1563
+blocks of 128 rows), :func:`_residuals` 2.2-2.6 -> 1.7-2.0 ms (0.67-0.84x), the exps
+1.3 -> 0.94 ms (0.71-0.73x); the whole evaluation only 0.97-0.98x (mixed 17.0 -> 16.7 ms,
+float64 26.6 -> 25.6 ms, best of 40 alternating in one process on a loaded machine; why
+less shows in the pass than in cache was not measured). Measured and dropped: exps of two
+classes per sweep (register spills: slower), a float32 division with Newton steps for
+the log's and the softmax's reciprocals (no faster). Python around the compiled pass
+costs ~14 us per evaluation (n = 256: ``loss_grad`` 31 us, the compiled call 17 us).
+What is left: the softmax (about 1.7 ms at K = 10), the C-order logits' padding lanes
+(K = 10 fills 10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
 load-bound), and the float32-to-float64 conversion of those broadcasts when float32 X is
 computed in float64 (a widened panel per block measured no faster).
 
@@ -92,7 +102,12 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     """Turn the logits Z[:K, :m] of rows i0.. into residuals R[:, :m]; add R's row sums to gb.
 
     Class-major (Z[k, r], R[k, r]), so every loop below runs along the m rows of the block
-    in vector lanes, exp and log included. aux (4, B) float64 scratch.
+    in vector lanes, exp and log included. aux (4, B) float64 scratch. Three sweeps over
+    the classes (hard labels): the row maxima with the label's logit (a select per lane,
+    no gather), the exps with their row sums (:func:`softreg._kernel_tiles.
+    exp_shifted_sum_classes`), and R = (exp / total) sw - sw y with R's row sums; the
+    rows' log, loss and 1 / total in between run once per row. Rows K.. of R and the lanes
+    past m are left alone.
 
     hessian=False: R[:, r] = sw_i (p_i - y_i) with p_i the max-shifted softmax of Z[:, r];
     returns sum_r sw_i CE_i and writes P[i] when ``want_P``. hessian=True: Z holds the
