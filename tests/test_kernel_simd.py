@@ -296,3 +296,44 @@ def test_f_order_gradient_matches_numpy(m, d, K, arith, src_dtype):
     scale = np.abs(acc0) + np.abs(R64) @ np.abs(Xb)
     err = np.max(np.abs(acc - want) / scale)
     assert err <= (1e-14 if arith == np.float64 else 2.0 ** -24 * (m + 2))
+
+
+def test_exp_is_accurate_over_its_whole_range_and_at_its_rounding_boundaries():
+    """exp(v), v in [-708, 0], against NumPy: a dense sweep, the points where the rounding
+    constant switches k (v = (k + 1/2) ln 2 and its neighbours), exact multiples k ln 2,
+    and the clamp (below -708: exp(-708))."""
+    from softreg._kernel_tiles import exp_shifted_sum
+
+    rng = np.random.default_rng(31)
+    k = np.arange(-1021, 1).astype(np.float64)
+    half = (k - 0.5) * np.log(2.0)
+    v = np.concatenate([
+        np.linspace(-708.0, 0.0, 300_001), -rng.exponential(scale=2.0, size=100_000),
+        half, np.nextafter(half, 0.0), np.nextafter(half, -np.inf), k * np.log(2.0),
+        -np.logspace(-320, 2, 1000), [-0.0, -5e-324, -707.999, -708.0],
+    ])
+    v = v[v >= -708.0]
+    below = np.array([-708.0000001, -709.0, -745.2, -800.0, -1e300, -np.inf])
+    x = np.concatenate([v, below])
+    out, total = np.full(x.size, np.nan), np.zeros(x.size)
+    exp_shifted_sum(x, np.zeros_like(x), out, total, x.size)
+    want = np.exp(np.maximum(x, -708.0))
+    rel = np.abs(out / want - 1.0)
+    assert rel.max() <= 1e-15  # 2.2e-16 measured (one ulp off NumPy at most)
+    assert np.all(out[v.size:] == out[v.size - 1])  # the clamp: exactly the value at -708
+    np.testing.assert_array_equal(total, out)
+
+
+def test_exp_of_all_classes_writes_only_their_rows_and_the_first_m_lanes():
+    from softreg._kernel_tiles import exp_shifted_sum_classes
+
+    rng = np.random.default_rng(32)
+    for K, m, B in [(1, 1, 8), (3, 7, 16), (10, 128, 128), (13, 45, 64)]:
+        Z = rng.normal(scale=20, size=(K + 2, B))
+        zmax = Z[:K].max(axis=0) + rng.uniform(0, 1, B)
+        R, total = np.full((K + 2, B), -3.0), np.full(B, 0.25)
+        exp_shifted_sum_classes(Z, zmax, R, total, K, m)
+        want = np.exp(np.maximum(Z[:K, :m] - zmax[:m], -708.0))
+        np.testing.assert_allclose(R[:K, :m], want, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(total[:m], 0.25 + want.sum(axis=0), rtol=1e-15)
+        assert np.all(R[K:] == -3.0) and np.all(R[:, m:] == -3.0) and np.all(total[m:] == 0.25)

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from softreg import SoftmaxRegression
 from softreg._kernel_tiles import exp_shifted_sum
-from softreg._kernels import _class_tile, available, supports
+from softreg._kernels import _class_tile, _residuals, available, supports
 from softreg._objective import SoftmaxObjective, resolve_kernel
 from softreg.penalties import Penalty
 from softreg.solvers import Penalised
@@ -112,6 +112,65 @@ def test_vectorised_exp_matches_numpy():
     part, total = np.full_like(x, -1.0), np.full_like(x, 0.5)  # only the first m entries
     exp_shifted_sum(x, np.zeros_like(x), part, total, 10)
     assert np.all(part[10:] == -1.0) and np.all(total[10:] == 0.5)
+
+
+def _softmax_rows(Zb):
+    e = np.exp(Zb - Zb.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("soft", [False, True])
+@pytest.mark.parametrize(("K", "m", "B"), [(2, 1, 128), (3, 7, 128), (10, 128, 128),
+                                           (10, 77, 128), (13, 255, 256), (100, 33, 64)])
+def test_softmax_step_of_one_block_matches_numpy(K, m, B, soft):
+    """_residuals alone: loss, R = sw (p - y), the intercept's row sums, P, on one block
+    (odd sizes, weights with zeros, labels in the first and last class, soft targets);
+    R's padding rows and the lanes past m are left alone."""
+    rng = np.random.default_rng(K + m)
+    n, i0 = m + 50, 20
+    Z = np.full((K + 3, B), 7.0)
+    Z[:K, :m] = rng.normal(scale=5, size=(K, m))
+    Z[:K, 0] += 900.0  # huge logits: the shift by the row's max keeps them finite
+    codes = rng.integers(0, K, n).astype(np.intp)
+    codes[i0] = 0
+    codes[i0 + m - 1] = K - 1
+    Y = rng.dirichlet(np.ones(K), size=n) if soft else np.zeros((0, K))
+    sw = rng.exponential(size=n) / n
+    sw[rng.random(n) < 0.2] = 0.0
+    P = np.full((n, K), -1.0)
+    R = np.full((K + 3, B), -2.0)
+    gb0 = rng.normal(size=K)
+    gb = gb0.copy()
+    aux, bits = np.zeros((4, B)), np.zeros(B, np.int64)
+    loss = _residuals(Z, m, K, i0, codes, Y, soft, sw, P, True, False, R, aux, bits, gb)
+
+    Zb = Z[:K, :m].T
+    p = _softmax_rows(Zb)
+    T = Y[i0:i0 + m] if soft else np.eye(K)[codes[i0:i0 + m]]
+    w = sw[i0:i0 + m]
+    lse = Zb.max(axis=1) + np.log(np.exp(Zb - Zb.max(axis=1, keepdims=True)).sum(axis=1))
+    want_loss = np.dot(w, lse - (T * Zb).sum(axis=1))
+    want_R = (w[:, None] * (p - T)).T
+    assert loss == pytest.approx(want_loss, rel=1e-13)
+    np.testing.assert_allclose(R[:K, :m], want_R, rtol=1e-13, atol=1e-16 * np.abs(w).max())
+    np.testing.assert_allclose(gb, gb0 + want_R.sum(axis=1), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(P[i0:i0 + m], p, rtol=1e-13, atol=1e-300)
+    assert np.all(R[K:] == -2.0) and np.all(R[:, m:] == -2.0)
+    assert np.all(P[:i0] == -1.0) and np.all(P[i0 + m:] == -1.0)
+
+    # the Hessian's residual at the probabilities P just written, for a direction's logits
+    V = np.full((K + 3, B), 3.0)
+    V[:K, :m] = rng.normal(size=(K, m))
+    R[:] = -2.0
+    gb = gb0.copy()
+    assert _residuals(V, m, K, i0, codes, Y, soft, sw, P, False, True, R, aux, bits,
+                      gb) == 0.0
+    Vb = V[:K, :m].T
+    want_H = (w[:, None] * p * (Vb - (p * Vb).sum(axis=1, keepdims=True))).T
+    np.testing.assert_allclose(R[:K, :m], want_H, rtol=1e-12,
+                               atol=1e-15 * np.abs(want_H).max())
+    np.testing.assert_allclose(gb, gb0 + want_H.sum(axis=1), rtol=1e-12, atol=1e-15)
+    assert np.all(R[K:] == -2.0) and np.all(R[:, m:] == -2.0)
 
 
 @pytest.mark.parametrize(("K", "tile"), [(2, 4), (3, 4), (4, 4), (5, 5), (9, 5), (10, 5),

@@ -40,9 +40,19 @@ float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. Then the softmax's exps of all cla
 one call per block (a call per class cost about as much as its exps) and a branch-free,
 vectorised log (:func:`softreg._kernel_tiles.log_positive`; ``math.log`` was a libm call
 per row, ~0.9 ms per pass): mixed 13.6-16 -> 12.3-13.3 ms, float64 24.2 -> 23.7 ms (best
-of 30, alternating old and new code in one session). What is left: the softmax (about
-2 ms at K = 10), the C-order logits' padding lanes (K = 10 fills
-10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
+of 30, alternating old and new code in one session). Then the softmax step's sweeps
+fused (the label's logit picked up in the max's sweep, scaling, label subtraction and the
+intercept's row sums in one) and an exp with 2 fewer vector operations and 1 fewer FMA
+(:func:`softreg._kernel_tiles.exp_shifted_sum`): on a block in cache, per pass (1563
+blocks of 128 rows), :func:`_residuals` 2.2-2.6 -> 1.7-2.0 ms (0.67-0.84x), the exps
+1.3 -> 0.94 ms (0.71-0.73x); the whole evaluation only 0.97-0.98x (mixed 17.0 -> 16.7 ms,
+float64 26.6 -> 25.6 ms, best of 40 alternating in one process on a loaded machine; why
+less shows in the pass than in cache was not measured). Measured and dropped: exps of two
+classes per sweep (register spills: slower), a float32 division with Newton steps for
+the log's and the softmax's reciprocals (no faster). Python around the compiled pass
+costs ~14 us per evaluation (n = 256: ``loss_grad`` 31 us, the compiled call 17 us).
+What is left: the softmax (about 1.7 ms at K = 10), the C-order logits' padding lanes
+(K = 10 fills 10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
 load-bound), and the float32-to-float64 conversion of those broadcasts when float32 X is
 computed in float64 (a widened panel per block measured no faster).
 
@@ -92,7 +102,12 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     """Turn the logits Z[:K, :m] of rows i0.. into residuals R[:, :m]; add R's row sums to gb.
 
     Class-major (Z[k, r], R[k, r]), so every loop below runs along the m rows of the block
-    in vector lanes, exp and log included. aux (4, B) float64 scratch.
+    in vector lanes, exp and log included. aux (4, B) float64 scratch. Three sweeps over
+    the classes (hard labels): the row maxima with the label's logit (a select per lane,
+    no gather), the exps with their row sums (:func:`softreg._kernel_tiles.
+    exp_shifted_sum_classes`), and R = (exp / total) sw - sw y with R's row sums; the
+    rows' log, loss and 1 / total in between run once per row. Rows K.. of R and the lanes
+    past m are left alone.
 
     hessian=False: R[:, r] = sw_i (p_i - y_i) with p_i the max-shifted softmax of Z[:, r];
     returns sum_r sw_i CE_i and writes P[i] when ``want_P``. hessian=True: Z holds the
@@ -101,63 +116,76 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
     """
     wide()  # 512-bit vectors on an AVX-512 host (see :mod:`softreg._simd`)
     w = sw[i0:i0 + m]  # views of the block's rows: range() indices need no wraparound
-    Pb = P[i0:i0 + m]
-    Yb = Y[i0:i0 + m]
-    cb = codes[i0:i0 + m]
     loss = 0.0
     if hessian:
+        Pb = P[i0:i0 + m]
         pz = aux[0]
         pz[:m] = 0.0
         for k in range(K):
             for r in range(m):
                 pz[r] += Pb[r, k] * Z[k, r]
         for k in range(K):
+            s = 0.0
             for r in range(m):
-                R[k, r] = w[r] * Pb[r, k] * (Z[k, r] - pz[r])
-    else:
-        zmax = aux[0]
-        total = aux[1]
-        yz = aux[2]
+                v = w[r] * Pb[r, k] * (Z[k, r] - pz[r])
+                R[k, r] = v
+                s += v
+            gb[k] += s
+        return loss
+    zmax = aux[0]
+    total = aux[1]
+    yz = aux[2]
+    scale = aux[3]
+    Yb = Y[i0:i0 + m] if soft else Y
+    cb = codes if soft else codes[i0:i0 + m]
+    if soft:
         zmax[:m] = Z[0, :m]
         for k in range(1, K):
             for r in range(m):
                 zmax[r] = max(zmax[r], Z[k, r])
-        total[:m] = 0.0
-        _tiles.exp_shifted_sum_classes(Z, zmax, R, total, K, m)
-        lse = aux[3]
-        _tiles.log_positive(total, lse, m)
-        if soft:
-            yz[:m] = 0.0
-            for k in range(K):
-                for r in range(m):
-                    yz[r] += Yb[r, k] * Z[k, r]
-        else:
-            for r in range(m):
-                yz[r] = Z[cb[r], r]
-        for r in range(m):
-            loss += w[r] * (zmax[r] + lse[r] - yz[r])
-            total[r] = 1.0 / total[r]
-        if want_P:
-            for r in range(m):
-                for k in range(K):
-                    Pb[r, k] = R[k, r] * total[r]
-        for r in range(m):
-            total[r] *= w[r]
+        yz[:m] = 0.0
         for k in range(K):
             for r in range(m):
-                R[k, r] *= total[r]
-        if soft:
-            for k in range(K):
-                for r in range(m):
-                    R[k, r] -= w[r] * Yb[r, k]
-        else:
-            for r in range(m):
-                R[cb[r], r] -= w[r]
-    for k in range(K):
-        s = 0.0
+                yz[r] += Yb[r, k] * Z[k, r]
+    else:  # the label's logit picked up in the max's sweep (a select per lane, no gather)
         for r in range(m):
-            s += R[k, r]
-        gb[k] += s
+            z = Z[0, r]
+            zmax[r] = z
+            yz[r] = z if cb[r] == 0 else 0.0
+        for k in range(1, K):
+            for r in range(m):
+                z = Z[k, r]
+                zmax[r] = max(zmax[r], z)
+                yz[r] += z if cb[r] == k else 0.0
+    total[:m] = 0.0
+    _tiles.exp_shifted_sum_classes(Z, zmax, R, total, K, m)
+    _tiles.log_positive(total, scale, m)
+    for r in range(m):
+        loss += w[r] * (zmax[r] + scale[r] - yz[r])
+        total[r] = 1.0 / total[r]
+        scale[r] = w[r] * total[r]
+    if want_P:
+        Pb = P[i0:i0 + m]
+        for r in range(m):
+            for k in range(K):
+                Pb[r, k] = R[k, r] * total[r]
+    # R = sw (p - y) and its row sums (the intercept's gradient) in one sweep
+    if soft:
+        for k in range(K):
+            s = 0.0
+            for r in range(m):
+                v = R[k, r] * scale[r] - w[r] * Yb[r, k]
+                R[k, r] = v
+                s += v
+            gb[k] += s
+    else:
+        for k in range(K):
+            s = 0.0
+            for r in range(m):
+                v = R[k, r] * scale[r] - (w[r] if cb[r] == k else 0.0)
+                R[k, r] = v
+                s += v
+            gb[k] += s
     return loss
 
 
