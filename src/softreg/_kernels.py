@@ -162,8 +162,8 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
 
 
 @_tiles._jit
-def _block(src, s0, i0, m, ahead, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, Zr, Z, R,
-           Rs, aux, bits, acc, accs, gb, zero):
+def _block(src, s0, i0, m, ahead, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P,
+           hessian, Zr, Z, R, Rs, aux, bits, acc, accs, gb, zero):
     """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``.
 
     The explicit-SIMD tiles of :mod:`softreg._kernel_simd` in the arithmetic of ``zero``:
@@ -173,8 +173,12 @@ def _block(src, s0, i0, m, ahead, Wp, b, K, codes, Y, soft, sw, P, want_P, hessi
     arrays). Mixed (``Wp`` float32): R is rounded into Rs (float32) and the block's
     gradient summed in float32 into ``accs`` (Kg, d), then added to ``acc`` in float64.
     ahead > 0: the logits tiles prefetch the rows ``ahead`` rows on into L2.
+    Kf, Wq, ga, gb_: :func:`softreg._kernel_simd.piece_plan` and ``piece_weights``: the
+    classes from Kf on by :func:`softreg._kernel_simd.logits_pieces` (ga empty: none).
     """
-    _simd.logits(src, s0, m, Wp, Zr, zero, ahead)
+    _simd.logits(src, s0, m, Wp, Kf, Zr, zero, ahead)
+    if len(ga):
+        _simd.logits_pieces(src, s0, m, Wq, Kf, K, ga, gb_, Zr, zero, ahead if Kf == 0 else 0)
     for k in range(K):
         bk = b[k]
         Zk = Z[k]
@@ -207,7 +211,8 @@ def _chunk_bounds(n, n_chunks, c):
     return c * n // n_chunks, (c + 1) * n // n_chunks
 
 
-def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+def _dense_pass(X, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P, hessian,
+                n_chunks):
     """One fused pass over C-ordered X; returns (data loss, grad of W^T (K, d), grad b (K,)).
 
     Wp (d, Kp): W padded with zero classes to Kp (:func:`softreg._kernel_simd.padded_classes`),
@@ -231,8 +236,9 @@ def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
         loss = 0.0
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
-            loss += _block(X, i0, i0, m, _AHEAD, Wp, b, K, codes, Y, soft, sw, P, want_P,
-                           hessian, Zr, Z, R, R, aux, bits, grads[c], grads[c], gbs[c], 0.0)
+            loss += _block(X, i0, i0, m, _AHEAD, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft,
+                           sw, P, want_P, hessian, Zr, Z, R, R, aux, bits, grads[c], grads[c],
+                           gbs[c], 0.0)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
@@ -272,7 +278,8 @@ def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
 
-def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, n_chunks):
+def _mixed_pass(src, f_order, Wp32, Kf, Wq32, ga, gb_, Wt32, b, K, tile, codes, Y, soft, sw, P,
+                want_P, n_chunks):
     """One fused pass with float32 products (see :func:`_block`); as :func:`_dense_pass`.
 
     The two products (logits and gradient) run in float32 (twice the lanes per vector);
@@ -338,16 +345,17 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
             if direct:
-                loss += _block(src, i0, i0, m, _AHEAD, Wp32, b, K, codes, Y, soft, sw, P,
-                               want_P, False, Zr, Z, R, R32, aux, bits, grads[c], acc32,
-                               gbs[c], zero)
+                loss += _block(src, i0, i0, m, _AHEAD, Wp32, Kf, Wq32, ga, gb_, b, K, codes,
+                               Y, soft, sw, P, want_P, False, Zr, Z, R, R32, aux, bits,
+                               grads[c], acc32, gbs[c], zero)
                 continue
             if f_order:
                 _tiles.stage_f(src, i0, m, panel, _BLOCK)
             else:
                 _tiles.stage_c(src, i0, m, panel, _AHEAD)
-            loss += _block(panel, 0, i0, m, 0, Wp32, b, K, codes, Y, soft, sw, P, want_P,
-                           False, Zr, Z, R, R32, aux, bits, grads[c], acc32, gbs[c], zero)
+            loss += _block(panel, 0, i0, m, 0, Wp32, Kf, Wq32, ga, gb_, b, K, codes, Y, soft,
+                           sw, P, want_P, False, Zr, Z, R, R32, aux, bits, grads[c], acc32,
+                           gbs[c], zero)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
@@ -437,19 +445,25 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     if mixed and not hessian and not want_P:  # P and Hessian products: float64 always
         Wp32 = np.zeros((W.shape[0], _simd.padded_classes(K, 4)), np.float32)
         Wp32[:, :K] = Wa
+        Kf, g1, g2 = _simd.piece_plan(K, 4)
+        Wq32 = _simd.piece_weights(Wa, Kf, g1, g2, np.float32)
         Wt32 = np.zeros((Kt if f_order and X.dtype == np.float32 else 0, W.shape[0]),
                         np.float32)
         if len(Wt32):
             Wt32[:K] = Wa.T
         fn = kernels.mixed if parallel else kernels.mixed_serial
-        loss, gWt, gb = fn(X.T if f_order else X, f_order, Wp32, Wt32, bp, K, tile, codes_,
-                           Y_, soft, sw, P_, want_P, threads)
+        loss, gWt, gb = fn(X.T if f_order else X, f_order, Wp32, Kf, Wq32, (0,) * g1,
+                           (0,) * g2, Wt32, bp, K, tile, codes_, Y_, soft, sw, P_, want_P,
+                           threads)
         return loss, gWt.T, gb
     Wp = np.zeros((W.shape[0], _simd.padded_classes(K, 8)))
     Wp[:, :K] = Wa
     if not f_order:
         fn = kernels.dense if parallel else kernels.dense_serial
-        loss, gWt, gb = fn(X, Wp, bp, K, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
+        Kf, g1, g2 = _simd.piece_plan(K, 8)
+        Wq = _simd.piece_weights(Wa, Kf, g1, g2, np.float64)
+        loss, gWt, gb = fn(X, Wp, Kf, Wq, (0,) * g1, (0,) * g2, bp, K, codes_, Y_, soft, sw,
+                           P_, want_P, hessian, threads)
         return loss, gWt.T, gb
     # F order: the kernel reads X.T, C-ordered (the same memory)
     Wt = np.zeros((Kt, W.shape[0]))

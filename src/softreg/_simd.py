@@ -29,6 +29,15 @@ lane count, lanes at or past ``c`` are neither read nor written):
 - ``hsum(v)``: the sum of the lanes (a scalar)
 - ``loadas(a, i, x)``, ``loadas_mask(a, i, c, x)``: a vector of scalar x's dtype from a
   (widened or rounded as needed), as :func:`splat` would make of x
+- ``loadrep(a, i, tok, x)``, ``loadrep_mask(a, i, c, tok, x)``: the g = len(tok) elements
+  a[i], .., a[i + g - 1] (masked: those below c, the others 0) in scalar x's dtype,
+  repeated to fill the vector (lane l holds a[i + l % g]): one broadcast load
+  (``vbroadcastsd``, ``vbroadcastf32x4``, ..). ``tok`` is any tuple of g entries: its
+  length is the compile-time group size (g divides the lanes; g = 0 types, never runs)
+- ``piece_sums(a, ga, b, gb)``: lane q < p1 = L / g1 holds the sum of a's lanes
+  q g1 .. q g1 + g1 - 1, lane p1 + q (q < L / g2) the sum of b's group q of g2 lanes
+  (g1 = len(ga), g2 = len(gb); gb empty: a only; the lanes past are unspecified):
+  log2(g) butterfly shuffles and adds per vector, one shuffle to join them
 - ``bits_to_float64(i)``: the float64 whose bits are the int64 i (a scalar bitcast);
   ``float64_to_bits(x)`` the other way
 - ``prefetch_l2(a, i)``, ``prefetch_l1(a, i)``: hint the CPU to bring the cache line of
@@ -373,6 +382,93 @@ def _build():  # noqa: C901 - one closure per operation; small each
             return builder.fadd(args[0], args[1])
         return x(x, y), codegen
 
+    def group(tok):
+        """The compile-time group size g of a token: a tuple of g entries (0: none)."""
+        return len(tok) if isinstance(tok, types.BaseTuple) else None
+
+    def repeat(builder, value, g, lanes):
+        """<g x T> -> <lanes x T>: lane l holds element l % g."""
+        i32 = ir.IntType(32)
+        return builder.shuffle_vector(value, ir.Constant(value.type, ir.Undefined),
+                                      ir.Constant(ir.VectorType(i32, lanes),
+                                                  [i32(k % g) for k in range(lanes)]))
+
+    def _loadrep(masked):
+        def typer(typingctx, a, i, c, tok, proto=None):
+            if proto is None:  # unmasked: (a, i, tok, proto)
+                c, tok, proto = None, c, tok
+            vt = vec_of(proto)
+            g = group(tok)
+            if not is_array(a) or not isinstance(i, types.Integer) or vt is None or \
+                    g is None or (g and vt.lanes % g):
+                return None
+
+            def codegen(context, builder, signature, args):
+                lty = context.get_value_type(vt)
+                if g == 0:  # no piece: never executed, typed only
+                    return ir.Constant(lty, None)
+                sty = ir.VectorType(context.get_value_type(a.dtype), g)
+                ptr = pointer(context, builder, a, args[0], i, args[1], sty)
+                align = a.dtype.bitwidth // 8
+                if masked:
+                    mask = lane_mask(context, builder, signature.args[2], args[2], g)
+                    value = masked_load(builder, ptr, sty, mask, align)
+                else:
+                    value = builder.load(ptr, align=align)
+                if a.dtype != vt.dtype:
+                    wty = ir.VectorType(context.get_value_type(vt.dtype), g)
+                    value = builder.fpext(value, wty) if vt is v64 else \
+                        builder.fptrunc(value, wty)
+                return repeat(builder, value, g, vt.lanes)
+            if masked:
+                return vt(a, i, c, tok, proto), codegen
+            return vt(a, i, tok, proto), codegen
+        return typer
+
+    def loadrep_typer(typingctx, a, i, tok, proto):
+        return _loadrep(False)(typingctx, a, i, tok, proto)
+
+    def loadrep_mask_typer(typingctx, a, i, c, tok, proto):
+        return _loadrep(True)(typingctx, a, i, c, tok, proto)
+
+    loadrep = intrinsic(loadrep_typer)
+    loadrep_mask = intrinsic(loadrep_mask_typer)
+
+    def group_sums(builder, v, g, lanes):
+        """Butterfly: every lane of each group of g adjacent lanes gets the group's sum."""
+        i32 = ir.IntType(32)
+        h = g // 2
+        while h:
+            swapped = builder.shuffle_vector(
+                v, ir.Constant(v.type, ir.Undefined),
+                ir.Constant(ir.VectorType(i32, lanes), [i32(k ^ h) for k in range(lanes)]))
+            v = builder.fadd(v, swapped)
+            h //= 2
+        return v
+
+    @intrinsic
+    def piece_sums(typingctx, a, ga, b, gb):
+        g1, g2 = group(ga), group(gb)
+        if not isinstance(a, VecType) or a != b or g1 is None or g2 is None or \
+                (g1 and a.lanes % g1) or (g2 and a.lanes % g2):
+            return None
+
+        def codegen(context, builder, signature, args):
+            lanes = a.lanes
+            i32 = ir.IntType(32)
+            if g1 == 0:
+                return ir.Constant(context.get_value_type(a), None)
+            va = group_sums(builder, args[0], g1, lanes)
+            vb = group_sums(builder, args[2], g2, lanes) if g2 else \
+                ir.Constant(va.type, None)
+            p1 = lanes // g1
+            p2 = lanes // g2 if g2 else 0
+            index = [q * g1 for q in range(p1)] + [lanes + q * g2 for q in range(p2)]
+            index += [0] * (lanes - len(index))
+            return builder.shuffle_vector(va, vb, ir.Constant(ir.VectorType(i32, lanes),
+                                                              [i32(k) for k in index]))
+        return a(a, ga, b, gb), codegen
+
     @intrinsic
     def hsum(typingctx, v):
         if not isinstance(v, VecType):
@@ -393,7 +489,8 @@ def _build():  # noqa: C901 - one closure per operation; small each
         loadas_mask=loadas_mask, prefetch_l1=prefetch_l1, prefetch_l2=prefetch_l2,
         wide=wide, splat=splat, load=load,
         load_mask=load_mask, loadw=loadw, loadw_mask=loadw_mask, store=store,
-        store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType)
+        store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType,
+        loadrep=loadrep, loadrep_mask=loadrep_mask, piece_sums=piece_sums)
 
 
 if numba is not None:
@@ -416,6 +513,9 @@ if numba is not None:
     prefetch_l1 = _ops["prefetch_l1"]
     prefetch_l2 = _ops["prefetch_l2"]
     splatas = _ops["splatas"]
+    loadrep = _ops["loadrep"]
+    loadrep_mask = _ops["loadrep_mask"]
+    piece_sums = _ops["piece_sums"]
 else:  # pragma: no cover - exercised only where numba is missing
 
     def wide():
