@@ -81,7 +81,8 @@ def test_float32_tiles_are_float32_accurate(m, d, K):
 
 
 def _split_logits(X, s0, m, W, arith, ahead=0):
-    """Z (m, Kp) from :func:`ks.logits` and :func:`ks.logits_pieces` as the passes split K."""
+    """(Z (m, Kp), plan, b): :func:`ks.logits`, then :func:`ks.logits_pieces` (with the
+    intercept b, copied back into Z's columns) as the passes split K."""
     d, K = W.shape
     itemsize = np.dtype(arith).itemsize
     Kp = ks.padded_classes(K, itemsize)
@@ -91,9 +92,21 @@ def _split_logits(X, s0, m, W, arith, ahead=0):
     Wq = ks.piece_weights(W, Kf, g1, g2, arith)
     Z = np.full((m + 2, Kp), 7.0, arith)
     ks.logits(X, s0, m, Wp, Kf, Z, arith(0.0), ahead)
-    if g1:
-        ks.logits_pieces(X, s0, m, Wq, Kf, K, (0,) * g1, (0,) * g2, Z, arith(0.0), ahead)
-    return Z, (Kf, g1, g2)
+    if g1:  # the pieces' classes: class-major float64 Zc with the intercept b
+        B = m + 3
+        Zc = np.full((Kp, B), 7.0)
+        b = np.zeros(Kp)
+        b[Kf:K] = np.arange(Kf, K) + 0.5  # (logits adds none: Z[:, :Kf] without it)
+        ks.logits_pieces(X, s0, m, Wq, Kf, K, (0,) * g1, (0,) * g2, Z, Zc, b, arith(0.0),
+                         ahead)
+        assert np.all(Zc[:, m:] == 7.0) and np.all(Zc[:Kf] == 7.0)  # only the block's rows
+        L, mt = ks.lanes(itemsize), m - m % ks.TILE_ROWS
+        top = Kf + L // g1 + (L // g2 if g2 else 0)  # the tiles write the padding classes'
+        assert np.all(Zc[K:top, :mt] == 0.0) and np.all(Zc[top:] == 7.0)  # zeros up to top
+        assert np.all(Zc[K:, mt:] == 7.0)
+        Z[:m, Kf:K] = Zc[Kf:K, :m].T
+        return Z, (Kf, g1, g2), b
+    return Z, (Kf, g1, g2), np.zeros(Kp)
 
 
 def test_piece_plan_covers_the_classes_with_fewer_fmas():
@@ -132,15 +145,15 @@ def test_feature_interleaved_pieces_match_numpy(K, arith, src_dtype):
             X[:] = rng.normal(size=(rows, d))
             X[:s0] = np.inf  # rows before the block: never read
             W = rng.normal(size=(d, K))
-            Z, plan = _split_logits(X, s0, m, W, arith)
+            Z, plan, b = _split_logits(X, s0, m, W, arith)
             Xb = X[s0:].astype(np.float64)
-            want = Xb @ W
-            scale = np.abs(Xb) @ np.abs(W) + 1e-300
+            want = Xb @ W + b[:K]
+            scale = np.abs(Xb) @ np.abs(W) + np.abs(b[:K]) + 1e-300
             err = np.max(np.abs(Z[:m, :K] - want) / scale) if m else 0.0
             bound = tol if tol is not None else 2.0 ** -24 * (d + 2)
             assert err <= bound, (d, m, plan, err)
             assert np.all(Z[m:] == 7.0)
-            assert np.all(Z[:m, K:] == (7.0 if plan[1] else 0.0))  # old tile: zero columns
+            assert np.all(Z[:m, K:] == (7.0 if plan[1] else 0.0)), plan  # old: zero columns
 
 
 def test_tiles_leave_rows_and_lanes_past_the_block_alone():

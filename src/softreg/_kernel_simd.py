@@ -59,6 +59,7 @@ if numba is not None:
         loadrep_mask,
         piece_sums,
         prefetch_l2,
+        store_columns,
         splat,
         splatas,
         store,
@@ -262,20 +263,24 @@ def piece_weights(W, Kf: int, g1: int, g2: int, dtype) -> Any:
 
 
 @_jit
-def logits_pieces(src, s0, m, Wq, Kf, K, ga, gb, Z, zero, ahead):
-    """Z[r, Kf:K] = src[s0 + r] @ W[:, Kf:K] for r < m from :func:`piece_weights`' Wq.
+def logits_pieces(src, s0, m, Wq, Kf, K, ga, gb, Zr, Z, b, zero, ahead):
+    """Z[k, r] = src[s0 + r] @ W[:, k] + b[k], Kf <= k < K, r < m, from :func:`piece_weights`.
 
     ga, gb: tuples of g1, g2 entries (:func:`piece_plan`; the lengths are compile-time
     constants). Per step of G features and row, G / g1 broadcasts of g1 features of x
     (lanes (class Kf + l // g1, feature l % g1)) times W's vectors and one of g2 features
     for the second piece: 8 rows x 2 accumulators, reduced per row by
-    :func:`softreg._simd.piece_sums` and stored (masked) into Z[r, Kf:K]; the other
-    columns of Z are not written. The last step of a d not a multiple of G loads x masked
-    (never past the row). ahead > 0: L2 prefetch as :func:`logits`.
+    :func:`softreg._simd.piece_sums` and transposed by :func:`softreg._simd.store_columns`
+    into the class-major float64 Z (Kp, B) with the intercept (b: >= Kf + P entries; Z's
+    rows K .. Kf + P, P = L / g1 + L / g2, get the padding classes' zeros). The rows past
+    the last tile one at a time, through Zr (B, Kp) row r as scratch. The last step of a d
+    not a multiple of G loads x masked (never past the row). ahead > 0: L2 prefetch as
+    :func:`logits`.
     """
     wide()
     d = src.shape[1]
-    Kp = Z.shape[1]
+    Kp = Zr.shape[1]
+    B = Z.shape[1]
     g1 = len(ga)
     g2 = len(gb)
     G = g2 if g2 else g1
@@ -345,15 +350,11 @@ def logits_pieces(src, s0, m, Wq, Kf, K, ga, gb, Z, zero, ahead):
                 b5 = fma(loadrep_mask(src, x + 5 * d, c, gb, zero), w, b5)
                 b6 = fma(loadrep_mask(src, x + 6 * d, c, gb, zero), w, b6)
                 b7 = fma(loadrep_mask(src, x + 7 * d, c, gb, zero), w, b7)
-        z = r * Kp + Kf
-        store_mask(Z, z, piece_sums(a0, ga, b0, gb), rK)
-        store_mask(Z, z + Kp, piece_sums(a1, ga, b1, gb), rK)
-        store_mask(Z, z + 2 * Kp, piece_sums(a2, ga, b2, gb), rK)
-        store_mask(Z, z + 3 * Kp, piece_sums(a3, ga, b3, gb), rK)
-        store_mask(Z, z + 4 * Kp, piece_sums(a4, ga, b4, gb), rK)
-        store_mask(Z, z + 5 * Kp, piece_sums(a5, ga, b5, gb), rK)
-        store_mask(Z, z + 6 * Kp, piece_sums(a6, ga, b6, gb), rK)
-        store_mask(Z, z + 7 * Kp, piece_sums(a7, ga, b7, gb), rK)
+        store_columns(Z, Kf * B + r, B, b, Kf, piece_sums(a0, ga, b0, gb),
+                      piece_sums(a1, ga, b1, gb), piece_sums(a2, ga, b2, gb),
+                      piece_sums(a3, ga, b3, gb), piece_sums(a4, ga, b4, gb),
+                      piece_sums(a5, ga, b5, gb), piece_sums(a6, ga, b6, gb),
+                      piece_sums(a7, ga, b7, gb), ga, gb)
     for r in range(mt, m):
         x = (s0 + r) * d
         a0 = b0 = splat(zero)
@@ -372,7 +373,9 @@ def logits_pieces(src, s0, m, Wq, Kf, K, ga, gb, Z, zero, ahead):
             if g2:
                 b0 = fma(loadrep_mask(src, x + dG, d - dG, gb, zero),
                          loadas(Wq, o + nA * L, zero), b0)
-        store_mask(Z, r * Kp + Kf, piece_sums(a0, ga, b0, gb), rK)
+        store_mask(Zr, r * Kp + Kf, piece_sums(a0, ga, b0, gb), rK)
+        for k in range(Kf, K):
+            Z[k, r] = Zr[r, k] + b[k]
 
 
 @_jit

@@ -177,9 +177,10 @@ def _block(src, s0, i0, m, ahead, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw,
     classes from Kf on by :func:`softreg._kernel_simd.logits_pieces` (ga empty: none).
     """
     _simd.logits(src, s0, m, Wp, Kf, Zr, zero, ahead)
-    if len(ga):
-        _simd.logits_pieces(src, s0, m, Wq, Kf, K, ga, gb_, Zr, zero, ahead if Kf == 0 else 0)
-    for k in range(K):
+    if len(ga):  # the classes from Kf on straight into Z
+        _simd.logits_pieces(src, s0, m, Wq, Kf, K, ga, gb_, Zr, Z, b, zero,
+                            ahead if Kf == 0 else 0)
+    for k in range(min(Kf, K)):
         bk = b[k]
         Zk = Z[k]
         for r in range(m):
@@ -440,7 +441,8 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     Kt = -(-K // tile) * tile  # the F-order tiles' padded class count
     f_order = not X.flags.c_contiguous
     Wa = np.asarray(W)
-    bp = np.zeros(Kt)  # the F-order tiles read Kt intercepts
+    bp = np.zeros(max(Kt, _simd.padded_classes(K, 4)))  # the F-order tiles read Kt
+    # intercepts, the C-order pieces up to the padded class count
     bp[:K] = b_
     if mixed and not hessian and not want_P:  # P and Hessian products: float64 always
         Wp32 = np.zeros((W.shape[0], _simd.padded_classes(K, 4)), np.float32)

@@ -38,6 +38,9 @@ lane count, lanes at or past ``c`` are neither read nor written):
   q g1 .. q g1 + g1 - 1, lane p1 + q (q < L / g2) the sum of b's group q of g2 lanes
   (g1 = len(ga), g2 = len(gb); gb empty: a only; the lanes past are unspecified):
   log2(g) butterfly shuffles and adds per vector, one shuffle to join them
+- ``store_columns(Z, o, B, b, bo, v0, .., v7, ga, gb)``: Z[o + q B + r] = v_r[q] +
+  b[bo + q] for the 8 rows r and the P = L / g1 + L / g2 classes q of :func:`piece_sums`'
+  vectors: their transpose into a class-major Z (row stride B), in Z's dtype, by shuffles
 - ``bits_to_float64(i)``: the float64 whose bits are the int64 i (a scalar bitcast);
   ``float64_to_bits(x)`` the other way
 - ``prefetch_l2(a, i)``, ``prefetch_l1(a, i)``: hint the CPU to bring the cache line of
@@ -469,6 +472,85 @@ def _build():  # noqa: C901 - one closure per operation; small each
                                                               [i32(k) for k in index]))
         return a(a, ga, b, gb), codegen
 
+    def pick(builder, a, la, b, lb, want):
+        """A vector of ``want``'s labels from a (lane labels la) and b (lb); None: any."""
+        i32 = ir.IntType(32)
+        lanes = len(want)
+        where = {lab: k for k, lab in enumerate(la)}
+        where.update({lab: lanes + k for k, lab in enumerate(lb) if lab not in where})
+        index = [where.get(w, 0) if w is not None else 0 for w in want]
+        return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(i32, lanes),
+                                                        [i32(k) for k in index]))
+
+    @intrinsic
+    def store_columns(typingctx, Z, o, B, b, bo, v0, v1, v2, v3, v4, v5, v6, v7, ga, gb):
+        """Z[o + q B + r] = v_r[q] + b[bo + q] for r < 8, q < P: the 8 rows' sums (lanes q
+        < P = L / g1 + L / g2 of each v_r, as :func:`piece_sums` leaves them) transposed
+        into the class-major Z, converted to Z's dtype (a transpose by shuffles: each level
+        pairs row groups and halves the classes per vector; then one store per class and
+        group of rows)."""
+        vs = (v0, v1, v2, v3, v4, v5, v6, v7)
+        g1, g2 = group(ga), group(gb)
+        if not is_array(Z) or not is_array(b) or not isinstance(v0, VecType) or \
+                any(v != v0 for v in vs) or not g1 or g2 is None:
+            return None
+        lanes = v0.lanes
+        P = lanes // g1 + (lanes // g2 if g2 else 0)
+
+        def codegen(context, builder, signature, args):
+            zty = context.get_value_type(Z.dtype)
+            ity = signature.args[1]
+            # level 0: v_r, lanes (class c, row r); then row groups of 2, 4, 8 (at most lanes)
+            vecs = {(r, 0): (args[5 + r], [(c, r) for c in range(lanes)]) for r in range(8)}
+            size, per = 1, lanes  # rows per group, classes per vector
+            while size < 8 and per > 1:
+                size, per = 2 * size, per // 2
+                nxt = {}
+                for g in range(8 // size):
+                    for h in range(-(-P // per)):
+                        want = [(c, r) for c in range(h * per, h * per + per)
+                                for r in range(g * size, g * size + size)]
+                        want = [w if w[0] < P else None for w in want]
+                        a, la = vecs[(2 * g, h // 2)]
+                        bb, lb = vecs[(2 * g + 1, h // 2)]
+                        nxt[(g, h)] = (pick(builder, a, la, bb, lb, want), want)
+                vecs = nxt
+            bary = context.make_array(signature.args[3])(context, builder, args[3])
+            bo_ = context.cast(builder, args[4], signature.args[4], types.intp)
+            B_ = context.cast(builder, args[2], signature.args[2], types.intp)
+            o_ = context.cast(builder, args[1], ity, types.intp)
+            zary = context.make_array(signature.args[0])(context, builder, args[0])
+            i32 = ir.IntType(32)
+            for (g, h), (vec, labels) in vecs.items():
+                for c in range(h * per, min(h * per + per, P)):
+                    col = builder.shuffle_vector(
+                        vec, ir.Constant(vec.type, ir.Undefined),
+                        ir.Constant(ir.VectorType(i32, size),
+                                    [i32(labels.index((c, r)))
+                                     for r in range(g * size, g * size + size)]))
+                    if Z.dtype != v0.dtype:
+                        col = builder.fpext(col, ir.VectorType(zty, size)) \
+                            if Z.dtype == types.float64 else \
+                            builder.fptrunc(col, ir.VectorType(zty, size))
+                    bias = builder.load(builder.gep(bary.data,
+                                                    [builder.add(bo_, bo_.type(c))]))
+                    bias = context.cast(builder, bias, b.dtype, Z.dtype)
+                    bv = builder.insert_element(ir.Constant(col.type, ir.Undefined), bias,
+                                                i32(0))
+                    bv = builder.shuffle_vector(bv, bv, ir.Constant(ir.VectorType(i32, size),
+                                                                    [i32(0)] * size))
+                    col = builder.fadd(col, bv)
+                    index = builder.add(builder.add(o_, builder.mul(B_, B_.type(c))),
+                                        o_.type(g * size))
+                    ptr = builder.bitcast(builder.gep(zary.data, [index]),
+                                          col.type.as_pointer())
+                    builder.store(col, ptr, align=Z.dtype.bitwidth // 8)
+            return context.get_dummy_value()
+        return types.void(*signature_args(Z, o, B, b, bo, vs, ga, gb)), codegen
+
+    def signature_args(Z, o, B, b, bo, vs, ga, gb):
+        return (Z, o, B, b, bo) + tuple(vs) + (ga, gb)
+
     @intrinsic
     def hsum(typingctx, v):
         if not isinstance(v, VecType):
@@ -490,7 +572,8 @@ def _build():  # noqa: C901 - one closure per operation; small each
         wide=wide, splat=splat, load=load,
         load_mask=load_mask, loadw=loadw, loadw_mask=loadw_mask, store=store,
         store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType,
-        loadrep=loadrep, loadrep_mask=loadrep_mask, piece_sums=piece_sums)
+        loadrep=loadrep, loadrep_mask=loadrep_mask, piece_sums=piece_sums,
+        store_columns=store_columns)
 
 
 if numba is not None:
@@ -516,6 +599,7 @@ if numba is not None:
     loadrep = _ops["loadrep"]
     loadrep_mask = _ops["loadrep_mask"]
     piece_sums = _ops["piece_sums"]
+    store_columns = _ops["store_columns"]
 else:  # pragma: no cover - exercised only where numba is missing
 
     def wide():
