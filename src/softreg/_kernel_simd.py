@@ -53,6 +53,7 @@ if numba is not None:
         add,
         fma,
         hsum,
+        lanes_of,
         loadas,
         loadas_mask,
         loadrep,
@@ -121,7 +122,7 @@ def logits(src, s0, m, Wp, Kf, Z, zero, ahead):
     wide()
     d = src.shape[1]
     Kp = Wp.shape[1]
-    L = LANES64 if Wp.itemsize == 8 else LANES32
+    L = lanes_of(zero)  # a constant: offsets fold into the loads
     mt = m - m % TILE_ROWS
     step = 64 // src.itemsize
     pairs = Kf - Kf % (2 * L)
@@ -285,7 +286,7 @@ def logits_pieces(src, s0, m, Wq, Kf, K, ga, gb, Zr, Z, b, zero, ahead):
     g2 = len(gb)
     G = g2 if g2 else g1
     nA = G // g1
-    L = LANES64 if Wq.itemsize == 8 else LANES32
+    L = lanes_of(zero)
     nv = (nA + 1) * L
     rK = K - Kf
     dG = d - d % G
@@ -383,7 +384,7 @@ def accumulate(src, s0, m, R, acc, zero):
     """acc[c] += sum_{r < m} R[c, r] src[s0 + r] for c < Kg; see the module docstring."""
     wide()
     Kg, d = acc.shape
-    L = LANES64 if acc.itemsize == 8 else LANES32
+    L = lanes_of(zero)  # a constant: offsets fold into the loads
     full = d // L
     j4 = (full - full % 4) * L
     for c in range(0, Kg, 4):
@@ -458,7 +459,7 @@ def accumulate5(src, s0, m, R, acc, zero):
     """As :func:`accumulate` with tiles of 5 classes (Kg a multiple of 5): 20 registers."""
     wide()
     Kg, d = acc.shape
-    L = LANES64 if acc.itemsize == 8 else LANES32
+    L = lanes_of(zero)  # a constant: offsets fold into the loads
     full = d // L
     j4 = (full - full % 4) * L
     for c in range(0, Kg, 5):

@@ -20,6 +20,8 @@ only on an AVX-512 host.
 Operations (``a``: a contiguous array, ``i``: a flat element index into its data, ``c``: a
 lane count, lanes at or past ``c`` are neither read nor written):
 
+- ``lanes_of(x)``: the lanes of :func:`splat`'s vector for scalar x, a compile-time
+  constant (``a.itemsize`` is an array's run-time field: offsets built from it are not)
 - ``splat(x)``: every lane x (float64 x: LANES64 doubles; float32 x: LANES32 floats)
 - ``splatas(x, y)``: every lane x converted to scalar y's dtype (a vector as ``splat(y)``)
 - ``load(a, i)``, ``load_mask(a, i, c)`` (the other lanes 0): a's dtype, as :func:`splat`
@@ -195,6 +197,16 @@ def _build():  # noqa: C901 - one closure per operation; small each
                 set.add(attrs, '"min-legal-vector-width"="512"')
             return context.get_dummy_value()
         return types.void(), codegen
+
+    @intrinsic
+    def lanes_of(typingctx, x):
+        vt = vec_of(x)
+        if vt is None:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return context.get_constant(types.intp, vt.lanes)
+        return types.intp(x), codegen
 
     @intrinsic
     def splat(typingctx, x):
@@ -573,7 +585,7 @@ def _build():  # noqa: C901 - one closure per operation; small each
         load_mask=load_mask, loadw=loadw, loadw_mask=loadw_mask, store=store,
         store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType,
         loadrep=loadrep, loadrep_mask=loadrep_mask, piece_sums=piece_sums,
-        store_columns=store_columns)
+        store_columns=store_columns, lanes_of=lanes_of)
 
 
 if numba is not None:
@@ -600,6 +612,7 @@ if numba is not None:
     loadrep_mask = _ops["loadrep_mask"]
     piece_sums = _ops["piece_sums"]
     store_columns = _ops["store_columns"]
+    lanes_of = _ops["lanes_of"]
 else:  # pragma: no cover - exercised only where numba is missing
 
     def wide():
