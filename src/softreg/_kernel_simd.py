@@ -428,7 +428,36 @@ def accumulate(src, s0, m, R, acc, zero):
             store(acc, o + L, add(loadas(acc, o + L, zero), a31))
             store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a32))
             store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a33))
-        for j0 in range(j4, d, L):  # leftover vectors; the last may be partial
+        jp = j4
+        while d - jp > L:  # two leftover vectors at once, the second maybe partial
+            cnt = min(L, d - jp - L)
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = splat(zero)
+            for r in range(m):
+                x = (s0 + r) * d + jp
+                x0 = loadas(src, x, zero)
+                x1 = loadas_mask(src, x + L, cnt, zero)
+                g = splatas(R0[r], zero)
+                a0, b0 = fma(g, x0, a0), fma(g, x1, b0)
+                g = splatas(R1[r], zero)
+                a1, b1 = fma(g, x0, a1), fma(g, x1, b1)
+                g = splatas(R2[r], zero)
+                a2, b2 = fma(g, x0, a2), fma(g, x1, b2)
+                g = splatas(R3[r], zero)
+                a3, b3 = fma(g, x0, a3), fma(g, x1, b3)
+            o = c * d + jp
+            store(acc, o, add(loadas(acc, o, zero), a0))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b0), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a1))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b1), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a2))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b2), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a3))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b3), cnt)
+            jp += 2 * L
+        for j0 in range(jp, d, L):  # the last leftover vector; maybe partial
             cnt = min(L, d - j0)
             a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = splat(zero)
             for r in range(0, m - 1, 2):
@@ -511,7 +540,41 @@ def accumulate5(src, s0, m, R, acc, zero):
             store(acc, o + L, add(loadas(acc, o + L, zero), a41))
             store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a42))
             store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a43))
-        for j0 in range(j4, d, L):  # leftover vectors; the last may be partial
+        jp = j4
+        while d - jp > L:  # two leftover vectors at once, the second maybe partial
+            cnt = min(L, d - jp - L)
+            a0 = a1 = a2 = a3 = a4 = b0 = b1 = b2 = b3 = b4 = splat(zero)
+            for r in range(m):
+                x = (s0 + r) * d + jp
+                x0 = loadas(src, x, zero)
+                x1 = loadas_mask(src, x + L, cnt, zero)
+                g = splatas(R0[r], zero)
+                a0, b0 = fma(g, x0, a0), fma(g, x1, b0)
+                g = splatas(R1[r], zero)
+                a1, b1 = fma(g, x0, a1), fma(g, x1, b1)
+                g = splatas(R2[r], zero)
+                a2, b2 = fma(g, x0, a2), fma(g, x1, b2)
+                g = splatas(R3[r], zero)
+                a3, b3 = fma(g, x0, a3), fma(g, x1, b3)
+                g = splatas(R4[r], zero)
+                a4, b4 = fma(g, x0, a4), fma(g, x1, b4)
+            o = c * d + jp
+            store(acc, o, add(loadas(acc, o, zero), a0))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b0), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a1))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b1), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a2))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b2), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a3))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b3), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a4))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b4), cnt)
+            jp += 2 * L
+        for j0 in range(jp, d, L):  # the last leftover vector; maybe partial
             cnt = min(L, d - j0)
             a0 = a1 = a2 = a3 = a4 = b0 = b1 = b2 = b3 = b4 = splat(zero)
             for r in range(0, m - 1, 2):
