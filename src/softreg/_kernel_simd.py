@@ -60,10 +60,10 @@ if numba is not None:
         loadrep_mask,
         piece_sums,
         prefetch_l2,
-        store_columns,
         splat,
         splatas,
         store,
+        store_columns,
         store_mask,
         wide,
     )
