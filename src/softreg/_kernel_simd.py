@@ -1,6 +1,7 @@
 """Explicit-SIMD micro-kernels (:mod:`softreg._simd`) for the fused passes.
 
-C order (:func:`logits`, :func:`accumulate`, :func:`accumulate5`) and F order
+C order (:func:`logits`, :func:`logits_pieces`, :func:`accumulate`, :func:`accumulate5`)
+and F order
 (:func:`logits_t`, :func:`accumulate_t`: lanes over rows along X.T's contiguous column
 segments, described in their docstrings; no padding lanes there).
 
@@ -14,14 +15,27 @@ dtype, Kg = K rounded up to a multiple of the class tile (:func:`class_tile`: 4 
 - :func:`logits`: lanes over classes. Per feature j, one vector of W's row j is loaded
   per class vector and multiplied by x_ij broadcast to every lane, for 8 rows at once:
   8 x 2 accumulators (16 of the 32 zmm registers) for 10 loads, 16 FMAs per step, no
-  horizontal sums and no tail along d. Lanes past K are padding (K = 10: 16 lanes, 10
-  useful; K = 100 in float64: 104). ``ahead`` > 0: one L2 prefetch per row of the tile
-  and per cache line of its features, for the rows ``ahead`` on, spread through the loop.
+  horizontal sums and no tail along d. It covers the classes below Kf (:func:`piece_plan`):
+  all of Kp (lanes past K padding) where the pieces below save nothing. ``ahead`` > 0:
+  one L2 prefetch per row of the tile and per cache line of its features, for the rows
+  ``ahead`` on, spread through the loop.
+- :func:`logits_pieces`: the rK = K - Kf classes that do not fill a vector, with lanes
+  over (class, feature) pairs: a piece of p = L / g classes holds in lane l class
+  Kf + l // g and feature offset l % g, multiplied by g consecutive features of the row
+  repeated L / g times (one broadcast load: ``vbroadcastsd`` for g = 2 float32,
+  ``vbroadcastf64x4`` for g = 8); each group of g lanes is summed once per row. K = 10
+  float32: classes 0-7 in groups of 2 features and 8-9 in groups of 8, 5 FMAs per row
+  per 8 features instead of 8 (every lane useful), 45 loads to 40 FMAs per step of 8
+  rows; the row sums are transposed in registers into the class-major float64 logits
+  with the intercept (no copy of a row-major block).
 - :func:`accumulate` (:func:`accumulate5`): lanes over features. acc[c, j] += R[c, r]
   x_rj for 4 (5) classes x 4 vectors of features held in 16 (20) registers through all
   the block's rows (4 loads and 4 (5) broadcast FMAs' operands per row), then added to
-  ``acc`` once per block; the features left over (d not a multiple of 4 vectors) one
-  vector at a time for two rows at once, the last vector with masked loads and stores.
+  ``acc`` once per block; the features left over (d not a multiple of 4 vectors) two
+  vectors at a time, row by row, the last one or two with masked loads and stores.
+  Every tile takes its lane count from the arithmetic's scalar
+  (:func:`softreg._simd.lanes_of`), a compile-time constant: the vector offsets fold
+  into the loads' addresses instead of living in spilled registers.
 
 What the assembly of the C-order tiles shows (``inspect_asm``, AVX-512 host, float64 and
 float32 alike):
@@ -36,6 +50,17 @@ machine was shared): the gradient tiles in cache 6.3 ms float64 / 3.4 ms float32
 float32 in cache. Streaming X from memory is what the old tiles lost most to: logits
 alone took 21 ms float64 / 11 ms float32 reading X without prefetch, 11.5 / 5.6 ms with
 the L2 prefetches above (prefetching into L1 in bursts, as before, was slower than none).
+
+The pieces (same conditions; one process, old and new interleaved, best of 15, CPU
+time): float32 K = 10 logits from memory 5.9 ms plus a 0.7 ms copy into the class-major
+block before, 4.5 ms now with the transposed store (in cache 4.7 -> 3.7 ms without it);
+the whole mixed pass (:func:`softreg._kernels.fused_pass`) 14.8 -> 13.0 ms (0.88x), K =
+100 mixed (n = 50 000) 26.7 -> 24.0 ms (0.90x), K = 100 float64 41.5 -> 40.5 ms (0.98x;
+4 leftover classes in groups of 2). Where K // L is odd (float64 K = 10: 8 + 2 classes),
+the whole vectors would end in a single-vector loop instead of the old pair with the
+padded vector: measured 4% slower per pass, so those keep the old tile (0.99x, unchanged
+code). The leftover gradient vectors two at a time: float32 d = 100, 4.64 -> 4.42 ms
+per 200 000 rows in cache.
 
 The arithmetic is the same sums in another order: the float64 pass agrees with the NumPy
 reference to 1e-12 (tested); the float32 one is float32-accurate (tested against a bound).

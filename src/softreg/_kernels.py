@@ -40,11 +40,16 @@ float64 65 -> 42-44 ms, mixed 53 -> 27-29 ms. Then the softmax's exps of all cla
 one call per block (a call per class cost about as much as its exps) and a branch-free,
 vectorised log (:func:`softreg._kernel_tiles.log_positive`; ``math.log`` was a libm call
 per row, ~0.9 ms per pass): mixed 13.6-16 -> 12.3-13.3 ms, float64 24.2 -> 23.7 ms (best
-of 30, alternating old and new code in one session). What is left: the softmax (about
-2 ms at K = 10), the C-order logits' padding lanes (K = 10 fills
-10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
-load-bound), and the float32-to-float64 conversion of those broadcasts when float32 X is
-computed in float64 (a widened panel per block measured no faster).
+of 30, alternating old and new code in one session). Then the C-order logits' classes
+that do not fill a vector in feature-interleaved pieces, written straight into the
+class-major Z with the intercept (:func:`softreg._kernel_simd.logits_pieces`; K = 10
+float32 filled 10 of 16 lanes with one broadcast load per row and feature): mixed
+14.8 -> 13.0 ms, K = 100 mixed 26.7 -> 24.0 ms, K = 100 float64 41.5 -> 40.5 ms,
+float64 K = 10 unchanged (old tile kept there; one process, interleaved, best of 15,
+CPU time, load ~2). What is left: the softmax (about 2 ms at K = 10), the float64 K = 10
+logits' padding lanes (10 of 16), and the float32-to-float64 conversion of the x
+broadcasts when float32 X is computed in float64 (a widened panel per block measured no
+faster).
 
 Measured alternative (``benchmarks``, "two BLAS GEMMs per row block"): X_b W and X_b^T R
 by BLAS on cache-sized row blocks with the softmax between is slower than these kernels
@@ -167,8 +172,10 @@ def _block(src, s0, i0, m, ahead, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw,
     """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``.
 
     The explicit-SIMD tiles of :mod:`softreg._kernel_simd` in the arithmetic of ``zero``:
-    Wp (d, Kp) = W padded; Zr (B, Kp) the row-major logits they write, copied class-major
-    with the intercept into Z (Kp, B) float64 for :func:`_residuals`; acc (Kg, d) float64.
+    Wp (d, Kp) = W padded; Zr (B, Kp) the row-major logits of the classes below Kf that
+    they write, copied class-major with the intercept into Z (Kp, B) float64 for
+    :func:`_residuals` (the pieces' classes from Kf on go into Z directly); acc (Kg, d)
+    float64.
     float64 (``Wp`` float64): R and acc are used as they are (``Rs``, ``accs``: the same
     arrays). Mixed (``Wp`` float32): R is rounded into Rs (float32) and the block's
     gradient summed in float32 into ``accs`` (Kg, d), then added to ``acc`` in float64.
@@ -217,7 +224,9 @@ def _dense_pass(X, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P, hes
     """One fused pass over C-ordered X; returns (data loss, grad of W^T (K, d), grad b (K,)).
 
     Wp (d, Kp): W padded with zero classes to Kp (:func:`softreg._kernel_simd.padded_classes`),
-    b (K,). hessian=False: Wp, b are the parameters and the residual is sw (p - y)
+    b (>= Kp,) zero-padded; Kf, Wq, ga, gb_: the C-order logits' split of the classes
+    (:func:`softreg._kernel_simd.piece_plan`, ``piece_weights``; ga = (): none).
+    hessian=False: Wp, b are the parameters and the residual is sw (p - y)
     (P is written when want_P). hessian=True: Wp, b are a direction V, c and the residual
     is the Hessian's, using the probabilities P of the current point.
     """
@@ -291,8 +300,9 @@ def _mixed_pass(src, f_order, Wp32, Kf, Wq32, ga, gb_, Wt32, b, K, tile, codes, 
     n = 200 000 rows would lose about 1e-4 relative).
 
     src: C-ordered X, or X.T (d, n) C-ordered for F-ordered X (``f_order``). float32 X is
-    read in place: C order by the explicit-SIMD tiles with ``Wp32`` (d, Kp) (prefetching,
-    as the float64 pass), F order by the F-order tiles with ``Wt32`` (Kp', d) = W^T padded
+    read in place: C order by the explicit-SIMD tiles with ``Wp32`` (d, Kp) and the
+    float32 pieces ``Kf, Wq32, ga, gb_`` (as :func:`_dense_pass`; prefetching, as the
+    float64 pass), F order by the F-order tiles with ``Wt32`` (Kp', d) = W^T padded
     to a multiple of ``tile``, float32 logits and sums. float64 X is staged block by block
     into a float32 C-ordered panel (a rounding copy, or a transpose of the block's column
     segments) that the tiles then read in L1 (float64 X is not mixed by the solvers: this
