@@ -41,7 +41,7 @@ def _tiles_against_numpy(arith, src_dtype, m, d, K, seed=0):
     Wp[:, :K] = rng.normal(size=(d, K))
     Z = np.full((max(m, 1), Kp), np.nan, arith)
     zero = arith(0.0)
-    ks.logits(X, s0, m, Wp, Z, zero, 0)
+    ks.logits(X, s0, m, Wp, Kp, Z, zero, 0)
     Xb = X[s0:s0 + m].astype(np.float64)
     want = Xb @ Wp.astype(np.float64)
     scale = np.abs(Xb) @ np.abs(Wp.astype(np.float64)) + 1e-300
@@ -61,6 +61,7 @@ def _tiles_against_numpy(arith, src_dtype, m, d, K, seed=0):
 SHAPES = [(m, d, K) for m, d, K in [
     (0, 5, 3), (1, 1, 2), (7, 7, 3), (8, 8, 4), (9, 9, 5), (17, 16, 10), (64, 100, 10),
     (128, 101, 13), (33, 33, 2), (40, 100, 100), (13, 3, 17), (16, 65, 8), (11, 129, 20),
+    (20, 20, 10), (5, 47, 12),
 ]]
 
 
@@ -80,6 +81,82 @@ def test_float32_tiles_are_float32_accurate(m, d, K):
         assert max(logits_err, grad_err) > 1e-12
 
 
+def _split_logits(X, s0, m, W, arith, ahead=0):
+    """(Z (m, Kp), plan, b): :func:`ks.logits`, then :func:`ks.logits_pieces` (with the
+    intercept b, copied back into Z's columns) as the passes split K."""
+    d, K = W.shape
+    itemsize = np.dtype(arith).itemsize
+    Kp = ks.padded_classes(K, itemsize)
+    Kf, g1, g2 = ks.piece_plan(K, itemsize)
+    Wp = np.zeros((d, Kp), arith)
+    Wp[:, :K] = W
+    Wq = ks.piece_weights(W, Kf, g1, g2, arith)
+    Z = np.full((m + 2, Kp), 7.0, arith)
+    ks.logits(X, s0, m, Wp, Kf, Z, arith(0.0), ahead)
+    if g1:  # the pieces' classes: class-major float64 Zc with the intercept b
+        B = m + 3
+        Zc = np.full((Kp, B), 7.0)
+        b = np.zeros(Kp)
+        b[Kf:K] = np.arange(Kf, K) + 0.5  # (logits adds none: Z[:, :Kf] without it)
+        ks.logits_pieces(X, s0, m, Wq, Kf, K, (0,) * g1, (0,) * g2, Z, Zc, b, arith(0.0),
+                         ahead)
+        assert np.all(Zc[:, m:] == 7.0) and np.all(Zc[:Kf] == 7.0)  # only the block's rows
+        L, mt = ks.lanes(itemsize), m - m % ks.TILE_ROWS
+        top = Kf + L // g1 + (L // g2 if g2 else 0)  # the tiles write the padding classes'
+        assert np.all(Zc[K:top, :mt] == 0.0) and np.all(Zc[top:] == 7.0)  # zeros up to top
+        assert np.all(Zc[K:, mt:] == 7.0)
+        Z[:m, Kf:K] = Zc[Kf:K, :m].T
+        return Z, (Kf, g1, g2), b
+    return Z, (Kf, g1, g2), np.zeros(Kp)
+
+
+def test_piece_plan_covers_the_classes_with_fewer_fmas():
+    for itemsize in (8, 4):
+        L = ks.lanes(itemsize)
+        for K in range(1, 3 * L + 1):
+            Kf, g1, g2 = ks.piece_plan(K, itemsize)
+            if g1 == 0:
+                assert Kf == ks.padded_classes(K, itemsize)
+                continue
+            p1, p2 = L // g1, L // g2 if g2 else 0
+            assert Kf % L == 0 and (Kf // L) % 2 == 0 and p1 <= K - Kf < 2 * p1
+            assert p1 + p2 >= K - Kf and p1 + p2 < L  # covered, with lanes saved
+            assert p1 & (p1 - 1) == 0 and p2 & (p2 - 1) == 0
+    if ks.lanes(4) == 16:  # this host: the benchmark's K = 10 in two pieces (8 + 2 classes)
+        assert ks.piece_plan(10, 4) == (0, 2, 8) and ks.piece_plan(100, 8) == (96, 2, 0)
+
+
+@pytest.mark.parametrize("K", [2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 17, 20, 34, 37, 100, 130])
+@pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
+                                                  (np.float64, np.float32),
+                                                  (np.float32, np.float32)])
+def test_feature_interleaved_pieces_match_numpy(K, arith, src_dtype):
+    """Every d tail (d not a multiple of the pieces' group), rows not a multiple of the tile;
+    the block ends at X's last row, followed in memory by NaN: any read past a row of the
+    block or past X would turn its logits into NaN; with pieces, the columns from K on are
+    never written."""
+    rng = np.random.default_rng(K)
+    tol = 1e-14 if arith == np.float64 else None
+    for d in (1, 2, 3, 5, 8, 9, 15, 16, 17, 31, 100, 101, 130):
+        for m in (0, 1, 7, 8, 19):
+            s0 = 2
+            rows = s0 + m
+            buf = np.full(rows * d + 64, np.nan, src_dtype)
+            X = buf[:rows * d].reshape(rows, d)
+            X[:] = rng.normal(size=(rows, d))
+            X[:s0] = np.inf  # rows before the block: never read
+            W = rng.normal(size=(d, K))
+            Z, plan, b = _split_logits(X, s0, m, W, arith)
+            Xb = X[s0:].astype(np.float64)
+            want = Xb @ W + b[:K]
+            scale = np.abs(Xb) @ np.abs(W) + np.abs(b[:K]) + 1e-300
+            err = np.max(np.abs(Z[:m, :K] - want) / scale) if m else 0.0
+            bound = tol if tol is not None else 2.0 ** -24 * (d + 2)
+            assert err <= bound, (d, m, plan, err)
+            assert np.all(Z[m:] == 7.0)
+            assert np.all(Z[:m, K:] == (7.0 if plan[1] else 0.0)), plan  # old: zero columns
+
+
 def test_tiles_leave_rows_and_lanes_past_the_block_alone():
     rng = np.random.default_rng(5)
     m, d, K = 13, 11, 3
@@ -87,7 +164,7 @@ def test_tiles_leave_rows_and_lanes_past_the_block_alone():
     Wp = np.zeros((d, ks.padded_classes(K, 8)))
     Wp[:, :K] = rng.normal(size=(d, K))
     Z = np.full((m + 4, Wp.shape[1]), 7.0)
-    ks.logits(X, 0, m, Wp, Z, 0.0, 0)
+    ks.logits(X, 0, m, Wp, Wp.shape[1], Z, 0.0, 0)
     assert np.all(Z[m:] == 7.0)
     np.testing.assert_array_equal(Z[:m, K:], 0.0)  # padding classes: zero columns of Wp
     Kg = ks.gradient_classes(K)
@@ -106,7 +183,7 @@ def test_prefetch_past_the_end_is_harmless():
     Wp = np.zeros((7, ks.padded_classes(2, 8)))
     Wp[:, :2] = 1.0
     Z = np.zeros((8, Wp.shape[1]))
-    ks.logits(X, 2, 8, Wp, Z, 0.0, 1000)  # prefetches rows far past X: hints only
+    ks.logits(X, 2, 8, Wp, Wp.shape[1], Z, 0.0, 1000)  # prefetches rows far past X: hints only
     np.testing.assert_array_equal(Z[:, :2], 7.0)
     ks.prefetch_rows(X, 8, 100)
 
@@ -129,6 +206,9 @@ NARROW = """
     rng = np.random.default_rng(0)
     for (n, d, K, dtype, order) in [(3001, 101, 13, np.float64, "C"),
                                     (2999, 7, 3, np.float32, "C"),
+                                    (3003, 100, 10, np.float64, "C"),
+                                    (2001, 37, 10, np.float32, "C"),
+                                    (2002, 19, 22, np.float32, "C"),
                                     (2000, 9, 10, np.float64, "F")]:
         X = np.asarray(rng.normal(size=(n, d)), dtype=dtype, order=order)
         y = rng.integers(0, K, n)

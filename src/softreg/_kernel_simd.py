@@ -1,6 +1,7 @@
 """Explicit-SIMD micro-kernels (:mod:`softreg._simd`) for the fused passes.
 
-C order (:func:`logits`, :func:`accumulate`, :func:`accumulate5`) and F order
+C order (:func:`logits`, :func:`logits_pieces`, :func:`accumulate`, :func:`accumulate5`)
+and F order
 (:func:`logits_t`, :func:`accumulate_t`: lanes over rows along X.T's contiguous column
 segments, described in their docstrings; no padding lanes there).
 
@@ -14,21 +15,37 @@ dtype, Kg = K rounded up to a multiple of the class tile (:func:`class_tile`: 4 
 - :func:`logits`: lanes over classes. Per feature j, one vector of W's row j is loaded
   per class vector and multiplied by x_ij broadcast to every lane, for 8 rows at once:
   8 x 2 accumulators (16 of the 32 zmm registers) for 10 loads, 16 FMAs per step, no
-  horizontal sums and no tail along d. Lanes past K are padding (K = 10: 16 lanes, 10
-  useful; K = 100 in float64: 104). ``ahead`` > 0: one L2 prefetch per row of the tile
-  and per cache line of its features, for the rows ``ahead`` on, spread through the loop.
+  horizontal sums and no tail along d. It covers the classes below Kf (:func:`piece_plan`):
+  all of Kp (lanes past K padding) where the pieces below save nothing. ``ahead`` > 0:
+  one L2 prefetch per row of the tile and per cache line of its features, for the rows
+  ``ahead`` on, spread through the loop.
+- :func:`logits_pieces`: the rK = K - Kf classes that do not fill a vector, with lanes
+  over (class, feature) pairs: a piece of p = L / g classes holds in lane l class
+  Kf + l // g and feature offset l % g, multiplied by g consecutive features of the row
+  repeated L / g times (one broadcast load: ``vbroadcastsd`` for g = 2 float32,
+  ``vbroadcastf64x4`` for g = 8); each group of g lanes is summed once per row. K = 10
+  float32: classes 0-7 in groups of 2 features and 8-9 in groups of 8, 5 FMAs per row
+  per 8 features instead of 8 (every lane useful), 45 loads to 40 FMAs per step of 8
+  rows; the row sums are transposed in registers into the class-major float64 logits
+  with the intercept (no copy of a row-major block).
 - :func:`accumulate` (:func:`accumulate5`): lanes over features. acc[c, j] += R[c, r]
   x_rj for 4 (5) classes x 4 vectors of features held in 16 (20) registers through all
   the block's rows (4 loads and 4 (5) broadcast FMAs' operands per row), then added to
-  ``acc`` once per block; the features left over (d not a multiple of 4 vectors) one
-  vector at a time for two rows at once, the last vector with masked loads and stores.
+  ``acc`` once per block; the features left over (d not a multiple of 4 vectors) two
+  vectors at a time, row by row, the last one or two with masked loads and stores.
+  Every tile takes its lane count from the arithmetic's scalar
+  (:func:`softreg._simd.lanes_of`), a compile-time constant: the vector offsets fold
+  into the loads' addresses instead of living in spilled registers.
 
 What the assembly of the C-order tiles shows (``inspect_asm``, AVX-512 host, float64 and
 float32 alike):
 zmm FMAs only, the R broadcasts folded into the FMAs (``{1to8}``/``{1to16}``), the x
 broadcasts of the logits as broadcast loads, no register spills in the inner loops. Each
 function calls :func:`softreg._simd.wide` first; without it LLVM splits every 512-bit
-operation in two (this host's LLVM prefers 256-bit vectors).
+operation in two (this host's LLVM prefers 256-bit vectors). :func:`logits_pieces`'
+inner loop (float32, K = 10): 40 FMAs, 40 broadcast loads of x (``vbroadcastsd``,
+``vbroadcastf64x4``), 5 vector loads of W and the loop's counters, zmm only, no stack
+access (the masked last step of d, once per tile, reloads a few spilled addresses).
 
 Measured, one thread, n = 200 000, d = 100, K = 10, per pass over X (best of several; the
 machine was shared): the gradient tiles in cache 6.3 ms float64 / 3.4 ms float32 (the
@@ -37,11 +54,24 @@ float32 in cache. Streaming X from memory is what the old tiles lost most to: lo
 alone took 21 ms float64 / 11 ms float32 reading X without prefetch, 11.5 / 5.6 ms with
 the L2 prefetches above (prefetching into L1 in bursts, as before, was slower than none).
 
+The pieces (same conditions; one process, old and new interleaved, best of 15, CPU
+time): float32 K = 10 logits from memory 5.9 ms plus a 0.7 ms copy into the class-major
+block before, 4.5 ms now with the transposed store (in cache 4.7 -> 3.7 ms without it);
+the whole mixed pass (:func:`softreg._kernels.fused_pass`) 14.8 -> 13.0 ms (0.88x), K =
+100 mixed (n = 50 000) 26.7 -> 24.0 ms (0.90x), K = 100 float64 41.5 -> 40.5 ms (0.98x;
+4 leftover classes in groups of 2). Where K // L is odd (float64 K = 10: 8 + 2 classes),
+the whole vectors would end in a single-vector loop instead of the old pair with the
+padded vector: measured 4% slower per pass, so those keep the old tile (0.99x, unchanged
+code). The leftover gradient vectors two at a time: float32 d = 100, 4.64 -> 4.42 ms
+per 200 000 rows in cache.
+
 The arithmetic is the same sums in another order: the float64 pass agrees with the NumPy
 reference to 1e-12 (tested); the float32 one is float32-accurate (tested against a bound).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ._jit import njit
 from ._simd import CACHE, LANES32, LANES64, numba
@@ -51,12 +81,17 @@ if numba is not None:
         add,
         fma,
         hsum,
+        lanes_of,
         loadas,
         loadas_mask,
+        loadrep,
+        loadrep_mask,
+        piece_sums,
         prefetch_l2,
         splat,
         splatas,
         store,
+        store_columns,
         store_mask,
         wide,
     )
@@ -109,15 +144,16 @@ def prefetch_rows(src, i, rows):
 
 
 @_jit
-def logits(src, s0, m, Wp, Z, zero, ahead):
-    """Z[r, :] = src[s0 + r] @ Wp for r < m (no intercept); see the module docstring."""
+def logits(src, s0, m, Wp, Kf, Z, zero, ahead):
+    """Z[r, :Kf] = src[s0 + r] @ Wp[:, :Kf] for r < m (no intercept); Kf a multiple of the
+    lanes (Kp: all of Wp); see the module docstring."""
     wide()
     d = src.shape[1]
     Kp = Wp.shape[1]
-    L = LANES64 if Wp.itemsize == 8 else LANES32
+    L = lanes_of(zero)  # a constant: offsets fold into the loads
     mt = m - m % TILE_ROWS
     step = 64 // src.itemsize
-    pairs = Kp - Kp % (2 * L)
+    pairs = Kf - Kf % (2 * L)
     for r in range(0, mt, TILE_ROWS):
         i = s0 + r
         for k0 in range(0, pairs, 2 * L):
@@ -164,7 +200,7 @@ def logits(src, s0, m, Wp, Z, zero, ahead):
             store(Z, z + 6 * Kp + L, a61)
             store(Z, z + 7 * Kp, a70)
             store(Z, z + 7 * Kp + L, a71)
-        if pairs < Kp:
+        if pairs < Kf:
             k0 = pairs
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = splat(zero)
             for jc in range(0, d, step):
@@ -193,11 +229,182 @@ def logits(src, s0, m, Wp, Z, zero, ahead):
             store(Z, z + 7 * Kp, a7)
     for r in range(mt, m):
         i = s0 + r
-        for k0 in range(0, Kp, L):
+        for k0 in range(0, Kf, L):
             a0 = splat(zero)
             for j in range(d):
                 a0 = fma(splatas(src[i, j], zero), loadas(Wp, j * Kp + k0, zero), a0)
             store(Z, r * Kp + k0, a0)
+
+
+def piece_plan(K: int, itemsize: int) -> tuple[int, int, int]:
+    """(Kf, g1, g2): how :func:`logits` and :func:`logits_pieces` split K classes.
+
+    Classes below Kf (a multiple of the lanes L) in whole vectors, lanes over classes; the
+    rK = K - Kf after them in one or two feature-interleaved pieces of p1 = L / g1 and
+    p2 = L / g2 classes (p1 the largest power of 2 <= rK, p2 the next power of 2 >= rK - p1,
+    g2 = 0 when rK = p1). g1 = 0: no pieces, Kf = Kp (the padded count): where K is a
+    multiple of L, where p1 + p2 = L (the pieces cost as many FMAs as a vector of padded
+    classes) and where K // L is odd: the whole vectors then end in a single-vector loop
+    (8 FMAs to 9 loads) instead of the old tile's last pair with the padded vector, which
+    measured slower in all (float64 K = 10: 27.2 ms per pass against 26.1).
+    """
+    L = lanes(itemsize)
+    rK = K % L
+    Kp = padded_classes(K, itemsize)
+    if rK == 0:
+        return Kp, 0, 0
+    p1 = 1 << (rK.bit_length() - 1)
+    rest = rK - p1
+    p2 = 1 << (rest - 1).bit_length() if rest else 0
+    if p1 + p2 >= L or (K // L) % 2:  # no FMA saved; or an odd count of whole vectors,
+        return Kp, 0, 0  # whose last pair (with the padded one) the pieces would break up
+    return K - rK, L // p1, L // p2 if p2 else 0
+
+
+def piece_weights(W, Kf: int, g1: int, g2: int, dtype) -> Any:
+    """The weights of :func:`logits_pieces`: (steps, (G / g1 + 1) L) in ``dtype``.
+
+    W (d, K). G = g2 (g1 without a second piece) features per step; step s, vector t <
+    G / g1, lane l: W[s G + t g1 + l % g1, Kf + l // g1]; vector G / g1 (second piece):
+    W[s G + l % g2, Kf + L / g1 + l // g2]; zero past d and past K.
+    """
+    import numpy as np
+
+    d, K = W.shape
+    L = lanes(np.dtype(dtype).itemsize)
+    if g1 == 0:
+        return np.zeros((0, L), dtype)
+    G = g2 if g2 else g1
+    nA = G // g1
+    steps = -(-d // G)
+    Wq = np.zeros((steps, nA + 1, L), dtype)
+    Wpad = np.zeros((steps * G, Kf + 2 * L), dtype)
+    Wpad[:d, :K] = W
+    lane = np.arange(L)
+    p1 = L // g1
+    for t in range(nA):
+        rows = np.arange(steps)[:, None] * G + t * g1 + lane % g1
+        Wq[:, t] = Wpad[rows, Kf + lane // g1]
+    if g2:
+        rows = np.arange(steps)[:, None] * G + lane % g2
+        Wq[:, nA] = Wpad[rows, Kf + p1 + lane // g2]
+    return Wq.reshape(steps, -1)
+
+
+@_jit
+def logits_pieces(src, s0, m, Wq, Kf, K, ga, gb, Zr, Z, b, zero, ahead):
+    """Z[k, r] = src[s0 + r] @ W[:, k] + b[k], Kf <= k < K, r < m, from :func:`piece_weights`.
+
+    ga, gb: tuples of g1, g2 entries (:func:`piece_plan`; the lengths are compile-time
+    constants). Per step of G features and row, G / g1 broadcasts of g1 features of x
+    (lanes (class Kf + l // g1, feature l % g1)) times W's vectors and one of g2 features
+    for the second piece: 8 rows x 2 accumulators, reduced per row by
+    :func:`softreg._simd.piece_sums` and transposed by :func:`softreg._simd.store_columns`
+    into the class-major float64 Z (Kp, B) with the intercept (b: >= Kf + P entries; Z's
+    rows K .. Kf + P, P = L / g1 + L / g2, get the padding classes' zeros). The rows past
+    the last tile one at a time, through Zr (B, Kp) row r as scratch. The last step of a d
+    not a multiple of G loads x masked (never past the row). ahead > 0: L2 prefetch as
+    :func:`logits`.
+    """
+    wide()
+    d = src.shape[1]
+    Kp = Zr.shape[1]
+    B = Z.shape[1]
+    g1 = len(ga)
+    g2 = len(gb)
+    G = g2 if g2 else g1
+    nA = G // g1
+    L = lanes_of(zero)
+    nv = (nA + 1) * L
+    rK = K - Kf
+    dG = d - d % G
+    step = max(64 // src.itemsize, G)  # a multiple of G: both powers of 2
+    mt = m - m % TILE_ROWS
+    for r in range(0, mt, TILE_ROWS):
+        i = s0 + r
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = splat(zero)
+        b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = splat(zero)
+        for jc in range(0, d, step):
+            if ahead:  # the tile's rows ``ahead`` on: one line each
+                p = (i + ahead) * d + jc
+                for q in range(TILE_ROWS):
+                    prefetch_l2(src, p + q * d)
+            for j in range(jc, min(jc + step, dG), G):
+                o = (j // G) * nv
+                x = i * d + j
+                for t in range(nA):
+                    w = loadas(Wq, o + t * L, zero)
+                    xt = x + t * g1
+                    a0 = fma(loadrep(src, xt, ga, zero), w, a0)
+                    a1 = fma(loadrep(src, xt + d, ga, zero), w, a1)
+                    a2 = fma(loadrep(src, xt + 2 * d, ga, zero), w, a2)
+                    a3 = fma(loadrep(src, xt + 3 * d, ga, zero), w, a3)
+                    a4 = fma(loadrep(src, xt + 4 * d, ga, zero), w, a4)
+                    a5 = fma(loadrep(src, xt + 5 * d, ga, zero), w, a5)
+                    a6 = fma(loadrep(src, xt + 6 * d, ga, zero), w, a6)
+                    a7 = fma(loadrep(src, xt + 7 * d, ga, zero), w, a7)
+                if g2:
+                    w = loadas(Wq, o + nA * L, zero)
+                    b0 = fma(loadrep(src, x, gb, zero), w, b0)
+                    b1 = fma(loadrep(src, x + d, gb, zero), w, b1)
+                    b2 = fma(loadrep(src, x + 2 * d, gb, zero), w, b2)
+                    b3 = fma(loadrep(src, x + 3 * d, gb, zero), w, b3)
+                    b4 = fma(loadrep(src, x + 4 * d, gb, zero), w, b4)
+                    b5 = fma(loadrep(src, x + 5 * d, gb, zero), w, b5)
+                    b6 = fma(loadrep(src, x + 6 * d, gb, zero), w, b6)
+                    b7 = fma(loadrep(src, x + 7 * d, gb, zero), w, b7)
+        if dG < d:  # the last features: masked loads, never past the row
+            o = (dG // G) * nv
+            x = i * d + dG
+            for t in range(nA):
+                w = loadas(Wq, o + t * L, zero)
+                xt = x + t * g1
+                c = d - dG - t * g1
+                a0 = fma(loadrep_mask(src, xt, c, ga, zero), w, a0)
+                a1 = fma(loadrep_mask(src, xt + d, c, ga, zero), w, a1)
+                a2 = fma(loadrep_mask(src, xt + 2 * d, c, ga, zero), w, a2)
+                a3 = fma(loadrep_mask(src, xt + 3 * d, c, ga, zero), w, a3)
+                a4 = fma(loadrep_mask(src, xt + 4 * d, c, ga, zero), w, a4)
+                a5 = fma(loadrep_mask(src, xt + 5 * d, c, ga, zero), w, a5)
+                a6 = fma(loadrep_mask(src, xt + 6 * d, c, ga, zero), w, a6)
+                a7 = fma(loadrep_mask(src, xt + 7 * d, c, ga, zero), w, a7)
+            if g2:
+                w = loadas(Wq, o + nA * L, zero)
+                c = d - dG
+                b0 = fma(loadrep_mask(src, x, c, gb, zero), w, b0)
+                b1 = fma(loadrep_mask(src, x + d, c, gb, zero), w, b1)
+                b2 = fma(loadrep_mask(src, x + 2 * d, c, gb, zero), w, b2)
+                b3 = fma(loadrep_mask(src, x + 3 * d, c, gb, zero), w, b3)
+                b4 = fma(loadrep_mask(src, x + 4 * d, c, gb, zero), w, b4)
+                b5 = fma(loadrep_mask(src, x + 5 * d, c, gb, zero), w, b5)
+                b6 = fma(loadrep_mask(src, x + 6 * d, c, gb, zero), w, b6)
+                b7 = fma(loadrep_mask(src, x + 7 * d, c, gb, zero), w, b7)
+        store_columns(Z, Kf * B + r, B, b, Kf, piece_sums(a0, ga, b0, gb),
+                      piece_sums(a1, ga, b1, gb), piece_sums(a2, ga, b2, gb),
+                      piece_sums(a3, ga, b3, gb), piece_sums(a4, ga, b4, gb),
+                      piece_sums(a5, ga, b5, gb), piece_sums(a6, ga, b6, gb),
+                      piece_sums(a7, ga, b7, gb), ga, gb)
+    for r in range(mt, m):
+        x = (s0 + r) * d
+        a0 = b0 = splat(zero)
+        for j in range(0, dG, G):
+            o = (j // G) * nv
+            for t in range(nA):
+                a0 = fma(loadrep(src, x + j + t * g1, ga, zero), loadas(Wq, o + t * L, zero),
+                         a0)
+            if g2:
+                b0 = fma(loadrep(src, x + j, gb, zero), loadas(Wq, o + nA * L, zero), b0)
+        if dG < d:
+            o = (dG // G) * nv
+            for t in range(nA):
+                a0 = fma(loadrep_mask(src, x + dG + t * g1, d - dG - t * g1, ga, zero),
+                         loadas(Wq, o + t * L, zero), a0)
+            if g2:
+                b0 = fma(loadrep_mask(src, x + dG, d - dG, gb, zero),
+                         loadas(Wq, o + nA * L, zero), b0)
+        store_mask(Zr, r * Kp + Kf, piece_sums(a0, ga, b0, gb), rK)
+        for k in range(Kf, K):
+            Z[k, r] = Zr[r, k] + b[k]
 
 
 @_jit
@@ -205,7 +412,7 @@ def accumulate(src, s0, m, R, acc, zero):
     """acc[c] += sum_{r < m} R[c, r] src[s0 + r] for c < Kg; see the module docstring."""
     wide()
     Kg, d = acc.shape
-    L = LANES64 if acc.itemsize == 8 else LANES32
+    L = lanes_of(zero)  # a constant: offsets fold into the loads
     full = d // L
     j4 = (full - full % 4) * L
     for c in range(0, Kg, 4):
@@ -249,7 +456,36 @@ def accumulate(src, s0, m, R, acc, zero):
             store(acc, o + L, add(loadas(acc, o + L, zero), a31))
             store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a32))
             store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a33))
-        for j0 in range(j4, d, L):  # leftover vectors; the last may be partial
+        jp = j4
+        while d - jp > L:  # two leftover vectors at once, the second maybe partial
+            cnt = min(L, d - jp - L)
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = splat(zero)
+            for r in range(m):
+                x = (s0 + r) * d + jp
+                x0 = loadas(src, x, zero)
+                x1 = loadas_mask(src, x + L, cnt, zero)
+                g = splatas(R0[r], zero)
+                a0, b0 = fma(g, x0, a0), fma(g, x1, b0)
+                g = splatas(R1[r], zero)
+                a1, b1 = fma(g, x0, a1), fma(g, x1, b1)
+                g = splatas(R2[r], zero)
+                a2, b2 = fma(g, x0, a2), fma(g, x1, b2)
+                g = splatas(R3[r], zero)
+                a3, b3 = fma(g, x0, a3), fma(g, x1, b3)
+            o = c * d + jp
+            store(acc, o, add(loadas(acc, o, zero), a0))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b0), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a1))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b1), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a2))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b2), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a3))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b3), cnt)
+            jp += 2 * L
+        for j0 in range(jp, d, L):  # the last leftover vector; maybe partial
             cnt = min(L, d - j0)
             a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = splat(zero)
             for r in range(0, m - 1, 2):
@@ -280,7 +516,7 @@ def accumulate5(src, s0, m, R, acc, zero):
     """As :func:`accumulate` with tiles of 5 classes (Kg a multiple of 5): 20 registers."""
     wide()
     Kg, d = acc.shape
-    L = LANES64 if acc.itemsize == 8 else LANES32
+    L = lanes_of(zero)  # a constant: offsets fold into the loads
     full = d // L
     j4 = (full - full % 4) * L
     for c in range(0, Kg, 5):
@@ -332,7 +568,41 @@ def accumulate5(src, s0, m, R, acc, zero):
             store(acc, o + L, add(loadas(acc, o + L, zero), a41))
             store(acc, o + 2 * L, add(loadas(acc, o + 2 * L, zero), a42))
             store(acc, o + 3 * L, add(loadas(acc, o + 3 * L, zero), a43))
-        for j0 in range(j4, d, L):  # leftover vectors; the last may be partial
+        jp = j4
+        while d - jp > L:  # two leftover vectors at once, the second maybe partial
+            cnt = min(L, d - jp - L)
+            a0 = a1 = a2 = a3 = a4 = b0 = b1 = b2 = b3 = b4 = splat(zero)
+            for r in range(m):
+                x = (s0 + r) * d + jp
+                x0 = loadas(src, x, zero)
+                x1 = loadas_mask(src, x + L, cnt, zero)
+                g = splatas(R0[r], zero)
+                a0, b0 = fma(g, x0, a0), fma(g, x1, b0)
+                g = splatas(R1[r], zero)
+                a1, b1 = fma(g, x0, a1), fma(g, x1, b1)
+                g = splatas(R2[r], zero)
+                a2, b2 = fma(g, x0, a2), fma(g, x1, b2)
+                g = splatas(R3[r], zero)
+                a3, b3 = fma(g, x0, a3), fma(g, x1, b3)
+                g = splatas(R4[r], zero)
+                a4, b4 = fma(g, x0, a4), fma(g, x1, b4)
+            o = c * d + jp
+            store(acc, o, add(loadas(acc, o, zero), a0))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b0), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a1))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b1), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a2))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b2), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a3))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b3), cnt)
+            o += d
+            store(acc, o, add(loadas(acc, o, zero), a4))
+            store_mask(acc, o + L, add(loadas_mask(acc, o + L, cnt, zero), b4), cnt)
+            jp += 2 * L
+        for j0 in range(jp, d, L):  # the last leftover vector; maybe partial
             cnt = min(L, d - j0)
             a0 = a1 = a2 = a3 = a4 = b0 = b1 = b2 = b3 = b4 = splat(zero)
             for r in range(0, m - 1, 2):

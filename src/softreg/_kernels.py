@@ -46,15 +46,20 @@ intercept's row sums in one) and an exp with 2 fewer vector operations and 1 few
 (:func:`softreg._kernel_tiles.exp_shifted_sum`): on a block in cache, per pass (1563
 blocks of 128 rows), :func:`_residuals` 2.2-2.6 -> 1.7-2.0 ms (0.67-0.84x), the exps
 1.3 -> 0.94 ms (0.71-0.73x); the whole evaluation only 0.97-0.98x (mixed 17.0 -> 16.7 ms,
-float64 26.6 -> 25.6 ms, best of 40 alternating in one process on a loaded machine; why
-less shows in the pass than in cache was not measured). Measured and dropped: exps of two
-classes per sweep (register spills: slower), a float32 division with Newton steps for
-the log's and the softmax's reciprocals (no faster). Python around the compiled pass
-costs ~14 us per evaluation (n = 256: ``loss_grad`` 31 us, the compiled call 17 us).
-What is left: the softmax (about 1.7 ms at K = 10), the C-order logits' padding lanes
-(K = 10 fills 10 of 16) and, in float32, their broadcast loads (one per row and feature: the tile is
-load-bound), and the float32-to-float64 conversion of those broadcasts when float32 X is
-computed in float64 (a widened panel per block measured no faster).
+float64 26.6 -> 25.6 ms, best of 40 alternating in one process on a loaded machine).
+Measured and dropped: exps of two classes per sweep (register spills: slower), a float32
+division with Newton steps for the log's and the softmax's reciprocals (no faster).
+Python around the compiled pass costs ~14 us per evaluation (n = 256: ``loss_grad``
+31 us, the compiled call 17 us). Then the C-order logits' classes
+that do not fill a vector in feature-interleaved pieces, written straight into the
+class-major Z with the intercept (:func:`softreg._kernel_simd.logits_pieces`; K = 10
+float32 filled 10 of 16 lanes with one broadcast load per row and feature): mixed
+14.8 -> 13.0 ms, K = 100 mixed 26.7 -> 24.0 ms, K = 100 float64 41.5 -> 40.5 ms,
+float64 K = 10 unchanged (old tile kept there; one process, interleaved, best of 15,
+CPU time, load ~2). What is left: the softmax (about 1.7 ms at K = 10), the float64 K = 10
+logits' padding lanes (10 of 16), and the float32-to-float64 conversion of the x
+broadcasts when float32 X is computed in float64 (a widened panel per block measured no
+faster).
 
 Measured alternative (``benchmarks``, "two BLAS GEMMs per row block"): X_b W and X_b^T R
 by BLAS on cache-sized row blocks with the softmax between is slower than these kernels
@@ -190,20 +195,27 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
 
 
 @_tiles._jit
-def _block(src, s0, i0, m, ahead, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, Zr, Z, R,
-           Rs, aux, bits, acc, accs, gb, zero):
+def _block(src, s0, i0, m, ahead, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P,
+           hessian, Zr, Z, R, Rs, aux, bits, acc, accs, gb, zero):
     """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``.
 
     The explicit-SIMD tiles of :mod:`softreg._kernel_simd` in the arithmetic of ``zero``:
-    Wp (d, Kp) = W padded; Zr (B, Kp) the row-major logits they write, copied class-major
-    with the intercept into Z (Kp, B) float64 for :func:`_residuals`; acc (Kg, d) float64.
+    Wp (d, Kp) = W padded; Zr (B, Kp) the row-major logits of the classes below Kf that
+    they write, copied class-major with the intercept into Z (Kp, B) float64 for
+    :func:`_residuals` (the pieces' classes from Kf on go into Z directly); acc (Kg, d)
+    float64.
     float64 (``Wp`` float64): R and acc are used as they are (``Rs``, ``accs``: the same
     arrays). Mixed (``Wp`` float32): R is rounded into Rs (float32) and the block's
     gradient summed in float32 into ``accs`` (Kg, d), then added to ``acc`` in float64.
     ahead > 0: the logits tiles prefetch the rows ``ahead`` rows on into L2.
+    Kf, Wq, ga, gb_: :func:`softreg._kernel_simd.piece_plan` and ``piece_weights``: the
+    classes from Kf on by :func:`softreg._kernel_simd.logits_pieces` (ga empty: none).
     """
-    _simd.logits(src, s0, m, Wp, Zr, zero, ahead)
-    for k in range(K):
+    _simd.logits(src, s0, m, Wp, Kf, Zr, zero, ahead)
+    if len(ga):  # the classes from Kf on straight into Z
+        _simd.logits_pieces(src, s0, m, Wq, Kf, K, ga, gb_, Zr, Z, b, zero,
+                            ahead if Kf == 0 else 0)
+    for k in range(min(Kf, K)):
         bk = b[k]
         Zk = Z[k]
         for r in range(m):
@@ -235,11 +247,14 @@ def _chunk_bounds(n, n_chunks, c):
     return c * n // n_chunks, (c + 1) * n // n_chunks
 
 
-def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
+def _dense_pass(X, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P, hessian,
+                n_chunks):
     """One fused pass over C-ordered X; returns (data loss, grad of W^T (K, d), grad b (K,)).
 
     Wp (d, Kp): W padded with zero classes to Kp (:func:`softreg._kernel_simd.padded_classes`),
-    b (K,). hessian=False: Wp, b are the parameters and the residual is sw (p - y)
+    b (>= Kp,) zero-padded; Kf, Wq, ga, gb_: the C-order logits' split of the classes
+    (:func:`softreg._kernel_simd.piece_plan`, ``piece_weights``; ga = (): none).
+    hessian=False: Wp, b are the parameters and the residual is sw (p - y)
     (P is written when want_P). hessian=True: Wp, b are a direction V, c and the residual
     is the Hessian's, using the probabilities P of the current point.
     """
@@ -259,8 +274,9 @@ def _dense_pass(X, Wp, b, K, codes, Y, soft, sw, P, want_P, hessian, n_chunks):
         loss = 0.0
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
-            loss += _block(X, i0, i0, m, _AHEAD, Wp, b, K, codes, Y, soft, sw, P, want_P,
-                           hessian, Zr, Z, R, R, aux, bits, grads[c], grads[c], gbs[c], 0.0)
+            loss += _block(X, i0, i0, m, _AHEAD, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft,
+                           sw, P, want_P, hessian, Zr, Z, R, R, aux, bits, grads[c], grads[c],
+                           gbs[c], 0.0)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
@@ -300,7 +316,8 @@ def _dense_f_pass(XT, Wt, b, K, tile, codes, Y, soft, sw, P, want_P, hessian, n_
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
 
-def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, want_P, n_chunks):
+def _mixed_pass(src, f_order, Wp32, Kf, Wq32, ga, gb_, Wt32, b, K, tile, codes, Y, soft, sw, P,
+                want_P, n_chunks):
     """One fused pass with float32 products (see :func:`_block`); as :func:`_dense_pass`.
 
     The two products (logits and gradient) run in float32 (twice the lanes per vector);
@@ -311,8 +328,9 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
     n = 200 000 rows would lose about 1e-4 relative).
 
     src: C-ordered X, or X.T (d, n) C-ordered for F-ordered X (``f_order``). float32 X is
-    read in place: C order by the explicit-SIMD tiles with ``Wp32`` (d, Kp) (prefetching,
-    as the float64 pass), F order by the F-order tiles with ``Wt32`` (Kp', d) = W^T padded
+    read in place: C order by the explicit-SIMD tiles with ``Wp32`` (d, Kp) and the
+    float32 pieces ``Kf, Wq32, ga, gb_`` (as :func:`_dense_pass`; prefetching, as the
+    float64 pass), F order by the F-order tiles with ``Wt32`` (Kp', d) = W^T padded
     to a multiple of ``tile``, float32 logits and sums. float64 X is staged block by block
     into a float32 C-ordered panel (a rounding copy, or a transpose of the block's column
     segments) that the tiles then read in L1 (float64 X is not mixed by the solvers: this
@@ -366,16 +384,17 @@ def _mixed_pass(src, f_order, Wp32, Wt32, b, K, tile, codes, Y, soft, sw, P, wan
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
             if direct:
-                loss += _block(src, i0, i0, m, _AHEAD, Wp32, b, K, codes, Y, soft, sw, P,
-                               want_P, False, Zr, Z, R, R32, aux, bits, grads[c], acc32,
-                               gbs[c], zero)
+                loss += _block(src, i0, i0, m, _AHEAD, Wp32, Kf, Wq32, ga, gb_, b, K, codes,
+                               Y, soft, sw, P, want_P, False, Zr, Z, R, R32, aux, bits,
+                               grads[c], acc32, gbs[c], zero)
                 continue
             if f_order:
                 _tiles.stage_f(src, i0, m, panel, _BLOCK)
             else:
                 _tiles.stage_c(src, i0, m, panel, _AHEAD)
-            loss += _block(panel, 0, i0, m, 0, Wp32, b, K, codes, Y, soft, sw, P, want_P,
-                           False, Zr, Z, R, R32, aux, bits, grads[c], acc32, gbs[c], zero)
+            loss += _block(panel, 0, i0, m, 0, Wp32, Kf, Wq32, ga, gb_, b, K, codes, Y, soft,
+                           sw, P, want_P, False, Zr, Z, R, R32, aux, bits, grads[c], acc32,
+                           gbs[c], zero)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
@@ -460,24 +479,31 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     Kt = -(-K // tile) * tile  # the F-order tiles' padded class count
     f_order = not X.flags.c_contiguous
     Wa = np.asarray(W)
-    bp = np.zeros(Kt)  # the F-order tiles read Kt intercepts
+    bp = np.zeros(max(Kt, _simd.padded_classes(K, 4)))  # the F-order tiles read Kt
+    # intercepts, the C-order pieces up to the padded class count
     bp[:K] = b_
     if mixed and not hessian and not want_P:  # P and Hessian products: float64 always
         Wp32 = np.zeros((W.shape[0], _simd.padded_classes(K, 4)), np.float32)
         Wp32[:, :K] = Wa
+        Kf, g1, g2 = _simd.piece_plan(K, 4)
+        Wq32 = _simd.piece_weights(Wa, Kf, g1, g2, np.float32)
         Wt32 = np.zeros((Kt if f_order and X.dtype == np.float32 else 0, W.shape[0]),
                         np.float32)
         if len(Wt32):
             Wt32[:K] = Wa.T
         fn = kernels.mixed if parallel else kernels.mixed_serial
-        loss, gWt, gb = fn(X.T if f_order else X, f_order, Wp32, Wt32, bp, K, tile, codes_,
-                           Y_, soft, sw, P_, want_P, threads)
+        loss, gWt, gb = fn(X.T if f_order else X, f_order, Wp32, Kf, Wq32, (0,) * g1,
+                           (0,) * g2, Wt32, bp, K, tile, codes_, Y_, soft, sw, P_, want_P,
+                           threads)
         return loss, gWt.T, gb
     Wp = np.zeros((W.shape[0], _simd.padded_classes(K, 8)))
     Wp[:, :K] = Wa
     if not f_order:
         fn = kernels.dense if parallel else kernels.dense_serial
-        loss, gWt, gb = fn(X, Wp, bp, K, codes_, Y_, soft, sw, P_, want_P, hessian, threads)
+        Kf, g1, g2 = _simd.piece_plan(K, 8)
+        Wq = _simd.piece_weights(Wa, Kf, g1, g2, np.float64)
+        loss, gWt, gb = fn(X, Wp, Kf, Wq, (0,) * g1, (0,) * g2, bp, K, codes_, Y_, soft, sw,
+                           P_, want_P, hessian, threads)
         return loss, gWt.T, gb
     # F order: the kernel reads X.T, C-ordered (the same memory)
     Wt = np.zeros((Kt, W.shape[0]))

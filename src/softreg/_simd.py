@@ -20,6 +20,8 @@ only on an AVX-512 host.
 Operations (``a``: a contiguous array, ``i``: a flat element index into its data, ``c``: a
 lane count, lanes at or past ``c`` are neither read nor written):
 
+- ``lanes_of(x)``: the lanes of :func:`splat`'s vector for scalar x, a compile-time
+  constant (``a.itemsize`` is an array's run-time field: offsets built from it are not)
 - ``splat(x)``: every lane x (float64 x: LANES64 doubles; float32 x: LANES32 floats)
 - ``splatas(x, y)``: every lane x converted to scalar y's dtype (a vector as ``splat(y)``)
 - ``load(a, i)``, ``load_mask(a, i, c)`` (the other lanes 0): a's dtype, as :func:`splat`
@@ -29,6 +31,18 @@ lane count, lanes at or past ``c`` are neither read nor written):
 - ``hsum(v)``: the sum of the lanes (a scalar)
 - ``loadas(a, i, x)``, ``loadas_mask(a, i, c, x)``: a vector of scalar x's dtype from a
   (widened or rounded as needed), as :func:`splat` would make of x
+- ``loadrep(a, i, tok, x)``, ``loadrep_mask(a, i, c, tok, x)``: the g = len(tok) elements
+  a[i], .., a[i + g - 1] (masked: those below c, the others 0) in scalar x's dtype,
+  repeated to fill the vector (lane l holds a[i + l % g]): one broadcast load
+  (``vbroadcastsd``, ``vbroadcastf32x4``, ..). ``tok`` is any tuple of g entries: its
+  length is the compile-time group size (g divides the lanes; g = 0 types, never runs)
+- ``piece_sums(a, ga, b, gb)``: lane q < p1 = L / g1 holds the sum of a's lanes
+  q g1 .. q g1 + g1 - 1, lane p1 + q (q < L / g2) the sum of b's group q of g2 lanes
+  (g1 = len(ga), g2 = len(gb); gb empty: a only; the lanes past are unspecified):
+  log2(g) butterfly shuffles and adds per vector, one shuffle to join them
+- ``store_columns(Z, o, B, b, bo, v0, .., v7, ga, gb)``: Z[o + q B + r] = v_r[q] +
+  b[bo + q] for the 8 rows r and the P = L / g1 + L / g2 classes q of :func:`piece_sums`'
+  vectors: their transpose into a class-major Z (row stride B), in Z's dtype, by shuffles
 - ``bits_to_float64(i)``: the float64 whose bits are the int64 i (a scalar bitcast);
   ``float64_to_bits(x)`` the other way
 - ``prefetch_l2(a, i)``, ``prefetch_l1(a, i)``: hint the CPU to bring the cache line of
@@ -183,6 +197,16 @@ def _build():  # noqa: C901 - one closure per operation; small each
                 set.add(attrs, '"min-legal-vector-width"="512"')
             return context.get_dummy_value()
         return types.void(), codegen
+
+    @intrinsic
+    def lanes_of(typingctx, x):
+        vt = vec_of(x)
+        if vt is None:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return context.get_constant(types.intp, vt.lanes)
+        return types.intp(x), codegen
 
     @intrinsic
     def splat(typingctx, x):
@@ -373,6 +397,172 @@ def _build():  # noqa: C901 - one closure per operation; small each
             return builder.fadd(args[0], args[1])
         return x(x, y), codegen
 
+    def group(tok):
+        """The compile-time group size g of a token: a tuple of g entries (0: none)."""
+        return len(tok) if isinstance(tok, types.BaseTuple) else None
+
+    def repeat(builder, value, g, lanes):
+        """<g x T> -> <lanes x T>: lane l holds element l % g."""
+        i32 = ir.IntType(32)
+        return builder.shuffle_vector(value, ir.Constant(value.type, ir.Undefined),
+                                      ir.Constant(ir.VectorType(i32, lanes),
+                                                  [i32(k % g) for k in range(lanes)]))
+
+    def _loadrep(masked):
+        def typer(typingctx, a, i, c, tok, proto=None):
+            if proto is None:  # unmasked: (a, i, tok, proto)
+                c, tok, proto = None, c, tok
+            vt = vec_of(proto)
+            g = group(tok)
+            if not is_array(a) or not isinstance(i, types.Integer) or vt is None or \
+                    g is None or (g and vt.lanes % g):
+                return None
+
+            def codegen(context, builder, signature, args):
+                lty = context.get_value_type(vt)
+                if g == 0:  # no piece: never executed, typed only
+                    return ir.Constant(lty, None)
+                sty = ir.VectorType(context.get_value_type(a.dtype), g)
+                ptr = pointer(context, builder, a, args[0], i, args[1], sty)
+                align = a.dtype.bitwidth // 8
+                if masked:
+                    mask = lane_mask(context, builder, signature.args[2], args[2], g)
+                    value = masked_load(builder, ptr, sty, mask, align)
+                else:
+                    value = builder.load(ptr, align=align)
+                if a.dtype != vt.dtype:
+                    wty = ir.VectorType(context.get_value_type(vt.dtype), g)
+                    value = builder.fpext(value, wty) if vt is v64 else \
+                        builder.fptrunc(value, wty)
+                return repeat(builder, value, g, vt.lanes)
+            if masked:
+                return vt(a, i, c, tok, proto), codegen
+            return vt(a, i, tok, proto), codegen
+        return typer
+
+    def loadrep_typer(typingctx, a, i, tok, proto):
+        return _loadrep(False)(typingctx, a, i, tok, proto)
+
+    def loadrep_mask_typer(typingctx, a, i, c, tok, proto):
+        return _loadrep(True)(typingctx, a, i, c, tok, proto)
+
+    loadrep = intrinsic(loadrep_typer)
+    loadrep_mask = intrinsic(loadrep_mask_typer)
+
+    def group_sums(builder, v, g, lanes):
+        """Butterfly: every lane of each group of g adjacent lanes gets the group's sum."""
+        i32 = ir.IntType(32)
+        h = g // 2
+        while h:
+            swapped = builder.shuffle_vector(
+                v, ir.Constant(v.type, ir.Undefined),
+                ir.Constant(ir.VectorType(i32, lanes), [i32(k ^ h) for k in range(lanes)]))
+            v = builder.fadd(v, swapped)
+            h //= 2
+        return v
+
+    @intrinsic
+    def piece_sums(typingctx, a, ga, b, gb):
+        g1, g2 = group(ga), group(gb)
+        if not isinstance(a, VecType) or a != b or g1 is None or g2 is None or \
+                (g1 and a.lanes % g1) or (g2 and a.lanes % g2):
+            return None
+
+        def codegen(context, builder, signature, args):
+            lanes = a.lanes
+            i32 = ir.IntType(32)
+            if g1 == 0:
+                return ir.Constant(context.get_value_type(a), None)
+            va = group_sums(builder, args[0], g1, lanes)
+            vb = group_sums(builder, args[2], g2, lanes) if g2 else \
+                ir.Constant(va.type, None)
+            p1 = lanes // g1
+            p2 = lanes // g2 if g2 else 0
+            index = [q * g1 for q in range(p1)] + [lanes + q * g2 for q in range(p2)]
+            index += [0] * (lanes - len(index))
+            return builder.shuffle_vector(va, vb, ir.Constant(ir.VectorType(i32, lanes),
+                                                              [i32(k) for k in index]))
+        return a(a, ga, b, gb), codegen
+
+    def pick(builder, a, la, b, lb, want):
+        """A vector of ``want``'s labels from a (lane labels la) and b (lb); None: any."""
+        i32 = ir.IntType(32)
+        lanes = len(want)
+        where = {lab: k for k, lab in enumerate(la)}
+        where.update({lab: lanes + k for k, lab in enumerate(lb) if lab not in where})
+        index = [where.get(w, 0) if w is not None else 0 for w in want]
+        return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(i32, lanes),
+                                                        [i32(k) for k in index]))
+
+    @intrinsic
+    def store_columns(typingctx, Z, o, B, b, bo, v0, v1, v2, v3, v4, v5, v6, v7, ga, gb):
+        """Z[o + q B + r] = v_r[q] + b[bo + q] for r < 8, q < P: the 8 rows' sums (lanes q
+        < P = L / g1 + L / g2 of each v_r, as :func:`piece_sums` leaves them) transposed
+        into the class-major Z, converted to Z's dtype (a transpose by shuffles: each level
+        pairs row groups and halves the classes per vector; then one store per class and
+        group of rows)."""
+        vs = (v0, v1, v2, v3, v4, v5, v6, v7)
+        g1, g2 = group(ga), group(gb)
+        if not is_array(Z) or not is_array(b) or not isinstance(v0, VecType) or \
+                any(v != v0 for v in vs) or not g1 or g2 is None:
+            return None
+        lanes = v0.lanes
+        P = lanes // g1 + (lanes // g2 if g2 else 0)
+
+        def codegen(context, builder, signature, args):
+            zty = context.get_value_type(Z.dtype)
+            ity = signature.args[1]
+            # level 0: v_r, lanes (class c, row r); then row groups of 2, 4, 8 (at most lanes)
+            vecs = {(r, 0): (args[5 + r], [(c, r) for c in range(lanes)]) for r in range(8)}
+            size, per = 1, lanes  # rows per group, classes per vector
+            while size < 8 and per > 1:
+                size, per = 2 * size, per // 2
+                nxt = {}
+                for g in range(8 // size):
+                    for h in range(-(-P // per)):
+                        want = [(c, r) for c in range(h * per, h * per + per)
+                                for r in range(g * size, g * size + size)]
+                        want = [w if w[0] < P else None for w in want]
+                        a, la = vecs[(2 * g, h // 2)]
+                        bb, lb = vecs[(2 * g + 1, h // 2)]
+                        nxt[(g, h)] = (pick(builder, a, la, bb, lb, want), want)
+                vecs = nxt
+            bary = context.make_array(signature.args[3])(context, builder, args[3])
+            bo_ = context.cast(builder, args[4], signature.args[4], types.intp)
+            B_ = context.cast(builder, args[2], signature.args[2], types.intp)
+            o_ = context.cast(builder, args[1], ity, types.intp)
+            zary = context.make_array(signature.args[0])(context, builder, args[0])
+            i32 = ir.IntType(32)
+            for (g, h), (vec, labels) in vecs.items():
+                for c in range(h * per, min(h * per + per, P)):
+                    col = builder.shuffle_vector(
+                        vec, ir.Constant(vec.type, ir.Undefined),
+                        ir.Constant(ir.VectorType(i32, size),
+                                    [i32(labels.index((c, r)))
+                                     for r in range(g * size, g * size + size)]))
+                    if Z.dtype != v0.dtype:
+                        col = builder.fpext(col, ir.VectorType(zty, size)) \
+                            if Z.dtype == types.float64 else \
+                            builder.fptrunc(col, ir.VectorType(zty, size))
+                    bias = builder.load(builder.gep(bary.data,
+                                                    [builder.add(bo_, bo_.type(c))]))
+                    bias = context.cast(builder, bias, b.dtype, Z.dtype)
+                    bv = builder.insert_element(ir.Constant(col.type, ir.Undefined), bias,
+                                                i32(0))
+                    bv = builder.shuffle_vector(bv, bv, ir.Constant(ir.VectorType(i32, size),
+                                                                    [i32(0)] * size))
+                    col = builder.fadd(col, bv)
+                    index = builder.add(builder.add(o_, builder.mul(B_, B_.type(c))),
+                                        o_.type(g * size))
+                    ptr = builder.bitcast(builder.gep(zary.data, [index]),
+                                          col.type.as_pointer())
+                    builder.store(col, ptr, align=Z.dtype.bitwidth // 8)
+            return context.get_dummy_value()
+        return types.void(*signature_args(Z, o, B, b, bo, vs, ga, gb)), codegen
+
+    def signature_args(Z, o, B, b, bo, vs, ga, gb):
+        return (Z, o, B, b, bo) + tuple(vs) + (ga, gb)
+
     @intrinsic
     def hsum(typingctx, v):
         if not isinstance(v, VecType):
@@ -393,7 +583,9 @@ def _build():  # noqa: C901 - one closure per operation; small each
         loadas_mask=loadas_mask, prefetch_l1=prefetch_l1, prefetch_l2=prefetch_l2,
         wide=wide, splat=splat, load=load,
         load_mask=load_mask, loadw=loadw, loadw_mask=loadw_mask, store=store,
-        store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType)
+        store_mask=store_mask, fma=fma, add=add, hsum=hsum, VecType=VecType,
+        loadrep=loadrep, loadrep_mask=loadrep_mask, piece_sums=piece_sums,
+        store_columns=store_columns, lanes_of=lanes_of)
 
 
 if numba is not None:
@@ -416,6 +608,11 @@ if numba is not None:
     prefetch_l1 = _ops["prefetch_l1"]
     prefetch_l2 = _ops["prefetch_l2"]
     splatas = _ops["splatas"]
+    loadrep = _ops["loadrep"]
+    loadrep_mask = _ops["loadrep_mask"]
+    piece_sums = _ops["piece_sums"]
+    store_columns = _ops["store_columns"]
+    lanes_of = _ops["lanes_of"]
 else:  # pragma: no cover - exercised only where numba is missing
 
     def wide():
