@@ -126,6 +126,39 @@ def test_piece_plan_covers_the_classes_with_fewer_fmas():
         assert ks.piece_plan(10, 4) == (0, 2, 8) and ks.piece_plan(100, 8) == (96, 2, 0)
 
 
+
+def test_piece_weights_follow_their_definition():
+    """Each lane from the docstring's formula, element by element (the cached index map
+    the function uses is built with arrays); a second call with the same shape reuses it."""
+    rng = np.random.default_rng(3)
+    for itemsize, dtype in ((8, np.float64), (4, np.float32)):
+        L = ks.lanes(itemsize)
+        for K in (2, 3, 5, 6, 10, 11, 13, 21, 37):
+            Kf, g1, g2 = ks.piece_plan(K, itemsize)
+            if g1 == 0:
+                continue
+            for d in (1, 3, 8, 17, 100):
+                W = rng.standard_normal((d, K))
+                Wq = ks.piece_weights(W, Kf, g1, g2, dtype)
+                G = g2 if g2 else g1
+                nA, p1 = G // g1, L // g1
+                assert Wq.shape == (-(-d // G), (nA + 1) * L) and Wq.dtype == dtype
+
+                Wz = np.zeros((d + G, K + 2 * L))  # W with zeros past d and K
+                Wz[:d, :K] = W
+                for s in range(Wq.shape[0]):
+                    for t in range(nA + 1):
+                        for lane in range(L):
+                            if t < nA:
+                                want = Wz[s * G + t * g1 + lane % g1, Kf + lane // g1]
+                            elif g2:
+                                want = Wz[s * G + lane % g2, Kf + p1 + lane // g2]
+                            else:
+                                want = 0.0
+                            assert Wq[s, t * L + lane] == dtype(want)
+                again = ks.piece_weights(2.0 * W, Kf, g1, g2, dtype)
+                np.testing.assert_array_equal(again, 2 * Wq)
+
 @pytest.mark.parametrize("K", [2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 17, 20, 34, 37, 100, 130])
 @pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
                                                   (np.float64, np.float32),

@@ -71,6 +71,7 @@ reference to 1e-12 (tested); the float32 one is float32-accurate (tested against
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ._jit import njit
@@ -274,21 +275,43 @@ def piece_weights(W, Kf: int, g1: int, g2: int, dtype) -> Any:
     L = lanes(np.dtype(dtype).itemsize)
     if g1 == 0:
         return np.zeros((0, L), dtype)
+    index, width = _piece_index(d, K, Kf, g1, g2, L)
+    Wpad = np.zeros((d + 1, width), dtype)  # row d and the columns past K: the zeros
+    Wpad[:d, :K] = W
+    return Wpad.ravel()[index]
+
+
+@functools.lru_cache(maxsize=64)
+def _piece_index(d: int, K: int, Kf: int, g1: int, g2: int, L: int):
+    """(flat indices into a zero-padded (d + 1, width) copy of W, width) for
+    :func:`piece_weights`: computed once per shape (a pass over Dask partitions or a
+    fit's passes build the same layout again and again)."""
+    import numpy as np
+
     G = g2 if g2 else g1
     nA = G // g1
     steps = -(-d // G)
-    Wq = np.zeros((steps, nA + 1, L), dtype)
-    Wpad = np.zeros((steps * G, Kf + 2 * L), dtype)
-    Wpad[:d, :K] = W
+    width = max(K, Kf + 2 * L)
+    index = np.empty((steps, nA + 1, L), np.intp)
     lane = np.arange(L)
     p1 = L // g1
+
+    def flat(rows, cols):
+        rows = np.where(rows < d, rows, d)  # past d: the zero row
+        cols = np.where(cols < K, cols, width - 1) if width > K else cols
+        return rows * width + cols
+
     for t in range(nA):
         rows = np.arange(steps)[:, None] * G + t * g1 + lane % g1
-        Wq[:, t] = Wpad[rows, Kf + lane // g1]
+        index[:, t] = flat(rows, np.broadcast_to(Kf + lane // g1, rows.shape))
     if g2:
         rows = np.arange(steps)[:, None] * G + lane % g2
-        Wq[:, nA] = Wpad[rows, Kf + p1 + lane // g2]
-    return Wq.reshape(steps, -1)
+        index[:, nA] = flat(rows, np.broadcast_to(Kf + p1 + lane // g2, rows.shape))
+    else:
+        index[:, nA] = d * width + width - 1  # no second piece: zeros
+    index = index.reshape(steps, -1)
+    index.flags.writeable = False
+    return index, width
 
 
 @_jit

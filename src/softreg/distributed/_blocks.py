@@ -86,7 +86,7 @@ def _block(X, y, s, spec: _Spec, targets=None) -> tuple[SoftmaxObjective | None,
         return None, 0.0
     # the fused kernel however small the partition ("auto" keeps NumPy for a small X, but
     # a partition is a slice of a large one: its fixed costs add up over the partitions)
-    objective = SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s,
+    objective = SoftmaxObjective(X, y=codes, Y=Y, sample_weight=s, weight_sum=local,
                                  fit_intercept=spec.fit_intercept, n_classes=spec.n_classes,
                                  kernel="fast" if _kernels.supports(X) else "auto")
     return objective, local / spec.weight_sum
