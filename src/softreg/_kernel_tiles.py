@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
-from ._simd import CACHE, bits_to_float64, float64_to_bits, prefetch_l1, wide
+from ._simd import CACHE, bits_to_float64, float64_to_bits, prefetch_l1, prefetch_l2, wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -167,6 +167,22 @@ def stage_c(src, i0, m, panel, ahead):
     for off in range(0, m * d, step):
         prefetch(src, first + off)
     for r in range(m):
+        row = src[i0 + r]
+        out = panel[r]
+        for j in range(d):
+            out[j] = row[j]
+
+
+@_jit
+def widen_c(src, i0, m, panel, ahead):
+    """panel[r] = src[i0 + r], r < m, float32 src widened into the float64 panel; each row
+    prefetches (L2) the row ``ahead`` on, spread through the copy."""
+    d = src.shape[1]
+    step = 64 // src.itemsize
+    for r in range(m):
+        first = (i0 + r + ahead) * d
+        for off in range(0, d, step):
+            prefetch_l2(src, first + off)
         row = src[i0 + r]
         out = panel[r]
         for j in range(d):

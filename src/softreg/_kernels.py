@@ -89,6 +89,8 @@ _prange = range if numba is None else numba.prange
 
 #: rows per block of the C-order pass (its Z, R buffers and rows stay in L1/L2)
 _BLOCK = 128
+#: rows per block of the C-order pass over float32 X in float64 (its widened panel in L1/L2)
+_W_BLOCK = 128
 #: rows ahead that the C-order pass prefetches (one block: it streams while a block computes)
 _AHEAD = 64
 #: rows per block of the F-order pass (and how far ahead it prefetches each column segment)
@@ -260,6 +262,7 @@ def _dense_pass(X, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P, hes
     """
     n, d = X.shape
     Kp = Wp.shape[1]
+    widen = X.itemsize == 4
     Kg = _simd.gradient_classes(K)
     grads = np.zeros((n_chunks, Kg, d))
     gbs = np.zeros((n_chunks, K))
@@ -271,9 +274,17 @@ def _dense_pass(X, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P, hes
         R = np.zeros((Kp, _BLOCK))
         aux = np.zeros((4, _BLOCK))
         bits = np.zeros(_BLOCK, np.int64)
+        panel = np.zeros((_BLOCK if widen else 0, d))
         loss = 0.0
-        for i0 in range(lo, hi, _BLOCK):
-            m = min(_BLOCK, hi - i0)
+        rows = _W_BLOCK if widen else _BLOCK
+        for i0 in range(lo, hi, rows):
+            m = min(rows, hi - i0)
+            if widen:
+                _tiles.widen_c(X, i0, m, panel, _AHEAD)
+                loss += _block(panel, 0, i0, m, 0, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft,
+                               sw, P, want_P, hessian, Zr, Z, R, R, aux, bits, grads[c],
+                               grads[c], gbs[c], 0.0)
+                continue
             loss += _block(X, i0, i0, m, _AHEAD, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft,
                            sw, P, want_P, hessian, Zr, Z, R, R, aux, bits, grads[c], grads[c],
                            gbs[c], 0.0)
