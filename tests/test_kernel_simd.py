@@ -189,17 +189,14 @@ def test_prefetch_past_the_end_is_harmless():
 
 
 @pytest.mark.parametrize("d", [1, 7, 33, 101])
-def test_widened_panel_copies_the_rows_and_nothing_else(d):
-    from softreg._kernel_tiles import widen_c
+def test_widened_tile_rows_copy_the_rows_and_nothing_else(d):
+    from softreg._kernel_tiles import widen_rows
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(37, d)).astype(np.float32)
-    panel = np.full((16, d), np.nan)
-    widen_c(X, 30, 7, panel, 64)  # the last rows; prefetches far past X: hints only
-    np.testing.assert_array_equal(panel[:7], X[30:].astype(np.float64))
-    assert np.isnan(panel[7:]).all()  # rows past m never written
-    widen_c(X, 0, 16, panel, 0)
-    np.testing.assert_array_equal(panel, X[:16].astype(np.float64))
+    T = np.full((8, d), np.nan)
+    widen_rows(X, 29, T, 64)  # the last rows; prefetches far past X: hints only
+    np.testing.assert_array_equal(T, X[29:].astype(np.float64))
 
 
 def _run(code, env_extra, cwd):

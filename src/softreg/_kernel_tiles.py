@@ -174,17 +174,18 @@ def stage_c(src, i0, m, panel, ahead):
 
 
 @_jit
-def widen_c(src, i0, m, panel, ahead):
-    """panel[r] = src[i0 + r], r < m, float32 src widened into the float64 panel; each row
-    prefetches (L2) the row ``ahead`` on, spread through the copy."""
-    d = src.shape[1]
+def widen_rows(src, i, T, ahead):
+    """T[q] = src[i + q] for the T.shape[0] rows of T (float32 src widened into float64 T);
+    the same rows ``ahead`` on are prefetched into L2 (ahead 0: none)."""
+    rows, d = T.shape
     step = 64 // src.itemsize
-    for r in range(m):
-        first = (i0 + r + ahead) * d
-        for off in range(0, d, step):
-            prefetch_l2(src, first + off)
-        row = src[i0 + r]
-        out = panel[r]
+    for q in range(rows):
+        if ahead:
+            first = (i + q + ahead) * d
+            for off in range(0, d, step):
+                prefetch_l2(src, first + off)
+        row = src[i + q]
+        out = T[q]
         for j in range(d):
             out[j] = row[j]
 
