@@ -188,17 +188,6 @@ def test_prefetch_past_the_end_is_harmless():
     ks.prefetch_rows(X, 8, 100)
 
 
-@pytest.mark.parametrize("d", [1, 7, 33, 101])
-def test_widened_tile_rows_copy_the_rows_and_nothing_else(d):
-    from softreg._kernel_tiles import widen_rows
-
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(37, d)).astype(np.float32)
-    T = np.full((8, d), np.nan)
-    widen_rows(X, 29, T, 64)  # the last rows; prefetches far past X: hints only
-    np.testing.assert_array_equal(T, X[29:].astype(np.float64))
-
-
 def _run(code, env_extra, cwd):
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "NUMBA_NUM_THREADS": "2", **env_extra}

@@ -77,11 +77,6 @@ CASES = [
     dict(d=101, K=2, dtype=np.float32, soft=True),
     dict(d=101, K=13, order="F", weights=True),
     dict(n=300, d=33, K=100),  # gradient tiles of 5 classes, a partial row tile
-    # float32 C order in float64: blocks widened into a float64 panel (partial last blocks)
-    dict(n=9001, d=33, K=10, dtype=np.float32, weights=True),  # two chunks
-    dict(n=300, d=33, K=100, dtype=np.float32),
-    dict(n=7, d=3, K=2, dtype=np.float32, soft=True),  # fewer rows than a tile
-    dict(n=1000, d=101, K=130, dtype=np.float32),
 ]
 
 

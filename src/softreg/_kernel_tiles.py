@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit
-from ._simd import CACHE, bits_to_float64, float64_to_bits, prefetch_l1, prefetch_l2, wide
+from ._simd import CACHE, bits_to_float64, float64_to_bits, prefetch_l1, wide
 
 numba: Any
 try:  # numba is a dependency, but the library still works (more slowly) without it
@@ -169,23 +169,6 @@ def stage_c(src, i0, m, panel, ahead):
     for r in range(m):
         row = src[i0 + r]
         out = panel[r]
-        for j in range(d):
-            out[j] = row[j]
-
-
-@_jit
-def widen_rows(src, i, T, ahead):
-    """T[q] = src[i + q] for the T.shape[0] rows of T (float32 src widened into float64 T);
-    the same rows ``ahead`` on are prefetched into L2 (ahead 0: none)."""
-    rows, d = T.shape
-    step = 64 // src.itemsize
-    for q in range(rows):
-        if ahead:
-            first = (i + q + ahead) * d
-            for off in range(0, d, step):
-                prefetch_l2(src, first + off)
-        row = src[i + q]
-        out = T[q]
         for j in range(d):
             out[j] = row[j]
 

@@ -196,7 +196,7 @@ def _residuals(Z, m, K, i0, codes, Y, soft, sw, P, want_P, hessian, R, aux, bits
 
 @_tiles._jit
 def _block(src, s0, i0, m, ahead, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P,
-           hessian, Zr, Z, R, Rs, aux, bits, acc, accs, gb, zero, T):
+           hessian, Zr, Z, R, Rs, aux, bits, acc, accs, gb, zero):
     """One block: rows i0..i0+m of X, read as rows s0..s0+m of the C-ordered ``src``.
 
     The explicit-SIMD tiles of :mod:`softreg._kernel_simd` in the arithmetic of ``zero``:
@@ -211,14 +211,7 @@ def _block(src, s0, i0, m, ahead, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw,
     Kf, Wq, ga, gb_: :func:`softreg._kernel_simd.piece_plan` and ``piece_weights``: the
     classes from Kf on by :func:`softreg._kernel_simd.logits_pieces` (ga empty: none).
     """
-    if src.itemsize == 4 and Wp.itemsize == 8 and len(T):  # float32 X in float64
-        mt = m - m % _simd.TILE_ROWS
-        for r in range(0, mt, _simd.TILE_ROWS):  # each tile's rows widened once, in L1
-            _tiles.widen_rows(src, s0 + r, T, ahead)
-            _simd.logits(T, 0, _simd.TILE_ROWS, Wp, Kf, Zr[r:], zero, 0)
-        _simd.logits(src, s0 + mt, m - mt, Wp, Kf, Zr[mt:], zero, 0)
-    else:
-        _simd.logits(src, s0, m, Wp, Kf, Zr, zero, ahead)
+    _simd.logits(src, s0, m, Wp, Kf, Zr, zero, ahead)
     if len(ga):  # the classes from Kf on straight into Z
         _simd.logits_pieces(src, s0, m, Wq, Kf, K, ga, gb_, Zr, Z, b, zero,
                             ahead if Kf == 0 else 0)
@@ -278,13 +271,12 @@ def _dense_pass(X, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft, sw, P, want_P, hes
         R = np.zeros((Kp, _BLOCK))
         aux = np.zeros((4, _BLOCK))
         bits = np.zeros(_BLOCK, np.int64)
-        T = np.zeros((_simd.TILE_ROWS if X.itemsize == 4 and len(ga) == 0 else 0, d))
         loss = 0.0
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
             loss += _block(X, i0, i0, m, _AHEAD, Wp, Kf, Wq, ga, gb_, b, K, codes, Y, soft,
                            sw, P, want_P, hessian, Zr, Z, R, R, aux, bits, grads[c], grads[c],
-                           gbs[c], 0.0, T)
+                           gbs[c], 0.0)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 
@@ -389,13 +381,12 @@ def _mixed_pass(src, f_order, Wp32, Kf, Wq32, ga, gb_, Wt32, b, K, tile, codes, 
         R = np.zeros((Kp, _BLOCK))
         R32 = np.zeros((Kp, _BLOCK), np.float32)
         panel = np.zeros((_BLOCK if not direct else 0, d), np.float32)
-        T = np.zeros((0, d))  # float32 products: no widening
         for i0 in range(lo, hi, _BLOCK):
             m = min(_BLOCK, hi - i0)
             if direct:
                 loss += _block(src, i0, i0, m, _AHEAD, Wp32, Kf, Wq32, ga, gb_, b, K, codes,
                                Y, soft, sw, P, want_P, False, Zr, Z, R, R32, aux, bits,
-                               grads[c], acc32, gbs[c], zero, T)
+                               grads[c], acc32, gbs[c], zero)
                 continue
             if f_order:
                 _tiles.stage_f(src, i0, m, panel, _BLOCK)
@@ -403,7 +394,7 @@ def _mixed_pass(src, f_order, Wp32, Kf, Wq32, ga, gb_, Wt32, b, K, tile, codes, 
                 _tiles.stage_c(src, i0, m, panel, _AHEAD)
             loss += _block(panel, 0, i0, m, 0, Wp32, Kf, Wq32, ga, gb_, b, K, codes, Y, soft,
                            sw, P, want_P, False, Zr, Z, R, R32, aux, bits, grads[c], acc32,
-                           gbs[c], zero, T)
+                           gbs[c], zero)
         losses[c] = loss
     return losses.sum(), grads.sum(axis=0)[:K], gbs.sum(axis=0)
 

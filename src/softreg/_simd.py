@@ -621,9 +621,6 @@ else:  # pragma: no cover - exercised only where numba is missing
     def prefetch_l1(a, i):
         """No-op without numba."""
 
-    def prefetch_l2(a, i):
-        """No-op without numba."""
-
     def bits_to_float64(i):
         """Without numba: the float64 whose bits are the int64 i."""
         import numpy as np
