@@ -298,7 +298,7 @@ def _piece_index(d: int, K: int, Kf: int, g1: int, g2: int, L: int):
 
     def flat(rows, cols):
         rows = np.where(rows < d, rows, d)  # past d: the zero row
-        cols = np.where(cols < K, cols, width - 1) if width > K else cols
+        cols = np.where(cols < K, cols, width - 1)  # past K: a zero column (width > K)
         return rows * width + cols
 
     for t in range(nA):
@@ -309,9 +309,9 @@ def _piece_index(d: int, K: int, Kf: int, g1: int, g2: int, L: int):
         index[:, nA] = flat(rows, np.broadcast_to(Kf + p1 + lane // g2, rows.shape))
     else:
         index[:, nA] = d * width + width - 1  # no second piece: zeros
-    index = index.reshape(steps, -1)
-    index.flags.writeable = False
-    return index, width
+    flat_index = index.reshape(steps, -1)
+    flat_index.flags.writeable = False
+    return flat_index, width
 
 
 @_jit

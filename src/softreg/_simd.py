@@ -237,27 +237,32 @@ def _build():  # noqa: C901 - one closure per operation; small each
                                                             [i32(0)] * vt.lanes))
         return vt(x, proto), codegen
 
+    def load_lanes(context, builder, signature, args, a, i, lanes, masked, dtype):
+        """``lanes`` elements of array a from flat index args[1] (masked: the first args[2],
+        the others 0), converted to the scalar type ``dtype``: an LLVM <lanes x dtype>."""
+        sty = ir.VectorType(context.get_value_type(a.dtype), lanes)
+        ptr = pointer(context, builder, a, args[0], i, args[1], sty)
+        align = a.dtype.bitwidth // 8
+        if masked:
+            mask = lane_mask(context, builder, signature.args[2], args[2], lanes)
+            value = masked_load(builder, ptr, sty, mask, align)
+        else:
+            value = builder.load(ptr, align=align)
+        if a.dtype != dtype:
+            wty = ir.VectorType(context.get_value_type(dtype), lanes)
+            value = builder.fpext(value, wty) if dtype.bitwidth > a.dtype.bitwidth else \
+                builder.fptrunc(value, wty)
+        return value
+
     def _load(widen, masked):
         def typer(typingctx, a, i, c=None):
             if not is_array(a) or not isinstance(i, types.Integer):
                 return None
             vt = v64 if widen else vec_of(a.dtype)
-            src = vec_of(a.dtype)
 
             def codegen(context, builder, signature, args):
-                lanes = vt.lanes
-                elem = context.get_value_type(a.dtype)
-                sty = ir.VectorType(elem, lanes)
-                ptr = pointer(context, builder, a, args[0], i, args[1], sty)
-                align = a.dtype.bitwidth // 8
-                if masked:
-                    mask = lane_mask(context, builder, signature.args[2], args[2], lanes)
-                    value = masked_load(builder, ptr, sty, mask, align)
-                else:
-                    value = builder.load(ptr, align=align)
-                if widen and src is v32:
-                    value = builder.fpext(value, context.get_value_type(vt))
-                return value
+                return load_lanes(context, builder, signature, args, a, i, vt.lanes, masked,
+                                  vt.dtype)
             if masked:
                 return vt(a, i, c), codegen
             return vt(a, i), codegen
@@ -284,20 +289,8 @@ def _build():  # noqa: C901 - one closure per operation; small each
                 return None
 
             def codegen(context, builder, signature, args):
-                lanes = vt.lanes
-                sty = ir.VectorType(context.get_value_type(a.dtype), lanes)
-                ptr = pointer(context, builder, a, args[0], i, args[1], sty)
-                align = a.dtype.bitwidth // 8
-                if masked:
-                    mask = lane_mask(context, builder, signature.args[2], args[2], lanes)
-                    value = masked_load(builder, ptr, sty, mask, align)
-                else:
-                    value = builder.load(ptr, align=align)
-                if a.dtype != vt.dtype:
-                    lty = context.get_value_type(vt)
-                    value = builder.fpext(value, lty) if vt is v64 else \
-                        builder.fptrunc(value, lty)
-                return value
+                return load_lanes(context, builder, signature, args, a, i, vt.lanes, masked,
+                                  vt.dtype)
             if masked:
                 return vt(a, i, c, proto), codegen
             return vt(a, i, proto), codegen
@@ -422,18 +415,8 @@ def _build():  # noqa: C901 - one closure per operation; small each
                 lty = context.get_value_type(vt)
                 if g == 0:  # no piece: never executed, typed only
                     return ir.Constant(lty, None)
-                sty = ir.VectorType(context.get_value_type(a.dtype), g)
-                ptr = pointer(context, builder, a, args[0], i, args[1], sty)
-                align = a.dtype.bitwidth // 8
-                if masked:
-                    mask = lane_mask(context, builder, signature.args[2], args[2], g)
-                    value = masked_load(builder, ptr, sty, mask, align)
-                else:
-                    value = builder.load(ptr, align=align)
-                if a.dtype != vt.dtype:
-                    wty = ir.VectorType(context.get_value_type(vt.dtype), g)
-                    value = builder.fpext(value, wty) if vt is v64 else \
-                        builder.fptrunc(value, wty)
+                value = load_lanes(context, builder, signature, args, a, i, g, masked,
+                                   vt.dtype)
                 return repeat(builder, value, g, vt.lanes)
             if masked:
                 return vt(a, i, c, tok, proto), codegen
