@@ -208,6 +208,14 @@ def _build():  # noqa: C901 - one closure per operation; small each
             return context.get_constant(types.intp, vt.lanes)
         return types.intp(x), codegen
 
+    def broadcast(context, builder, vt, value):
+        """The scalar ``value`` (of vt's element type) in every lane of a vt vector."""
+        lty = context.get_value_type(vt)
+        i32 = ir.IntType(32)
+        v = builder.insert_element(ir.Constant(lty, ir.Undefined), value, i32(0))
+        return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, vt.lanes),
+                                                        [i32(0)] * vt.lanes))
+
     @intrinsic
     def splat(typingctx, x):
         vt = vec_of(x)
@@ -215,11 +223,7 @@ def _build():  # noqa: C901 - one closure per operation; small each
             return None
 
         def codegen(context, builder, signature, args):
-            lty = context.get_value_type(vt)
-            i32 = ir.IntType(32)
-            v = builder.insert_element(ir.Constant(lty, ir.Undefined), args[0], i32(0))
-            return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, vt.lanes),
-                                                            [i32(0)] * vt.lanes))
+            return broadcast(context, builder, vt, args[0])
         return vt(x), codegen
 
     @intrinsic
@@ -229,12 +233,7 @@ def _build():  # noqa: C901 - one closure per operation; small each
             return None
 
         def codegen(context, builder, signature, args):
-            value = context.cast(builder, args[0], x, proto)
-            lty = context.get_value_type(vt)
-            i32 = ir.IntType(32)
-            v = builder.insert_element(ir.Constant(lty, ir.Undefined), value, i32(0))
-            return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, vt.lanes),
-                                                            [i32(0)] * vt.lanes))
+            return broadcast(context, builder, vt, context.cast(builder, args[0], x, proto))
         return vt(x, proto), codegen
 
     def load_lanes(context, builder, signature, args, a, i, lanes, masked, dtype):
