@@ -242,7 +242,9 @@ NARROW = """
                                     (3003, 100, 10, np.float64, "C"),
                                     (2001, 37, 10, np.float32, "C"),
                                     (2002, 19, 22, np.float32, "C"),
-                                    (2000, 9, 10, np.float64, "F")]:
+                                    (2000, 9, 10, np.float64, "F"),
+                                    (1999, 13, 20, np.float64, "F"),
+                                    (2003, 11, 8, np.float32, "F")]:
         X = np.asarray(rng.normal(size=(n, d)), dtype=dtype, order=order)
         y = rng.integers(0, K, n)
         s = rng.exponential(size=n)
@@ -383,6 +385,34 @@ def test_f_order_logits_match_numpy(m, d, K, arith, src_dtype):
     err = np.max(np.abs(Z[:, :m].T - want) / scale) if m else 0.0
     assert err <= (1e-14 if arith == np.float64 else 2.0 ** -24 * (d + 2))
     assert np.all(np.isnan(Z[:, m:]))  # nothing written past the block's rows
+
+
+@pytest.mark.parametrize("K", [3, 8, 10, 20, 100])
+@pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
+                                                  (np.float32, np.float32)])
+def test_f_order_logits_over_all_blocks_prefetching_past_the_end(K, arith, src_dtype):
+    """The pass's use of logits_t: block after block up to X's last row, each class tile
+    prefetching its share of the columns one block on (nt = 1, 2, 2, 4, 20 tiles of 4/5;
+    the last block's prefetches point past X: hints only)."""
+    rng = np.random.default_rng(12)
+    n, d, B = 301, 23, 64
+    X = np.asfortranarray(rng.normal(size=(n, d)).astype(src_dtype))
+    tile = ks.class_tile(K)
+    Kt = -(-K // tile) * tile
+    Wt = np.zeros((Kt, d), arith)
+    Wt[:K] = rng.normal(size=(K, d))
+    b = np.zeros(Kt)
+    b[:K] = rng.normal(size=K)
+    Z = np.full((Kt, B), np.nan, arith)
+    Xd = X.astype(np.float64)
+    for start in range(0, n, B):
+        m = min(B, n - start)
+        ks.logits_t(X.T, start, m, Wt, b, Z, arith(0.0), B)
+        Xb = Xd[start:start + m]
+        want = Xb @ Wt.T.astype(np.float64) + b
+        scale = np.abs(Xb) @ np.abs(Wt.T.astype(np.float64)) + np.abs(b) + 1e-300
+        err = np.max(np.abs(Z[:, :m].T - want) / scale)
+        assert err <= (1e-14 if arith == np.float64 else 2.0 ** -24 * (d + 2))
 
 
 @pytest.mark.parametrize(("m", "d", "K"), SHAPES)

@@ -259,7 +259,7 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     """
     n = datafit.n_samples
     size = subsample_size(datafit) or min(n, 4 * datafit.n_params)
-    rows = subsample_rows(n, size, getattr(datafit, "X", None))
+    rows = subsample_rows(n, size)
     sub = datafit.minibatch(rows)
     fit = lbfgs(sub, penalty, theta0, tol=max(tol, SUBSAMPLE_TOL), max_iter=max_iter,
                 precondition="moments", mixed_to_tol=True)
