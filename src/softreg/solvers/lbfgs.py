@@ -266,7 +266,9 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     H = Penalised(sub, penalty).add_ridge(sub.hessian(fit.params, dtype=np.float32))
     datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
     start = fit.params if not np.any(theta0) else theta0
-    return HessianPreconditioner(H, datafit.n_classes, overwrite=True), start
+    factor = np.float32 if getattr(datafit, "dtype", None) == np.float32 else np.float64
+    return HessianPreconditioner(H, datafit.n_classes, overwrite=True,
+                                 factor_dtype=factor), start
 
 
 def _finish_float64(evaluate, grad_to_u, history, tol: float, memory: int, max_steps: int,
