@@ -106,7 +106,8 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     comparing values (:func:`_finish_float64`). When L-BFGS stops early because J's value
     no longer changes (rounding), a few Newton steps finish the convergence to tol.
     ``mixed_to_tol``: the mixed iterations go on to max |grad J| <= tol themselves and the
-    point they reach is kept (its gradient checked by one float64 pass): for loose
+    point they reach is kept (its gradient checked by one float64 pass, which also keeps
+    the probabilities there where the datafit offers ``probabilities``): for loose
     tolerances (a subsample's), far above the mixed gradients' error.
     """
     if precondition not in PRECONDITIONERS:
@@ -224,6 +225,10 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
         if getattr(datafit, "can_mix_precision", False):
             datafit.set_precision("float64")
     theta = to_theta(u)
+    if mixed_done[0] and callable(getattr(datafit, "probabilities", None)):
+        # the float64 check of a mixed point also keeps P: a Hessian there (the subsample's
+        # preconditioner, :func:`_subsample_hessian`) then needs no pass of its own
+        datafit.probabilities(theta)
     loss, grad = objective.loss_grad(theta)  # float64: cached (one pass after mixed_to_tol)
     gnorm = max_abs(grad)
     n_iter = len(curve)
