@@ -257,7 +257,9 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     mixed and 5 float64, 25-27 ms, with the float64 finish); its penalised Hessian there
     (float32 products: an estimate anyway; from its distinct entries,
     :func:`softreg._hessian.softmax_hessian_pairs`, where that pays: dense64's
-    6 250 x 101, K = 10: 26-29 ms against 78 for SYRK) builds the preconditioner. The
+    6 250 x 101, K = 10: 26-29 ms against 78 for SYRK) builds the preconditioner (float32
+    X: factored in float32 where that is safe, 6.5-7 ms against 10-10.5, see
+    :class:`._precondition.HessianPreconditioner`). The
     start is the subsample's optimum when theta0 is zero (a cold start), else theta0 (a
     warm start is presumably closer). Every row the subsample's passes read is counted in
     the datafit's passes (``minibatch`` counts them).
