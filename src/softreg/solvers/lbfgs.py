@@ -106,7 +106,8 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
     comparing values (:func:`_finish_float64`). When L-BFGS stops early because J's value
     no longer changes (rounding), a few Newton steps finish the convergence to tol.
     ``mixed_to_tol``: the mixed iterations go on to max |grad J| <= tol themselves and the
-    point they reach is kept (its gradient checked by one float64 pass): for loose
+    point they reach is kept (its gradient checked by one float64 pass, which also keeps
+    the probabilities there where the datafit offers ``probabilities``): for loose
     tolerances (a subsample's), far above the mixed gradients' error.
     """
     if precondition not in PRECONDITIONERS:
@@ -224,6 +225,10 @@ def lbfgs(datafit, penalty: Penalty | None, theta0: np.ndarray, *, tol=1e-6, max
         if getattr(datafit, "can_mix_precision", False):
             datafit.set_precision("float64")
     theta = to_theta(u)
+    if mixed_done[0] and callable(getattr(datafit, "probabilities", None)):
+        # the float64 check of a mixed point also keeps P: a Hessian there (the subsample's
+        # preconditioner, :func:`_subsample_hessian`) then needs no pass of its own
+        datafit.probabilities(theta)
     loss, grad = objective.loss_grad(theta)  # float64: cached (one pass after mixed_to_tol)
     gnorm = max_abs(grad)
     n_iter = len(curve)
@@ -252,7 +257,9 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     mixed and 5 float64, 25-27 ms, with the float64 finish); its penalised Hessian there
     (float32 products: an estimate anyway; from its distinct entries,
     :func:`softreg._hessian.softmax_hessian_pairs`, where that pays: dense64's
-    6 250 x 101, K = 10: 26-29 ms against 78 for SYRK) builds the preconditioner. The
+    6 250 x 101, K = 10: 26-29 ms against 78 for SYRK) builds the preconditioner (float32
+    X: factored in float32 where that is safe, 6.5-7 ms against 10-10.5, see
+    :class:`._precondition.HessianPreconditioner`). The
     start is the subsample's optimum when theta0 is zero (a cold start), else theta0 (a
     warm start is presumably closer). Every row the subsample's passes read is counted in
     the datafit's passes (``minibatch`` counts them).
@@ -266,7 +273,9 @@ def _subsample_hessian(datafit, penalty: Penalty, theta0: np.ndarray, tol: float
     H = Penalised(sub, penalty).add_ridge(sub.hessian(fit.params, dtype=np.float32))
     datafit.minibatch_passes(sub.n_passes, size)  # (minibatch() counted the copy)
     start = fit.params if not np.any(theta0) else theta0
-    return HessianPreconditioner(H, datafit.n_classes, overwrite=True), start
+    factor = np.float32 if getattr(datafit, "dtype", None) == np.float32 else np.float64
+    return HessianPreconditioner(H, datafit.n_classes, overwrite=True,
+                                 factor_dtype=factor), start
 
 
 def _finish_float64(evaluate, grad_to_u, history, tol: float, memory: int, max_steps: int,
