@@ -221,7 +221,7 @@ def _group_partial(spec: _Spec, method: str, args: tuple, parts: list):
     spec_key = spec.key()
     total = None
     if method == "loss_grad" and FAST_GROUPS:
-        done, total = _group_loss_grad(spec, spec_key, *args, parts)
+        done, total = _group_loss_grad(spec, spec_key, args[0], parts)
         if done:
             parts = []
     for row in parts:  # (X, y, s), or (triple,): one value holding all three
