@@ -66,14 +66,22 @@ def time_worker_share(objective, X, y, chunk_rows, n_passes):
 
 def time_round_trip(client, objective, n_passes):
     """Seconds per call of an empty pass straight to each worker (the messages alone)."""
-    from softreg.distributed._resident import CONNECT_TIMEOUT, _call_workers
+    from softreg.distributed import _direct
+    from softreg.distributed._resident import CONNECT_TIMEOUT
 
     theta = np.zeros(objective.n_params)
-    calls = {w: (objective._spec_value, "loss_grad", (theta,), []) for w in client.nthreads()}
-    client.sync(_call_workers, client, calls, CONNECT_TIMEOUT)
+    client.run(_direct.install)
+    spec = _direct.dumps(objective._spec_value)
+    calls = {w: _direct.dumps([]) for w in client.nthreads()}
+
+    def call():
+        client.sync(_direct.call_workers, client, spec, calls, "loss_grad",
+                    _direct.dumps((theta,)), CONNECT_TIMEOUT)
+
+    call()
     start = time.perf_counter()
     for _ in range(n_passes):
-        client.sync(_call_workers, client, calls, CONNECT_TIMEOUT)
+        call()
     return (time.perf_counter() - start) / n_passes
 
 
