@@ -37,6 +37,8 @@ from ._data import _resident_key
 DIRECT = True
 #: seconds to wait for a connection to a worker before running a pass as tasks instead
 CONNECT_TIMEOUT = 10.0
+#: False: every direct pass goes through the client's event loop (no :class:`_direct.Channel`)
+CHANNEL = True
 
 
 def distributed_client():
@@ -114,6 +116,8 @@ class ResidentPasses:
         self.direct_plan: dict | None = None
         self._blobs: dict[str, bytes] = {}  # worker -> its groups, pickled
         self._spec_blob: tuple | None = None  # (spec, pickled)
+        #: connections of its own in the thread of the first pass (None: not yet, or off)
+        self.channel: _direct.Channel | None = None
         self.plan()
         #: plan again after the next tasks pass (the data has moved, or pieces of a
         #: partition were on different workers: the tasks bring them together)
@@ -202,8 +206,13 @@ class ResidentPasses:
         """Each group's sum, in group order, straight from the workers that hold them."""
         if self._spec_blob is None or self._spec_blob[0] is not spec:
             self._spec_blob = (spec, _direct.dumps(spec))
-        out = self.client.sync(_direct.call_workers, self.client, self._spec_blob[1],
-                               self._blobs, method, _direct.dumps(args), CONNECT_TIMEOUT)
+        call = (self._spec_blob[1], self._blobs, method, _direct.dumps(args))
+        if self.channel is None and CHANNEL:
+            self.channel = _direct.Channel(self.client.connection_args, CONNECT_TIMEOUT)
+        if self.channel is not None and self.channel.usable():
+            out = self.channel.call(*call)
+        else:
+            out = self.client.sync(_direct.call_workers, self.client, *call, CONNECT_TIMEOUT)
         sums = {w: iter(v) for w, v in out.items()}
         return [next(sums[where]) for where, _ in self.groups]
 
