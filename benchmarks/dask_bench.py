@@ -49,8 +49,8 @@ def time_passes(objective, n_passes, n_params):
 
 
 def time_worker_share(objective, X, y, chunk_rows, n_passes):
-    """Seconds per pass of what a one-worker pass computes (the partitions' kernels one
-    after another, as the worker's group does), here in this process: no messages."""
+    """Seconds per pass of what a one-worker pass computes (its group of partitions: one
+    kernel call per partition, the set-up shared), here in this process: no messages."""
     from softreg.distributed._blocks import _group_partial
 
     parts = [(X[i:i + chunk_rows], y[i:i + chunk_rows], None)
@@ -317,7 +317,8 @@ def report(rows, ooc, args) -> str:
                 "| piece | ms |", "|---|---|",
                 f"| in memory: one kernel call over all rows | {after['t_mem'] * ms:.1f} |",
                 f"| the worker's share computed here: the partitions' kernels one after "
-                f"another, targets from the cache | {after['t_parts'] * ms:.1f} |",
+                f"another (set-up shared), targets from the cache | "
+                f"{after['t_parts'] * ms:.1f} |",
                 f"| an empty pass straight to the worker (messages only) | "
                 f"{after['t_trip'] * ms:.1f} |",
                 f"| one call per worker thread: the whole pass | {after['t_pass'] * ms:.1f} |",
@@ -332,8 +333,9 @@ def report(rows, ooc, args) -> str:
             "for a task per partition, graph construction on the client, "
             "scheduling of one task per partition plus the tree reduction, and moving the "
             "parameters and the partial sums; for one call per worker thread, one message "
-            "each way between the client and each worker, and the partitions' kernels "
-            "called one after another.", ""]
+            "each way between the client and each worker (softreg's handler on the worker, "
+            "a connection of the objective's own on the client), and the partitions' "
+            "kernels called one after another.", ""]
     if ooc:
         first = ooc[0]
         out += ["## Out of core: Parquet data sets larger than a worker's memory limit", "",

@@ -197,7 +197,8 @@ class ResidentPasses:
                     [tuple(None if f is None else f.key for f in self.futures[i]) for i in idx])
             try:  # softreg's pass handler on these workers
                 client.run(_direct.install, workers=sorted(plan))
-            except Exception:  # a worker gone already: this plan runs as tasks
+            except Exception:  # a worker gone already: tasks, then plan again
+                self._stale = True
                 return
             self.direct_plan = plan
             self._blobs = {w: _direct.dumps(groups) for w, groups in plan.items()}
