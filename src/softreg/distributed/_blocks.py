@@ -8,11 +8,17 @@ the sum of its members' shares, added in partition order.
 
 Each partition's datafit is the in-memory :class:`~softreg._objective.SoftmaxObjective`, so
 it runs the fused kernels (single-threaded: a worker thread is one core's share; the
-kernels run serially off the main thread by themselves).
+kernels run serially off the main thread by themselves). A group's ``loss_grad`` (the
+solvers' every pass) skips the objectives: one :func:`softreg._kernels.fused_passes` over
+its partitions with each partition's weights divided by S directly (s_i / S, the
+in-memory objective's own normalisation), the kernels' set-up made once per group.
+Measured (n = 400 000, d = 50, K = 5, 8 partitions, one thread): building 8 objectives
+and calling each cost 1.5-2.5 ms a pass more than one kernel call over all rows; now
+0.8-0.9 ms more (the kernels' streams starting 8 times, not Python).
 
-Worker-resident state: the label codes and weights of the partitions seen are kept per
-worker process (see :func:`_targets_of`), so later passes over persisted partitions skip
-their validation; X is never held by the cache.
+Worker-resident state: the label codes and weights (and those weights divided by S) of
+the partitions seen are kept per worker process (see :func:`_targets_of`), so later
+passes over persisted partitions skip their validation; X is never held by the cache.
 """
 
 from __future__ import annotations
