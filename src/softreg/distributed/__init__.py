@@ -10,6 +10,7 @@ like any in-memory datafit; nothing here knows the estimator.
   fused kernels, the worker-resident cache of validated targets)
 - :mod:`._resident`: passes over persisted partitions, one call per worker (a group of
   partitions per worker thread), tasks as the fallback
+- :mod:`._direct`: that call: softreg's message handler on the workers, and the client's side
 - :mod:`._compute`: tree sums, BLAS limits, errors that name the step
 - :mod:`._predict`: lazy predictions of a fitted model
 - :mod:`._files`: :func:`read_table`, :func:`fit_files` (Parquet/CSV on a cluster)

@@ -3,13 +3,15 @@
 When every partition of X, y and the weights is already in the cluster's memory
 (``client.persist``), a pass needs no task per partition: the partitions are grouped by
 the worker that holds them, one group per worker thread, and each pass sends every
-such worker its groups' keys and the parameters, once, straight from the client (the
-worker's ``run`` handler, the one behind ``Client.run``, on a pooled connection: one
-message each way, no scheduler, no task state). A worker adds its groups' partial sums
-with the fused kernels in its own thread pool, on the partitions it holds (nothing
-moves), and the client adds the few results in a fixed order. Measured on one worker and
-2 busy cores: a task per partition plus a reduction tree cost about 70 ms of scheduling
-per pass, one task per worker thread about 9 ms, the direct call about 3 ms.
+such worker its groups' keys and the parameters, once, straight from the client
+(softreg's own message handler on the worker, :mod:`._direct`, on a pooled connection:
+one message each way, no scheduler, no task state). A worker adds its groups' partial
+sums with the fused kernels (one :func:`softreg._kernels.fused_passes` per group for
+``loss_grad``), on the partitions it holds (nothing moves), and the client adds the few
+results in a fixed order. Measured on one worker and 2 busy cores: a task per partition
+plus a reduction tree cost about 70 ms of scheduling per pass, one task per worker
+thread about 9 ms, the direct call through Dask's ``run`` handler about 3 ms, through
+softreg's handler (and the event loop for a short group) about 1-2 ms.
 
 Losing a worker costs what it costs any Dask computation: a pass that cannot reach a
 worker (a connection is waited for at most ``CONNECT_TIMEOUT`` seconds, never the
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import uuid
 
+from . import _direct
 from ._blocks import _group_partial
 from ._compute import _add, _naming_errors
 from ._data import _resident_key
@@ -34,6 +37,8 @@ from ._data import _resident_key
 DIRECT = True
 #: seconds to wait for a connection to a worker before running a pass as tasks instead
 CONNECT_TIMEOUT = 10.0
+#: False: every direct pass goes through the client's event loop (no :class:`_direct.Channel`)
+CHANNEL = True
 
 
 def distributed_client():
@@ -49,63 +54,6 @@ def distributed_client():
         return None
     client = getattr(get_scheduler(), "__self__", None)
     return client if isinstance(client, Client) else None
-
-
-async def _run_groups(spec, method: str, args: tuple, groups: list, dask_worker=None):
-    """On a worker (its ``run`` handler): the sums of ``groups``, each computed in the
-    worker's own thread pool (one group per worker thread), in the order given. A group is
-    a list of (X key, y key or None, s key or None).
-
-    Raises KeyError when a partition is no longer on this worker (the client then runs
-    the pass as tasks).
-    """
-    import asyncio
-
-    data = dask_worker.data
-    parts = [[tuple(None if k is None else data[k] for k in row) for row in group]
-             for group in groups]
-    loop = asyncio.get_running_loop()
-    executor = getattr(dask_worker, "executors", {}).get("default")
-    sums = await asyncio.gather(*(
-        loop.run_in_executor(executor, _group_partial, spec, method, args, group)
-        for group in parts))
-    return [total for total, _ in sums]
-
-
-async def _call_workers(client, calls: dict, timeout: float) -> dict:
-    """Run ``_run_groups(*calls[address])`` on each worker at once, straight from the
-    client (one message each way on a pooled connection); returns address -> result.
-
-    Raises on the first failure (after every call has ended): a worker that cannot be
-    reached within ``timeout`` seconds, a lost connection, an error on the worker.
-    """
-    import asyncio
-
-    from distributed.core import send_recv
-    from distributed.protocol.pickle import dumps
-
-    function, no_kwargs = dumps(_run_groups), dumps({})
-
-    async def call(address, args):
-        comm = await client.rpc.connect(address, timeout=timeout)
-        try:
-            return await send_recv(comm, op="run", function=function, args=dumps(args),
-                                   kwargs=no_kwargs, wait=True)
-        finally:
-            client.rpc.reuse(address, comm)
-
-    addresses = sorted(calls)
-    responses = await asyncio.gather(*(call(a, calls[a]) for a in addresses),
-                                     return_exceptions=True)
-    out = {}
-    for address, response in zip(addresses, responses, strict=True):
-        if isinstance(response, BaseException):
-            raise response
-        if response.get("status") != "OK":
-            raise RuntimeError(f"softreg: a pass failed on worker {address}: "
-                               f"{response.get('exception_text', response)}")
-        out[address] = response["result"]
-    return out
 
 
 def _triple(X, y, s):
@@ -166,6 +114,10 @@ class ResidentPasses:
         self.direct = DIRECT
         self.groups: list[tuple[str, list[int]]] = []
         self.direct_plan: dict | None = None
+        self._blobs: dict[str, bytes] = {}  # worker -> its groups, pickled
+        self._spec_blob: tuple | None = None  # (spec, pickled)
+        #: connections of its own in the thread of the first pass (None: not yet, or off)
+        self.channel: _direct.Channel | None = None
         self.plan()
         #: plan again after the next tasks pass (the data has moved, or pieces of a
         #: partition were on different workers: the tasks bring them together)
@@ -237,18 +189,31 @@ class ResidentPasses:
         # one list in partition order: the sum's order depends only on the grouping
         self.groups = sorted(groups, key=lambda g: g[1][0])
         self.direct_plan = None
+        self._blobs = {}
         if complete:
             plan: dict[str, list] = {}
             for where, idx in self.groups:
                 plan.setdefault(where, []).append(
                     [tuple(None if f is None else f.key for f in self.futures[i]) for i in idx])
+            try:  # softreg's pass handler on these workers
+                client.run(_direct.install, workers=sorted(plan))
+            except Exception:  # a worker gone already: tasks, then plan again
+                self._stale = True
+                return
             self.direct_plan = plan
+            self._blobs = {w: _direct.dumps(groups) for w, groups in plan.items()}
 
     def _direct(self, spec, method: str, args: tuple) -> list:
         """Each group's sum, in group order, straight from the workers that hold them."""
-        plan = self.direct_plan or {}
-        calls = {w: (spec, method, args, groups) for w, groups in plan.items()}
-        out = self.client.sync(_call_workers, self.client, calls, CONNECT_TIMEOUT)
+        if self._spec_blob is None or self._spec_blob[0] is not spec:
+            self._spec_blob = (spec, _direct.dumps(spec))
+        call = (self._spec_blob[1], self._blobs, method, _direct.dumps(args))
+        if self.channel is None and CHANNEL:
+            self.channel = _direct.Channel(self.client.connection_args, CONNECT_TIMEOUT)
+        if self.channel is not None and self.channel.usable():
+            out = self.channel.call(*call)
+        else:
+            out = self.client.sync(_direct.call_workers, self.client, *call, CONNECT_TIMEOUT)
         sums = {w: iter(v) for w, v in out.items()}
         return [next(sums[where]) for where, _ in self.groups]
 
