@@ -464,7 +464,7 @@ def supports(X) -> bool:
 
 
 def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian=False,
-               mixed=False):
+               mixed=False, serial=False):
     """One pass over X (see module docstring); returns (data loss, grad W (d, K), grad b (K,)).
 
     X : C- or F-contiguous ndarray (n, d), float32 or float64
@@ -475,6 +475,7 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     mixed : bool, the two products X W and X^T R in float32 (:func:`_mixed_pass`): the
         loss and gradient then carry float32 rounding (about 1e-7 of their scale; bound
         tested in tests/test_kernels.py). Ignored (float64) with ``want_P`` or ``hessian``.
+    serial : one thread even on the main thread (a Dask worker's share of the cores)
     """
     kernels = _get()
     n = X.shape[0]
@@ -484,7 +485,7 @@ def fused_pass(X, W, b, *, codes=None, Y=None, sw, P=None, want_P=False, hessian
     Y_ = np.zeros((0, K)) if Y is None else np.ascontiguousarray(Y, dtype=np.float64)
     P_ = np.zeros((0, K)) if P is None else P
     b_ = np.ascontiguousarray(b, dtype=np.float64)
-    threads = _threads(n)
+    threads = 1 if serial else _threads(n)
     parallel = threads > 1
     tile = _class_tile(K)
     Kt = -(-K // tile) * tile  # the F-order tiles' padded class count
@@ -557,7 +558,8 @@ def fused_passes(parts, W, b, *, serial: bool = False):
     gb = np.zeros(K)
     for X, codes, Y, sw in parts:
         if not X.flags.c_contiguous:  # F order: the layout of its own (see fused_pass)
-            part_loss, part_gW, part_gb = fused_pass(X, Wa, b, codes=codes, Y=Y, sw=sw)
+            part_loss, part_gW, part_gb = fused_pass(X, Wa, b, codes=codes, Y=Y, sw=sw,
+                                                     serial=serial)
             loss += part_loss
             gWt += part_gW.T
             gb += part_gb
