@@ -360,6 +360,18 @@ def test_branch_free_log_matches_numpy(dtype):
     assert out[-1] == 7.0
 
 
+def f_order_weights(rng, K, d, arith):
+    """(Kt, Wt (Kt, d) in ``arith``, b (Kt,)): random parameters for logits_t, the classes
+    padded with zero rows to a whole number of its class tiles."""
+    tile = ks.class_tile(K)
+    Kt = -(-K // tile) * tile
+    Wt = np.zeros((Kt, d), arith)
+    Wt[:K] = rng.normal(size=(K, d))
+    b = np.zeros(Kt)
+    b[:K] = rng.normal(size=K)
+    return Kt, Wt, b
+
+
 @pytest.mark.parametrize(("m", "d", "K"), SHAPES)
 @pytest.mark.parametrize(("arith", "src_dtype"), [(np.float64, np.float64),
                                                   (np.float64, np.float32),
@@ -369,12 +381,7 @@ def test_f_order_logits_match_numpy(m, d, K, arith, src_dtype):
     rng = np.random.default_rng(8)
     n = m + 40
     X = np.asfortranarray(rng.normal(size=(n, d)).astype(src_dtype))
-    tile = ks.class_tile(K)
-    Kt = -(-K // tile) * tile
-    Wt = np.zeros((Kt, d), arith)
-    Wt[:K] = rng.normal(size=(K, d))
-    b = np.zeros(Kt)
-    b[:K] = rng.normal(size=K)
+    Kt, Wt, b = f_order_weights(rng, K, d, arith)
     B = m + 5
     Z = np.full((Kt, B), np.nan, arith)
     start = 7
@@ -397,12 +404,7 @@ def test_f_order_logits_over_all_blocks_prefetching_past_the_end(K, arith, src_d
     rng = np.random.default_rng(12)
     n, d, B = 301, 23, 64
     X = np.asfortranarray(rng.normal(size=(n, d)).astype(src_dtype))
-    tile = ks.class_tile(K)
-    Kt = -(-K // tile) * tile
-    Wt = np.zeros((Kt, d), arith)
-    Wt[:K] = rng.normal(size=(K, d))
-    b = np.zeros(Kt)
-    b[:K] = rng.normal(size=K)
+    Kt, Wt, b = f_order_weights(rng, K, d, arith)
     Z = np.full((Kt, B), np.nan, arith)
     Xd = X.astype(np.float64)
     for start in range(0, n, B):
