@@ -56,6 +56,18 @@ def own_client():
         yield c
 
 
+def test_the_test_workers_never_pause(client):
+    """A paused worker runs no task and the test waits forever: the workers here hold the
+    compiled kernels (450-500 MiB after a cold numba cache), which crossed the pause
+    threshold of a 600 MB limit. The test clusters are made without pausing and with room."""
+    settings = client.run(lambda dask_worker: (dask_worker.memory_manager.memory_pause_fraction,
+                                               dask_worker.memory_manager.memory_limit))
+    assert len(settings) == 2
+    for pause, limit in settings.values():
+        assert pause is False
+        assert limit >= 2 * 1024 ** 3
+
+
 def make_data(n=1200, d=5, K=4, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
