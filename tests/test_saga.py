@@ -14,6 +14,7 @@ from softreg._objective import SoftmaxObjective
 from softreg.penalties import Penalty
 from softreg.solvers import CONVERGED, DivergenceError, Penalised, newton, saga
 from softreg.solvers._saga_kernels import lazy_entry
+from softreg.solvers.saga import INTERCEPT_SCALE, INTERCEPT_SCALE_DENSE, default_intercept_scale
 
 
 def replay(v, a, m, eta, lam, rho):
@@ -51,6 +52,22 @@ def test_saga_reaches_sklearns_optimum_on_wine():
                               max_iter=5000, random_state=0).fit(X, y)
     assert model.stop_reason_ == "converged" and model.solver_ == "saga"
     np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(X), atol=1e-8)
+
+
+def test_dense_intercept_is_not_damped_and_converges_faster_for_it():
+    """Dense X reads the intercept's column as 1 (sparse X: INTERCEPT_SCALE); the damped
+    intercept was the slowest direction on standardised wine (both reach the same optimum)."""
+    X, y = wine()
+    datafit = SoftmaxObjective(X, y=y, n_classes=3)
+    assert default_intercept_scale(X) == INTERCEPT_SCALE_DENSE == 1.0
+    assert default_intercept_scale(sp.csr_matrix(X)) == INTERCEPT_SCALE < 1.0
+    penalty = Penalty(alpha=1 / (0.5 * len(y)))
+    undamped = saga(datafit, penalty, tol=1e-10, max_iter=20_000, random_state=0)
+    damped = saga(datafit, penalty, tol=1e-10, max_iter=20_000, random_state=0,
+                  intercept_scale=INTERCEPT_SCALE)
+    assert undamped.stop_reason == damped.stop_reason == CONVERGED
+    assert undamped.n_iter * 3 < damped.n_iter  # measured: 464 against 4447 epochs
+    np.testing.assert_allclose(undamped.params, damped.params, atol=1e-8)
 
 
 def text_problem(n=400, d=300, K=4, seed=0):

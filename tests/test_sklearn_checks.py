@@ -44,13 +44,10 @@ def expected_failures(estimator):
         # accuracy bar. scikit-learn's own LogisticRegression(fit_intercept=False) fails it
         # too (checked in test_no_intercept_class_weight_check_fails_for_sklearn_too).
         failures["check_class_weight_classifiers"] = "no intercept: unreachable accuracy bar"
-    if estimator.solver in ("sgd", "saga"):
-        # The check forces max_iter=1000 on blobs with cluster_std=20 (||x||^2 up to 2.8e3,
-        # so steps ~1/L_max are short) and class weights {0: 1000, 1: 1e-4} that put the
-        # optimum far out along the intercept: after 1000 single-row epochs 78% of the
-        # two-class test points are predicted 0 (the bar is 87%; 100,000 epochs reach 100%,
-        # as Newton does in 18 iterations).
-        failures["check_class_weight_classifiers"] = "1000 epochs too few"
+    # ("sgd" and "saga" used to fail check_class_weight_classifiers: its 1000 epochs left
+    # 78% of the test points predicted 0 against a bar of 87%, because the intercept's steps
+    # were damped on dense X too. Undamped on dense X they predict 100% after the same 1000
+    # epochs, as Newton does.)
     # (With the default tol, "auto" runs Newton with the exact Hessian on the checks' small
     # problems, whose quadratic convergence lands well inside the check's rtol of 1e-7.)
     return failures
