@@ -43,6 +43,44 @@ def wine():
     return StandardScaler().fit_transform(X), y
 
 
+@pytest.mark.parametrize("soft", [False, True])
+@pytest.mark.parametrize("l1", [0.0, 0.02])
+def test_dense_epoch_takes_the_same_steps_as_the_csr_epoch(soft, l1):
+    """The dense kernel (no index arrays, no loss) against the lazy CSR kernel on the same
+    rows with every entry stored: one epoch of steps, the same W, b and memories."""
+    from softreg.solvers import _saga_kernels as kern
+    rng = np.random.default_rng(4)
+    n, d, K = 40, 6, 4
+    X = rng.normal(size=(n, d)) + 0.1  # no zero entry: CSR stores all of them
+    codes = rng.integers(0, K, size=n).astype(np.int64)
+    Y = rng.dirichlet(np.ones(K), size=n) if soft else np.zeros((0, K))
+    sw = rng.uniform(0.5, 2, size=n)
+    sw /= sw.sum()
+    eta, eta_b = 0.05, 0.01
+    lam = np.full(d, l1)
+    rho = 1 / (1 + eta * rng.uniform(0, 0.3, size=d))
+    order = rng.permutation(n).astype(np.int64)
+    W0 = rng.normal(size=(d, K)) * 0.1
+    mem0 = rng.normal(size=(n, K)) * 0.01
+    A0, Ab0 = X.T @ mem0, mem0.sum(axis=0)
+    ends = []
+    for dense in (True, False):
+        W, b, A, Ab, mem = W0.copy(), np.full(K, 0.2), A0.copy(), Ab0.copy(), mem0.copy()
+        if dense:
+            kern.saga_epoch_dense(order, X, W, b, A, Ab, mem, codes, Y, soft, sw, eta, lam,
+                                  rho, eta_b)
+        else:
+            C = sp.csr_matrix(X)
+            assert C.nnz == n * d
+            kern.saga_epoch_csr(order, C.indptr, C.indices, C.data, W, b, A, Ab, mem,
+                                np.zeros(d, dtype=np.int64), codes, Y, soft, sw, eta, lam,
+                                rho, np.log(rho), eta_b)
+        ends.append((W, b, A, Ab, mem))
+    assert not np.allclose(ends[0][0], W0)  # the steps moved W
+    for got, want in zip(*ends, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
 def test_saga_reaches_sklearns_optimum_on_wine():
     """SAGA at tol=1e-10 matches LogisticRegression(C) with alpha = 1 / (C sum s) to 1e-8."""
     X, y = wine()

@@ -32,6 +32,12 @@ def _jit(fn):
     return fn if numba is None else njit(**_OPTIONS)(fn)
 
 
+def _jit_inline(fn):
+    """:func:`_jit`, inlined into its callers by numba (LLVM did not inline these small
+    steps across functions: the dense epoch took 49 us instead of 32 on wine's 178 rows)."""
+    return fn if numba is None else njit(inline="always", **_OPTIONS)(fn)
+
+
 @_jit
 def affine_steps(v, c, k, rho, logrho):
     """k steps of v <- rho * (v - c), in closed form (rho <= 1; logrho = log(rho))."""
@@ -91,16 +97,11 @@ def lazy_entry(v, a, m, eta, lam, rho, logrho):
     return sign * affine_steps(rho * (shifted + eta * lam), c2, rest, rho, logrho)
 
 
-@_jit
-def _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r):
-    """z = x_i W + b (K,), then r = sw_i (softmax(z) - y_i); returns CE_i."""
-    for k in range(K):
-        z[k] = b[k]
-    for t in range(idx.shape[0]):
-        j = idx[t]
-        x = float(vals[t])
-        for k in range(K):
-            z[k] += x * W[j, k]
+@_jit_inline
+def _softmax_residual(z, r, i, codes, Y, soft, sw, with_loss):
+    """r = sw_i (softmax(z) - y_i) (K,) from row i's logits z; returns CE_i if
+    ``with_loss`` (else 0.0: a SAGA step needs no logarithm)."""
+    K = z.shape[0]
     zmax = z[0]
     for k in range(1, K):
         if z[k] > zmax:
@@ -109,19 +110,51 @@ def _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r):
     for k in range(K):
         r[k] = math.exp(z[k] - zmax)
         total += r[k]
-    lse = zmax + math.log(total)
-    yz = 0.0
     s = sw[i]
+    ps = s / total
+    ce = 0.0
     if soft:
+        if with_loss:
+            yz = 0.0
+            for k in range(K):
+                yz += Y[i, k] * z[k]
+            ce = zmax + math.log(total) - yz
         for k in range(K):
-            yz += Y[i, k] * z[k]
-            r[k] = s * (r[k] / total - Y[i, k])
+            r[k] = r[k] * ps - s * Y[i, k]
     else:
-        yz = z[codes[i]]
+        if with_loss:
+            ce = zmax + math.log(total) - z[codes[i]]
         for k in range(K):
-            r[k] = s * (r[k] / total)
+            r[k] *= ps
         r[codes[i]] -= s
-    return lse - yz
+    return ce
+
+
+@_jit
+def _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r, with_loss):
+    """z = x_i W + b (K,) for a row with features idx and values vals, then
+    :func:`_softmax_residual`."""
+    for k in range(K):
+        z[k] = b[k]
+    for t in range(idx.shape[0]):
+        j = idx[t]
+        x = float(vals[t])
+        for k in range(K):
+            z[k] += x * W[j, k]
+    return _softmax_residual(z, r, i, codes, Y, soft, sw, with_loss)
+
+
+@_jit_inline
+def _dense_row_residual(x, W, b, i, codes, Y, soft, sw, z, r, with_loss):
+    """:func:`_row_residual` for a dense row x (d,): no index array to read."""
+    K = W.shape[1]
+    for k in range(K):
+        z[k] = b[k]
+    for j in range(x.shape[0]):
+        xj = float(x[j])
+        for k in range(K):
+            z[k] += xj * W[j, k]
+    return _softmax_residual(z, r, i, codes, Y, soft, sw, with_loss)
 
 
 @_jit
@@ -146,43 +179,60 @@ def _catch_up(idx, W, A, last, t, eta, lam, rho, logrho):
             last[j] = t
 
 
-@_jit
-def _step(idx, vals, i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
-          logrho, eta_b, z, r, lazy):
-    """One SAGA step on row i (features idx, values vals) at step number t."""
-    K = W.shape[1]
-    if lazy:
-        _catch_up(idx, W, A, last, t, eta, lam, rho, logrho)
-    _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r)
-    for k in range(K):  # r <- Delta = new residual - remembered one
+@_jit_inline
+def _remember(r, mem, i):
+    """r <- Delta = r - mem[i] (the new residual minus the remembered one); mem[i] <- r."""
+    for k in range(r.shape[0]):
         new = r[k]
         r[k] = new - mem[i, k]
         mem[i, k] = new
-    for q in range(idx.shape[0]):
-        j = idx[q]
-        x = float(vals[q])
-        nx = n * x
-        lj = eta * lam[j]
-        rj = rho[j]
-        if lj > 0.0:
-            for k in range(K):
-                v = W[j, k] - eta * (nx * r[k] + A[j, k])
-                if v > lj:
-                    v -= lj
-                elif v < -lj:
-                    v += lj
-                else:
-                    v = 0.0
-                W[j, k] = rj * v
-                A[j, k] += x * r[k]
-        else:
-            for k in range(K):
-                W[j, k] = rj * (W[j, k] - eta * (nx * r[k] + A[j, k]))
-                A[j, k] += x * r[k]
-        last[j] = t + 1
-    for k in range(K):
+
+
+@_jit_inline
+def _move_feature(j, x, n, W, A, r, eta, lam, rho):
+    """Feature j of row i (value x) after Delta = r: W_j <- prox(W_j - eta (n x r + A_j)),
+    then A_j += x r."""
+    K = W.shape[1]
+    nx = n * x
+    lj = eta * lam[j]
+    rj = rho[j]
+    if lj > 0.0:
+        for k in range(K):
+            v = W[j, k] - eta * (nx * r[k] + A[j, k])
+            if v > lj:
+                v -= lj
+            elif v < -lj:
+                v += lj
+            else:
+                v = 0.0
+            W[j, k] = rj * v
+            A[j, k] += x * r[k]
+    else:
+        for k in range(K):
+            W[j, k] = rj * (W[j, k] - eta * (nx * r[k] + A[j, k]))
+            A[j, k] += x * r[k]
+
+
+@_jit_inline
+def _move_intercept(b, Ab, r, n, eta_b):
+    for k in range(b.shape[0]):
         b[k] -= eta_b * (n * r[k] + Ab[k])
         Ab[k] += r[k]
+
+
+@_jit
+def _step(idx, vals, i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
+          logrho, eta_b, z, r):
+    """One lazy SAGA step on row i (features idx, values vals) at step number t."""
+    K = W.shape[1]
+    _catch_up(idx, W, A, last, t, eta, lam, rho, logrho)
+    _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r, False)
+    _remember(r, mem, i)
+    for q in range(idx.shape[0]):
+        j = idx[q]
+        _move_feature(j, float(vals[q]), n, W, A, r, eta, lam, rho)
+        last[j] = t + 1
+    _move_intercept(b, Ab, r, n, eta_b)
 
 
 @_jit
@@ -198,24 +248,27 @@ def saga_epoch_csr(order, indptr, indices, data, W, b, A, Ab, mem, last, codes, 
         i = order[t]
         lo, hi = indptr[i], indptr[i + 1]
         _step(indices[lo:hi], data[lo:hi], i, t, n, W, b, A, Ab, mem, last, codes, Y, soft,
-              sw, eta, lam, rho, logrho, eta_b, z, r, True)
+              sw, eta, lam, rho, logrho, eta_b, z, r)
     everything = np.arange(W.shape[0])
     _catch_up(everything, W, A, last, order.shape[0], eta, lam, rho, logrho)
 
 
 @_jit
-def saga_epoch_dense(order, X, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
-                     logrho, eta_b):
-    """SAGA steps on the rows ``order`` of a dense X (every feature is touched each step)."""
-    K = W.shape[1]
+def saga_epoch_dense(order, X, W, b, A, Ab, mem, codes, Y, soft, sw, eta, lam, rho, eta_b):
+    """SAGA steps on the rows ``order`` of a dense X (every feature moves every step, so
+    nothing is lazy; 3x faster per row than the CSR path's index arrays and loss)."""
     n = float(mem.shape[0])
+    K = W.shape[1]
     z = np.empty(K)
     r = np.empty(K)
-    everything = np.arange(W.shape[0])
     for t in range(order.shape[0]):
         i = order[t]
-        _step(everything, X[i], i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta,
-              lam, rho, logrho, eta_b, z, r, False)
+        x = X[i]
+        _dense_row_residual(x, W, b, i, codes, Y, soft, sw, z, r, False)
+        _remember(r, mem, i)
+        for j in range(x.shape[0]):
+            _move_feature(j, float(x[j]), n, W, A, r, eta, lam, rho)
+        _move_intercept(b, Ab, r, n, eta_b)
 
 
 @_jit
@@ -262,7 +315,7 @@ def full_pass_csr(indptr, indices, data, W, b, n, codes, Y, soft, sw, G, Gb, mem
         lo, hi = indptr[i], indptr[i + 1]
         idx = indices[lo:hi]
         vals = data[lo:hi]
-        ce = _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r)
+        ce = _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r, True)
         if sw[i] != 0.0:
             loss += sw[i] * ce
             if hessian:
@@ -297,7 +350,6 @@ def full_pass_dense(X, W, b, n, codes, Y, soft, sw, G, Gb, mem, Hb):
     K = W.shape[1]
     z = np.empty(K)
     r = np.empty(K)
-    everything = np.arange(W.shape[0])
     G[:, :] = 0.0
     Gb[:] = 0.0
     hessian = Hb.shape[0] == K
@@ -306,7 +358,7 @@ def full_pass_dense(X, W, b, n, codes, Y, soft, sw, G, Gb, mem, Hb):
     loss = 0.0
     for i in range(n):
         vals = X[i]
-        ce = _row_residual(everything, vals, W, b, K, i, codes, Y, soft, sw, z, r)
+        ce = _dense_row_residual(vals, W, b, i, codes, Y, soft, sw, z, r, True)
         if sw[i] != 0.0:
             loss += sw[i] * ce
             if hessian:

@@ -228,8 +228,8 @@ class _Data:
                                 last, self.codes, self.Y, self.soft, self.sw, eta, lam, rho,
                                 logrho, eta_b)
         else:
-            kern.saga_epoch_dense(order, self.X, W, b, A, Ab, mem, last, self.codes, self.Y,
-                                  self.soft, self.sw, eta, lam, rho, logrho, eta_b)
+            kern.saga_epoch_dense(order, self.X, W, b, A, Ab, mem, self.codes, self.Y,
+                                  self.soft, self.sw, eta, lam, rho, eta_b)
 
 
 def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = None, *,
