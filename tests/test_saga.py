@@ -81,6 +81,21 @@ def test_dense_epoch_takes_the_same_steps_as_the_csr_epoch(soft, l1):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
+def test_smooth_violation_equals_the_penalty_objects_value_exactly():
+    """The numba loop returns what Penalty.optimality_violation gives (bit for bit: the check
+    schedule compares it with tol), also on a strided view of W as the ridge kernel has."""
+    from softreg.solvers import _saga_kernels as kern
+    rng = np.random.default_rng(5)
+    d, K = 37, 6
+    WA = rng.normal(size=(d, 2 * K + 1))
+    W, A, Ab = WA[:, :K], rng.normal(size=(d, K)), rng.normal(size=K) * 3
+    penalty = Penalty(alpha=0.3, penalty_factor=rng.uniform(0, 2, size=d))
+    ridge_w = penalty.ridge_weights(d)
+    want = float(np.max(penalty.optimality_violation(W, A + penalty.smooth_gradient(W))))
+    assert kern.smooth_violation(W, A, ridge_w, Ab, False) == want
+    assert kern.smooth_violation(W, A, ridge_w, Ab, True) == max(want, np.max(np.abs(Ab)))
+
+
 def test_saga_reaches_sklearns_optimum_on_wine():
     """SAGA at tol=1e-10 matches LogisticRegression(C) with alpha = 1 / (C sum s) to 1e-8."""
     X, y = wine()

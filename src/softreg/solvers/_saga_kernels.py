@@ -271,6 +271,25 @@ def saga_epoch_dense(order, X, W, b, A, Ab, mem, codes, Y, soft, sw, eta, lam, r
         _move_intercept(b, Ab, r, n, eta_b)
 
 
+@njit(cache=True, nogil=True)  # no fastmath: the same roundings as the NumPy expression
+def smooth_violation(W, A, ridge_w, Ab, with_intercept):
+    """max |A + ridge_w[:, None] * W| over W (d, K), and max |Ab| (K,) if ``with_intercept``:
+    the memory's optimality violation for a penalty without an L1 part, no temporaries."""
+    out = 0.0
+    for j in range(W.shape[0]):
+        rw = ridge_w[j]
+        for k in range(W.shape[1]):
+            v = abs(A[j, k] + rw * W[j, k])
+            if v > out:
+                out = v
+    if with_intercept:
+        for k in range(Ab.shape[0]):
+            v = abs(Ab[k])
+            if v > out:
+                out = v
+    return out
+
+
 @_jit
 def _add_intercept_hessian(Hb, r, i, codes, Y, soft, s):
     """Hb += s (diag(p) - p p^T) for row i, from its residual r = s (p - y_i) (s > 0)."""
