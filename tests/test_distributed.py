@@ -89,7 +89,7 @@ def assert_same_model(dask_model, ref, X):
     np.testing.assert_array_equal(dask_model.classes_, ref.classes_)
 
 
-# -- without a cluster (runs first: the module's cluster does not exist yet) -----------------
+# -- without a cluster (the module's cluster may exist already: test order decides) --------
 def test_local_threaded_scheduler_without_a_cluster():
     # runs the same whether or not this module's cluster Client exists already (test order
     # decides): a local scheduler set in the config wins over a default Client

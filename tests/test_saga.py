@@ -13,6 +13,7 @@ from softreg import SoftmaxRegression
 from softreg._objective import SoftmaxObjective
 from softreg.penalties import Penalty
 from softreg.solvers import CONVERGED, DivergenceError, Penalised, newton, saga
+from softreg.solvers import _saga_kernels as kern
 from softreg.solvers._saga_kernels import lazy_entry
 from softreg.solvers.saga import INTERCEPT_SCALE, INTERCEPT_SCALE_DENSE, default_intercept_scale
 
@@ -48,7 +49,6 @@ def wine():
 def test_dense_epoch_takes_the_same_steps_as_the_csr_epoch(soft, l1):
     """The dense kernel (no index arrays, no loss) against the lazy CSR kernel on the same
     rows with every entry stored: one epoch of steps, the same W, b and memories."""
-    from softreg.solvers import _saga_kernels as kern
     rng = np.random.default_rng(4)
     n, d, K = 40, 6, 4
     X = rng.normal(size=(n, d)) + 0.1  # no zero entry: CSR stores all of them
@@ -84,7 +84,6 @@ def test_dense_epoch_takes_the_same_steps_as_the_csr_epoch(soft, l1):
 def test_smooth_violation_equals_the_penalty_objects_value_exactly():
     """The numba loop returns what Penalty.optimality_violation gives (bit for bit: the check
     schedule compares it with tol), also on a strided view of W as the ridge kernel has."""
-    from softreg.solvers import _saga_kernels as kern
     rng = np.random.default_rng(5)
     d, K = 37, 6
     WA = rng.normal(size=(d, 2 * K + 1))

@@ -215,6 +215,7 @@ def _move_feature(j, x, n, W, A, r, eta, lam, rho):
 
 @_jit_inline
 def _move_intercept(b, Ab, r, n, eta_b):
+    """The intercept's SAGA step after Delta = r: b -= eta_b (n r + Ab), then Ab += r."""
     for k in range(b.shape[0]):
         b[k] -= eta_b * (n * r[k] + Ab[k])
         Ab[k] += r[k]
@@ -467,27 +468,8 @@ def saga_epoch_csr_ridge(order, indptr, indices, data, WA, b, Ab, mem, codes, Y,
                 z[k] += x * v
         for k in range(K):
             z[k] = scale * z[k] + b[k]
-        zmax = z[0]
-        for k in range(1, K):
-            if z[k] > zmax:
-                zmax = z[k]
-        total = 0.0
-        for k in range(K):
-            r[k] = math.exp(z[k] - zmax)
-            total += r[k]
-        s = sw[i]
-        ps = s / total
-        if soft:
-            for k in range(K):
-                r[k] = r[k] * ps - s * Y[i, k]
-        else:
-            for k in range(K):
-                r[k] *= ps
-            r[codes[i]] -= s
-        for k in range(K):  # r <- Delta = new residual - remembered one
-            new = r[k]
-            r[k] = new - mem[i, k]
-            mem[i, k] = new
+        _softmax_residual(z, r, i, codes, Y, soft, sw, False)
+        _remember(r, mem, i)  # r <- Delta = new residual - remembered one
         step = eta / scale
         c = step * (n - 1.0)
         for q in range(lo, hi):
@@ -497,9 +479,7 @@ def saga_epoch_csr_ridge(order, indptr, indices, data, WA, b, Ab, mem, codes, Y,
             for k in range(K):
                 WA[j, k] -= cx * r[k]
                 WA[j, K + k] += x * r[k]
-        for k in range(K):
-            b[k] -= eta_b * (n * r[k] + Ab[k])
-            Ab[k] += r[k]
+        _move_intercept(b, Ab, r, n, eta_b)
         cum += step
         scale *= rho
         if scale < MIN_SCALE:
