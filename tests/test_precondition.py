@@ -162,5 +162,7 @@ def test_float32_fits_reach_the_optimum_as_with_the_float64_factor(kind, alpha, 
     assert res.stop_reason == CONVERGED
     value, grad = J(res.params)
     assert np.max(np.abs(grad)) <= 1e-6 * (1 + 1e-6)  # float64 gradient, plain NumPy
-    assert 0 <= value - J(theta_ref)[0] <= 1e-9 * value
+    # J(theta_ref) is J* to within its own rounding (|grad| < 1e-11 there), so a fit may
+    # land a few ulps below it: 1e-14 relative is that rounding, not a tolerance on the fit
+    assert -1e-14 * value <= value - J(theta_ref)[0] <= 1e-9 * value
     assert passes <= results["float64"][1] + 2
