@@ -1,6 +1,6 @@
 """A fresh Dask LocalCluster for the tests that need real worker processes.
 
-Not a test module: imported by ``test_distributed.py`` and ``test_distributed_resident.py``
+Not a test module: imported by ``test_distributed*.py``
 (pytest puts ``tests/`` on ``sys.path``); import it after ``pytest.importorskip("distributed")``.
 """
 
@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import dask
 import distributed
+import numpy as np
 
 #: each test worker's memory limit (the tests' data take a few MB)
 WORKER_MEMORY = "3GB"
@@ -33,3 +34,13 @@ def local_cluster(n_workers: int = 2, threads: int = 1):
                                       dashboard_address=":0") as cluster:
             with distributed.Client(cluster) as client:
                 yield client
+
+
+def weighted_problem(*, n: int, d: int, K: int, seed: int):
+    """X (n, d) standard normal, codes (n,) from a random linear model with Gumbel noise (all
+    K classes likely), sample weights s (n,) in [0.2, 2]."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    codes = np.argmax(X @ rng.normal(size=(d, K)) + rng.gumbel(size=(n, K)), axis=1)
+    s = rng.uniform(0.2, 2.0, size=n)
+    return X, codes, s

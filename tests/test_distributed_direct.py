@@ -14,7 +14,7 @@ import pytest
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from _dask import local_cluster  # noqa: E402
+from _dask import local_cluster, weighted_problem  # noqa: E402
 from softreg import _kernels  # noqa: E402
 from softreg._objective import SoftmaxObjective  # noqa: E402
 from softreg.distributed import DaskObjective, _blocks, _direct, as_dask_data  # noqa: E402
@@ -28,11 +28,7 @@ needs_kernels = pytest.mark.skipif(not _kernels.available(), reason="numba not i
 
 
 def make_data(n=900, d=5, K=4, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    codes = np.argmax(X @ rng.normal(size=(d, K)) + rng.gumbel(size=(n, K)), axis=1)
-    s = rng.uniform(0.2, 2.0, size=n)
-    return X, codes, s
+    return weighted_problem(n=n, d=d, K=K, seed=seed)
 
 
 def reference(X, *, y=None, Y=None, s=None, K=4, fit_intercept=True):

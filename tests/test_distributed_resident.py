@@ -23,7 +23,7 @@ pytestmark = pytest.mark.xdist_group("dask_cluster_resident")
 
 import dask  # noqa: E402
 
-from _dask import local_cluster  # noqa: E402
+from _dask import local_cluster, weighted_problem  # noqa: E402
 from softreg import SoftmaxRegression  # noqa: E402
 from softreg._objective import SoftmaxObjective  # noqa: E402
 from softreg.distributed import DaskObjective, as_dask_data  # noqa: E402
@@ -45,11 +45,7 @@ def client():
 
 
 def make_data(n=1000, d=6, K=3, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    codes = np.argmax(X @ rng.normal(size=(d, K)) + rng.gumbel(size=(n, K)), axis=1)
-    s = rng.uniform(0.2, 2.0, size=n)
-    return X, codes, s
+    return weighted_problem(n=n, d=d, K=K, seed=seed)
 
 
 def assert_same_pieces(dist, mem, seed=0):
