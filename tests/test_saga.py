@@ -81,6 +81,57 @@ def test_dense_epoch_takes_the_same_steps_as_the_csr_epoch(soft, l1):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
+def test_epochs_kernel_replays_single_epochs_and_stops_at_the_threshold():
+    """saga_epochs_dense = saga_epoch_dense over numba's shuffles of the rows (seeded at the
+    call), epoch after epoch, ending at the first epoch whose memory violation is <= the
+    threshold (or after max_epochs); it returns that count and violation."""
+    numba = pytest.importorskip("numba")
+
+    @numba.njit
+    def numba_orders(seed, n, m):  # the generator's stream as the kernel draws it
+        np.random.seed(seed)
+        order = np.arange(n)
+        out = np.empty((m, n), dtype=np.int64)
+        for e in range(m):
+            np.random.shuffle(order)
+            out[e] = order
+        return out
+
+    rng = np.random.default_rng(6)
+    n, d, K, m = 50, 7, 3, 4
+    X = rng.normal(size=(n, d))
+    codes = rng.integers(0, K, size=n).astype(np.int64)
+    sw = np.full(n, 1.0 / n)
+    eta, eta_b = 0.05, 0.05
+    ridge_w = np.full(d, 0.1)
+    rho = 1 / (1 + eta * ridge_w)
+    Y = np.zeros((0, 0))
+
+    def start():
+        return np.zeros((d, K)), np.zeros(K), np.zeros((d, K)), np.zeros(K), np.zeros((n, K))
+
+    orders = numba_orders(12345, n, m)
+    assert len({tuple(o) for o in orders}) == m  # a fresh order each epoch
+    W, b, A, Ab, mem = start()
+    replay, violations = [], []
+    for order in orders:
+        kern.saga_epoch_dense(order, X, W, b, A, Ab, mem, codes, Y, False, sw, eta,
+                              np.zeros(d), rho, eta_b)
+        replay.append((W.copy(), b.copy(), A.copy(), Ab.copy(), mem.copy()))
+        violations.append(kern.smooth_violation(W, A, ridge_w, Ab, True))
+    assert violations[2] < violations[1] < violations[0]  # the stops below differ
+    for threshold in (0.0, violations[1], violations[2]):
+        W, b, A, Ab, mem = start()
+        ran, estimate = kern.saga_epochs_dense(12345, m, threshold, X, W, b, A, Ab, mem,
+                                               codes, Y, False, sw, eta, rho, eta_b, ridge_w,
+                                               True)
+        want = next((e + 1 for e, v in enumerate(violations) if v <= threshold), m)
+        assert ran == want
+        assert estimate == pytest.approx(violations[want - 1], rel=1e-12)
+        for got, expected in zip((W, b, A, Ab, mem), replay[want - 1], strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
 def test_smooth_violation_equals_the_penalty_objects_value_exactly():
     """The numba loop returns what Penalty.optimality_violation gives (bit for bit: the check
     schedule compares it with tol), also on a strided view of W as the ridge kernel has."""

@@ -381,12 +381,24 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
     epoch, reason = 0, MAX_ITER
     if viol <= tol:
         reason = CONVERGED
+    # dense X without L1: the epochs up to the next check in one kernel call (its shuffles
+    # are numba's, seeded from rng; without numba, one epoch per Python step as below)
+    epochs_in_kernel = not data.sparse and not penalty.l1 and kern.numba is not None
     while reason != CONVERGED and epoch < max_iter:
-        epoch += 1
-        data.epoch(rng.permutation(n).astype(np.int64), W, b, A, Ab, mem, last, eta, lam, rho,
-                   logrho, eta_b, WA)
-        datafit.add_passes(1)
-        estimate = memory_violation()
+        if epochs_in_kernel:
+            ran, estimate = kern.saga_epochs_dense(
+                int(rng.integers(2 ** 32)),
+                min(max_iter - epoch, MAX_EPOCHS_BETWEEN_CHECKS - (epoch - checked)),
+                tol * trust, data.X, W, b, A, Ab, mem, data.codes, data.Y, data.soft, data.sw,
+                eta, rho, eta_b, ridge_w, fit_intercept and not newton_b)
+            epoch += ran
+            datafit.add_passes(ran)
+        else:
+            epoch += 1
+            data.epoch(rng.permutation(n).astype(np.int64), W, b, A, Ab, mem, last, eta, lam,
+                       rho, logrho, eta_b, WA)
+            datafit.add_passes(1)
+            estimate = memory_violation()
         # the gap at the last check, scaled as the square of the memory's violation since
         # (on tf-idf problems its per-epoch ratio was within 10% of that square's)
         predicted_gap = 0.0 if gap_ref is None else \
