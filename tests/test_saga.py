@@ -39,6 +39,30 @@ def test_lazy_entry_equals_step_by_step_replay(rho, lam):
         assert got == pytest.approx(replay(v, a, m, eta, lam, rho), rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("rho", [1.0, 0.999, 0.9])
+@pytest.mark.parametrize("lam", [0.3, 2.0])
+def test_catch_up_of_a_feature_equals_step_by_step_replay(rho, lam):
+    """_catch_up_l1 (the branch-free cases, lazy_entry for the rest) on a feature's K
+    entries, with rho^m and rho + ... + rho^m from geometric_tables: every case (zero
+    fixed point, staying on a branch, settling at zero, pushed through zero) against
+    one step at a time."""
+    rng = np.random.default_rng(int(rho * 1000) + int(lam * 10))
+    eta, K, n = 0.05, 64, 80
+    pw, gs = kern.geometric_tables(n, rho, np.log(rho))
+    np.testing.assert_allclose(pw, rho ** np.arange(n + 1), rtol=1e-13)
+    np.testing.assert_allclose(gs, np.r_[0.0, np.cumsum(rho ** np.arange(1, n + 1))],
+                               rtol=1e-13)
+    slow = np.empty(K)
+    for _ in range(40):
+        W = rng.choice([0.0, 1.0], size=(2, K)) * rng.normal(scale=3, size=(2, K))
+        A = rng.normal(scale=2 * lam, size=(2, K))
+        m = int(rng.integers(1, n + 1))
+        want = [replay(v, a, m, eta, lam, rho) for v, a in zip(W[1], A[1], strict=True)]
+        kern._catch_up_l1(W, A, 1, m, eta, lam, rho, np.log(rho), pw[m], gs[m], slow)
+        np.testing.assert_allclose(W[1], want, rtol=1e-9, atol=1e-12)
+        assert np.all((W[1] == 0.0) == (np.asarray(want) == 0.0))  # exact zeros
+
+
 def wine():
     X, y = load_wine(return_X_y=True)
     return StandardScaler().fit_transform(X), y
@@ -46,9 +70,11 @@ def wine():
 
 @pytest.mark.parametrize("soft", [False, True])
 @pytest.mark.parametrize("l1", [0.0, 0.02])
-def test_dense_epoch_takes_the_same_steps_as_the_csr_epoch(soft, l1):
+@pytest.mark.parametrize("one_rho", [False, True])
+def test_dense_epoch_takes_the_same_steps_as_the_csr_epoch(soft, l1, one_rho):
     """The dense kernel (no index arrays, no loss) against the lazy CSR kernel on the same
-    rows with every entry stored: one epoch of steps, the same W, b and memories."""
+    rows with every entry stored: one epoch of steps, the same W, b and memories (one rho
+    for all features: the CSR kernel's powers come from its tables)."""
     rng = np.random.default_rng(4)
     n, d, K = 40, 6, 4
     X = rng.normal(size=(n, d)) + 0.1  # no zero entry: CSR stores all of them
@@ -59,6 +85,8 @@ def test_dense_epoch_takes_the_same_steps_as_the_csr_epoch(soft, l1):
     eta, eta_b = 0.05, 0.01
     lam = np.full(d, l1)
     rho = 1 / (1 + eta * rng.uniform(0, 0.3, size=d))
+    if one_rho:
+        rho[:] = rho[0]
     order = rng.permutation(n).astype(np.int64)
     W0 = rng.normal(size=(d, K)) * 0.1
     mem0 = rng.normal(size=(n, K)) * 0.01
@@ -234,12 +262,15 @@ def test_saga_gradient_test_matches_finite_differences():
     assert result.grad_norm == pytest.approx(np.max(np.abs(fd)), rel=1e-5)
 
 
-def test_saga_l1_prox_reaches_the_lasso_optimality_condition():
+@pytest.mark.parametrize("factors", [False, True])
+def test_saga_l1_prox_reaches_the_lasso_optimality_condition(factors):
     """With an L1 part (elastic net), the lazy proximal steps reach the subgradient
     optimality condition, judged from the objective's own gradient; sparse and dense
-    agree and the solution has exact zeros."""
+    agree and the solution has exact zeros. (Penalty factors: a rho per feature, whose
+    powers the CSR kernel computes by exp instead of its tables.)"""
     X, y = text_problem(seed=3)
-    penalty = Penalty(alpha=0.02, l1_ratio=0.7)
+    pf = np.random.default_rng(3).uniform(0.2, 2.0, size=X.shape[1]) if factors else None
+    penalty = Penalty(alpha=0.02, l1_ratio=0.7, penalty_factor=pf)
     sols = []
     for data in (X, X.toarray()):
         objective = SoftmaxObjective(data, y=y, n_classes=4)

@@ -98,6 +98,57 @@ def lazy_entry(v, a, m, eta, lam, rho, logrho):
 
 
 @_jit_inline
+def _catch_up_l1(W, A, j, m, eta, lam, rho, logrho, pm, gm, slow):
+    """W[j] (K,) after m skipped steps with the memory's gradient A[j], L1 strength lam > 0,
+    pm = rho^m, gm = rho + ... + rho^m.
+
+    An entry whose m steps stay on one affine branch of the proximal map (v > 0:
+    v <- rho (v - eta (a + lam)); v < 0: with -lam) moves to pm v - eta gm (a +- lam);
+    where |a| <= lam, zero is a fixed point and an entry that leaves its branch lands on
+    it. Those cases are branch-free (LLVM vectorises them); the rest (an entry pushed
+    through zero, |a| > lam) is left to :func:`lazy_entry`'s closed form.
+    """
+    K = W.shape[1]
+    any_slow = False
+    for k in range(K):
+        v = W[j, k]
+        a = A[j, k]
+        neg = v < 0.0 or (v == 0.0 and a > 0.0)
+        sgn = -1.0 if neg else 1.0
+        w = sgn * v  # >= 0
+        c = eta * (sgn * a + lam)  # the branch: w <- rho (w - c) while the input w > c
+        # the last step's input (w decreases when c > 0; it grows when c <= 0)
+        before_last = (pm / rho) * w - c * (gm - pm)
+        # |a| <= lam: zero is a fixed point, and an entry that leaves its branch lands on it
+        settles = abs(a) <= lam
+        stays = (c <= 0.0 or before_last > c) and not (v == 0.0 and settles)
+        on_branch = pm * v - eta * gm * (a + sgn * lam)
+        W[j, k] = on_branch if stays else (0.0 if settles else v)
+        hard = not (stays or settles)
+        slow[k] = 1.0 if hard else 0.0
+        any_slow = any_slow or hard
+    if any_slow:
+        for k in range(K):
+            if slow[k] != 0.0:
+                W[j, k] = lazy_entry(W[j, k], A[j, k], m, eta, lam, rho, logrho)
+
+
+@_jit
+def geometric_tables(n, rho, logrho):
+    """pw[m] = rho^m and gs[m] = rho + rho^2 + ... + rho^m for m = 0..n (each by its
+    closed form, as :func:`affine_steps` computes them)."""
+    pw = np.empty(n + 1)
+    gs = np.empty(n + 1)
+    for m in range(n + 1):
+        if rho == 1.0:
+            pw[m], gs[m] = 1.0, float(m)
+        else:
+            pw[m] = math.exp(m * logrho)
+            gs[m] = rho * math.expm1(m * logrho) / math.expm1(logrho)
+    return pw, gs
+
+
+@_jit_inline
 def _softmax_residual(z, r, i, codes, Y, soft, sw, with_loss):
     """r = sw_i (softmax(z) - y_i) (K,) from row i's logits z; returns CE_i if
     ``with_loss`` (else 0.0: a SAGA step needs no logarithm)."""
@@ -158,24 +209,32 @@ def _dense_row_residual(x, W, b, i, codes, Y, soft, sw, z, r, with_loss):
 
 
 @_jit
-def _catch_up(idx, W, A, last, t, eta, lam, rho, logrho):
-    """Apply the skipped steps (last[j] .. t-1) to the features idx of one row."""
+def _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, pw, gs, slow):
+    """Apply the skipped steps (last[j] .. t-1) to the features idx of one row.
+
+    ``pw``, ``gs``: :func:`geometric_tables` of the one rho of every feature, or empty
+    (rho per feature: its powers by exp here); ``slow`` (K,): scratch of
+    :func:`_catch_up_l1`.
+    """
     K = W.shape[1]
+    tables = pw.shape[0] > 0
     for q in range(idx.shape[0]):
         j = idx[q]
         m = t - last[j]
         if m > 0:
-            if lam[j] == 0.0:
-                if rho[j] == 1.0:
-                    f, g = 1.0, eta * m
-                else:
-                    f = math.exp(m * logrho[j])
-                    g = eta * rho[j] * math.expm1(m * logrho[j]) / math.expm1(logrho[j])
-                for k in range(K):
-                    W[j, k] = f * W[j, k] - g * A[j, k]
+            if tables:
+                pm, gm = pw[m], gs[m]
+            elif rho[j] == 1.0:
+                pm, gm = 1.0, float(m)
             else:
+                pm = math.exp(m * logrho[j])
+                gm = rho[j] * math.expm1(m * logrho[j]) / math.expm1(logrho[j])
+            if lam[j] == 0.0:
+                g = eta * gm
                 for k in range(K):
-                    W[j, k] = lazy_entry(W[j, k], A[j, k], m, eta, lam[j], rho[j], logrho[j])
+                    W[j, k] = pm * W[j, k] - g * A[j, k]
+            else:
+                _catch_up_l1(W, A, j, m, eta, lam[j], rho[j], logrho[j], pm, gm, slow)
             last[j] = t
 
 
@@ -223,10 +282,10 @@ def _move_intercept(b, Ab, r, n, eta_b):
 
 @_jit
 def _step(idx, vals, i, t, n, W, b, A, Ab, mem, last, codes, Y, soft, sw, eta, lam, rho,
-          logrho, eta_b, z, r):
+          logrho, pw, gs, slow, eta_b, z, r):
     """One lazy SAGA step on row i (features idx, values vals) at step number t."""
     K = W.shape[1]
-    _catch_up(idx, W, A, last, t, eta, lam, rho, logrho)
+    _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, pw, gs, slow)
     _row_residual(idx, vals, W, b, K, i, codes, Y, soft, sw, z, r, False)
     _remember(r, mem, i)
     for q in range(idx.shape[0]):
@@ -244,14 +303,23 @@ def saga_epoch_csr(order, indptr, indices, data, W, b, A, Ab, mem, last, codes, 
     n = float(mem.shape[0])
     z = np.empty(K)
     r = np.empty(K)
+    slow = np.empty(K)
     last[:] = 0
+    d = W.shape[0]
+    uniform = d > 0
+    for j in range(1, d):
+        uniform = uniform and rho[j] == rho[0]
+    if uniform:  # one rho: its powers for every skip length up to the epoch's
+        pw, gs = geometric_tables(order.shape[0], rho[0], logrho[0])
+    else:
+        pw, gs = np.empty(0), np.empty(0)
     for t in range(order.shape[0]):
         i = order[t]
         lo, hi = indptr[i], indptr[i + 1]
         _step(indices[lo:hi], data[lo:hi], i, t, n, W, b, A, Ab, mem, last, codes, Y, soft,
-              sw, eta, lam, rho, logrho, eta_b, z, r)
-    everything = np.arange(W.shape[0])
-    _catch_up(everything, W, A, last, order.shape[0], eta, lam, rho, logrho)
+              sw, eta, lam, rho, logrho, pw, gs, slow, eta_b, z, r)
+    everything = np.arange(d)
+    _catch_up(everything, W, A, last, order.shape[0], eta, lam, rho, logrho, pw, gs, slow)
 
 
 @_jit
