@@ -31,9 +31,6 @@ from softreg._objective import SoftmaxObjective  # noqa: E402
 from softreg._protocol import Datafit, missing_methods  # noqa: E402
 from softreg.distributed import DaskObjective, as_dask_data, fit_files  # noqa: E402
 from softreg.distributed._resident import distributed_client  # noqa: E402
-from softreg.estimator import GRADIENT_TOL  # noqa: E402
-from softreg.penalties import Penalty  # noqa: E402
-from softreg.solvers import lbfgs  # noqa: E402
 
 PROBA_TOL = 1e-6
 
@@ -137,6 +134,42 @@ def test_objective_matches_in_memory_and_finite_differences(client):
     assert dist.n_passes == 1 + 1 + 1 + 2 + 6  # (probabilities are lazy: not counted)
 
 
+@pytest.mark.parametrize("kind", ["hard", "soft", "class_weight", "float32"])
+def test_minibatch_gathers_the_rows_as_the_in_memory_minibatch(client, kind):
+    """DaskObjective.minibatch(rows) = SoftmaxObjective.minibatch(rows) on the same data:
+    the same rows (uneven partitions, one holding none of them), coded targets, class
+    weights and scaling n / m, so the same value and gradient; the rows count as passes."""
+    rng = np.random.default_rng(11)
+    n, d, K = 500, 4, 3
+    X, codes = make_data(n=n, d=d, K=K, seed=5)
+    s = rng.uniform(0.2, 2.0, size=n)
+    X = X.astype(np.float32) if kind == "float32" else X
+    Y = rng.dirichlet(np.ones(K), size=n) if kind == "soft" else None
+    cw = {0: 3.0, 1: 0.5, 2: 1.0} if kind == "class_weight" else None
+    chunks = (100, 7, 250, 143)
+    target = da.from_array(Y, chunks=(chunks, K)) if kind == "soft" else \
+        da.from_array(codes, chunks=(chunks,))
+    dist = DaskObjective(as_dask_data(da.from_array(X, chunks=(chunks, d)), target,
+                                      da.from_array(s, chunks=(chunks,))), class_weight=cw)
+    weights = s * np.array([cw[k] for k in codes]) if cw else s
+    mem = SoftmaxObjective(X, y=None if kind == "soft" else codes, Y=Y, sample_weight=weights,
+                           n_classes=K)
+    rows = np.sort(rng.choice(np.r_[0:100, 107:n], size=60, replace=False))
+    sub, want = dist.minibatch(rows), mem.minibatch(rows)
+    assert sub.X.dtype == X.dtype and sub.n_samples == 60
+    np.testing.assert_array_equal(sub.X, X[rows])
+    theta = rng.normal(size=mem.n_params)
+    loss, grad = sub.loss_grad(theta)
+    want_loss, want_grad = want.loss_grad(theta)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-11, atol=1e-14)
+    assert dist.n_passes == 0
+    dist.minibatch_passes(10, 250)  # 60 + 2500 rows: 5 passes of 500
+    assert dist.n_passes == 5
+    with pytest.raises(ValueError, match="sorted distinct"):
+        dist.minibatch(rows[::-1])
+
+
 # -- fits equal the in-memory fit -----------------------------------------------------------------
 def badly_scaled(n=1500, d=6, K=3, seed=4):
     """Features spanning 1e-2 .. 1e2 in scale (the issue's example of a slow Dask fit)."""
@@ -148,8 +181,9 @@ def badly_scaled(n=1500, d=6, K=3, seed=4):
 @pytest.mark.parametrize("where", ["sync", "cluster"])
 def test_badly_scaled_dask_fit_reaches_the_in_memory_optimum_in_as_many_passes(
         client, solver, where):
-    """The Dask datafit offers the whole protocol (feature moments included), so the
-    solvers run exactly as in memory: preconditioned L-BFGS, exact-Hessian Newton."""
+    """The Dask datafit offers the whole protocol (feature moments and a gathered row
+    subsample included), so the solvers run as in memory: L-BFGS from the subsample's
+    optimum and Hessian, exact-Hessian Newton; the same passes up to rounding."""
     X, codes = badly_scaled()
     ref = SoftmaxRegression(alpha=1e-4, solver=solver).fit(X, codes)
     assert ref.stop_reason_ == "converged"
@@ -161,15 +195,9 @@ def test_badly_scaled_dask_fit_reaches_the_in_memory_optimum_in_as_many_passes(
         model = SoftmaxRegression(alpha=1e-4, solver=solver).fit(Xd, yd)
     assert model.stop_reason_ == "converged" and model.solver_ == solver
     assert_same_model(model, ref, X)
-    passes = ref.n_passes_
-    if solver == "lbfgs":
-        # in memory, the default L-BFGS starts from a row subsample's Hessian, which a Dask
-        # datafit does not offer: the like-for-like reference is the preconditioner both
-        # have, the feature moments
-        mem = SoftmaxObjective(X, y=codes, n_classes=3)
-        lbfgs(mem, Penalty(alpha=1e-4), mem.zeros(), tol=GRADIENT_TOL, precondition="moments")
-        passes = mem.n_passes
-    assert model.n_passes_ <= 1.5 * passes, (model.n_passes_, passes, ref.n_passes_)
+    # (before the Dask datafit gathered a subsample, its L-BFGS ran on the feature moments:
+    # 2.3x the passes on a 100 000-row problem)
+    assert model.n_passes_ <= ref.n_passes_ + 2, (model.n_passes_, ref.n_passes_)
 
 
 @pytest.mark.parametrize("chunks, solver", [  # 1, 5 and 100 partitions

@@ -242,6 +242,15 @@ def _group_partial(spec: _Spec, method: str, args: tuple, parts: list):
     return total, where
 
 
+def _sample_rows(X, y, s, spec: _Spec, rows: np.ndarray):
+    """Rows ``rows`` (sorted local indices, shape (m,)) of one partition: (X rows (m, d) in
+    the spec's dtype, codes (m,) or None, Y (m, K) or None, weights / global weight sum
+    (m,)), as the passes see them (labels coded, class weights applied)."""
+    Xm, (codes, Y, _, _, sw) = _matrix_and_targets(X, y, s, spec)
+    return (np.ascontiguousarray(Xm[rows]), None if codes is None else codes[rows],
+            None if Y is None else Y[rows], sw[rows])
+
+
 def _probabilities(X, y, s, spec: _Spec, theta: np.ndarray) -> np.ndarray:
     """softmax(X W + b) of one partition, shape (n_p, K)."""
     from scipy.special import softmax

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._objective import SoftmaxObjective
-from ._blocks import _partial, _probabilities, _Spec
+from ._blocks import _partial, _probabilities, _sample_rows, _Spec
 from ._compute import _compute, tree_sum
 from ._data import DaskData
 from ._resident import ResidentPasses, distributed_client
@@ -63,6 +63,8 @@ class DaskObjective:
         self.fit_intercept = bool(fit_intercept)
         self.n_params = (self.n_features + self.fit_intercept) * K
         self._passes = 0
+        self._part_rows = np.asarray(summary.part_rows, dtype=np.int64)
+        self._minibatch_rows = 0  # rows gathered by minibatch()
         self._spec_value = _Spec(K, data.soft, None if data.soft else self.classes,
                                  summary.class_weight, self.weight_sum, self.fit_intercept,
                                  self.dtype, data.layout)
@@ -75,8 +77,13 @@ class DaskObjective:
 
     @property
     def n_passes(self) -> int:
-        """Passes over the partitions so far (the scan not counted)."""
-        return self._passes
+        """Passes over the partitions so far (the scan not counted), plus one per n_samples
+        rows gathered by :meth:`minibatch` or counted by :meth:`minibatch_passes`."""
+        return self._passes + self._minibatch_rows // max(self.n_samples, 1)
+
+    def minibatch_passes(self, count: int, rows: int) -> None:
+        """Count ``count`` passes over a minibatch of ``rows`` rows (a subsample's fit)."""
+        self._minibatch_rows += int(count) * int(rows)
 
     # -- parameter layout (as SoftmaxObjective) -------------------------------------------------
     unpack = SoftmaxObjective.unpack
@@ -136,6 +143,46 @@ class DaskObjective:
         """C = sum_i sw_i a_i a_i^T (a_i = [x_i, 1]), (m, m) or its diagonal: one pass."""
         return np.array(self._pass("feature_moments", bool(dense), what="feature moments"),
                         dtype=np.float64)
+
+    # -- a subsample in memory (L-BFGS's subsample-Hessian start) -----------------------------
+    @property
+    def dense_nbytes(self) -> int:
+        """Bytes of X as one dense array, n * d * itemsize (every partition is dense)."""
+        return self.n_samples * self.n_features * np.dtype(self.dtype).itemsize
+
+    def minibatch(self, rows: np.ndarray) -> SoftmaxObjective:
+        """The rows ``rows`` (sorted distinct indices into the rows in partition order, shape
+        (m,)) gathered into an in-memory datafit scaled as
+        :meth:`SoftmaxObjective.minibatch <softreg._objective.SoftmaxObjective.minibatch>`:
+        (n / m) sum over the rows of sw_i CE_i, sw normalised by the global weight sum, an
+        unbiased estimate of this datafit.
+
+        One task per partition that holds some of the rows (one round trip, m rows back);
+        the rows count towards this objective's passes (n_samples rows make one).
+        """
+        from dask import delayed
+
+        rows = np.asarray(rows, dtype=np.int64)
+        bounds = np.concatenate([[0], np.cumsum(self._part_rows)])
+        if rows.size == 0 or rows[0] < 0 or rows[-1] >= bounds[-1] or \
+                np.any(np.diff(rows) <= 0):
+            raise ValueError("minibatch needs sorted distinct row indices in range(n_samples)")
+        sample = delayed(_sample_rows, pure=True)
+        tasks = []
+        for (X, y, s), lo, hi in zip(self.data.parts(), bounds[:-1], bounds[1:], strict=True):
+            local = rows[(rows >= lo) & (rows < hi)] - lo
+            if local.size:
+                tasks.append(sample(X, y, s, self._spec, local))
+        pieces = _compute(tasks, what="subsample of the rows")[0]
+        self._minibatch_rows += len(rows)
+        soft = self._spec_value.soft
+        return SoftmaxObjective(
+            np.concatenate([p[0] for p in pieces]),
+            y=None if soft else np.concatenate([p[1] for p in pieces]),
+            Y=np.concatenate([p[2] for p in pieces]) if soft else None,
+            sample_weight=np.concatenate([p[3] for p in pieces]) * (self.n_samples / len(rows)),
+            fit_intercept=self.fit_intercept, n_classes=self.n_classes, weight_sum=1.0,
+            kernel="auto")
 
     def probabilities(self, theta: np.ndarray):
         """P = softmax(X W + b) as a lazy dask array of shape (n, K) (rows in X's order)."""

@@ -82,6 +82,7 @@ class Summary:
     class_weight: np.ndarray | None  # (K,) factors or None
     weight_sum: float  # sum of the (class-weighted) sample weights
     weighted_row_sq: float  # sum_i s_i ||x_i||^2
+    part_rows: tuple[int, ...] = ()  # rows per partition, in order
 
 
 def summarise(data: DaskData, class_weight=None, classes=None) -> Summary:
@@ -121,7 +122,8 @@ def summarise(data: DaskData, class_weight=None, classes=None) -> Summary:
     weight_sum = float(mass.sum())
     if weight_sum <= 0:
         raise ValueError("class_weight leaves every sample with zero weight")
-    return Summary(n, dtype, feature_std, classes, cw, weight_sum, float(row_sq.sum()))
+    return Summary(n, dtype, feature_std, classes, cw, weight_sum, float(row_sq.sum()),
+                   tuple(int(r["n"]) for r in summaries))
 
 
 def _merge_labels(summaries, classes):

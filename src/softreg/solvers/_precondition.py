@@ -238,7 +238,8 @@ def subsample_size(datafit) -> int | None:
     """Rows of the subsample for :class:`HessianPreconditioner`, or None where it does not pay.
 
     It needs a datafit with ``minibatch``, ``minibatch_passes`` and ``hessian`` on dense
-    in-memory X, at most :data:`HESSIAN_MAX_PARAMS` parameters, buffers of at most
+    X (in memory, or a Dask datafit's partitions, which gather the rows), at most
+    :data:`HESSIAN_MAX_PARAMS` parameters, buffers of at most
     :data:`HESSIAN_MEMORY_FRACTION` of X's bytes, and enough rows that the subsample is a
     small fraction of them.
     """
@@ -248,12 +249,14 @@ def subsample_size(datafit) -> int | None:
     p = datafit.n_params
     n = datafit.n_samples
     X = getattr(datafit, "X", None)
-    # dense X only, and the Hessian's buffers while it is built (the float64 (qK)^2 result,
-    # factored in place later, beside SYRK's float32 (qK)^2 one or the pairs' float64 G of
-    # about 4 (qK)^2 bytes at most, see softreg._hessian.PAIR_MAX_FEATURES) within half of X's
-    # bytes: no fit should need more memory beside X than half a copy of it
-    if p > HESSIAN_MAX_PARAMS or not isinstance(X, np.ndarray) or \
-            12 * p * p > HESSIAN_MEMORY_FRACTION * X.nbytes:
+    # dense X only (in memory, or a Dask datafit's partitions: ``dense_nbytes``), and the
+    # Hessian's buffers while it is built (the float64 (qK)^2 result, factored in place
+    # later, beside SYRK's float32 (qK)^2 one or the pairs' float64 G of about 4 (qK)^2 bytes
+    # at most, see softreg._hessian.PAIR_MAX_FEATURES) within half of X's bytes: no fit
+    # should need more memory beside X than half a copy of it
+    nbytes = X.nbytes if isinstance(X, np.ndarray) else getattr(datafit, "dense_nbytes", None)
+    if p > HESSIAN_MAX_PARAMS or nbytes is None or \
+            12 * p * p > HESSIAN_MEMORY_FRACTION * nbytes:
         return None
     rows = min(max(n // SUBSAMPLE_DIVISOR, SUBSAMPLE_MIN_ROWS_PER_PARAM * p),
                SUBSAMPLE_MAX_ROWS_PER_PARAM * p)

@@ -25,8 +25,9 @@ Two preconditioners (``precondition``):
   d = 100, K = 100, alpha = 1e-4, tol = 1e-7): 15 passes (11 iterations) against 35
   (29) with "moments"; K = 30 and 50 (same n, d): 16 / 15 passes against 37.
 
-True picks "hessian" where :func:`._precondition.subsample_size` allows it (in-memory
-data, (d + 1) K <= 2000, n at least 8 times the subsample), else "blocks" where
+True picks "hessian" where :func:`._precondition.subsample_size` allows it (dense data in
+memory or on Dask, whose datafit gathers the subsample's rows into memory; (d + 1) K <=
+2000, n at least 8 times the subsample), else "blocks" where
 :func:`._class_blocks.class_blocks_suit` allows it (dense in-memory X, K >= 10), else
 "moments".
 
