@@ -163,9 +163,18 @@ def test_minibatch_gathers_the_rows_as_the_in_memory_minibatch(client, kind):
     want_loss, want_grad = want.loss_grad(theta)
     assert loss == pytest.approx(want_loss, rel=1e-12)
     np.testing.assert_allclose(grad, want_grad, rtol=1e-11, atol=1e-14)
-    assert dist.n_passes == 0
-    dist.minibatch_passes(10, 250)  # 60 + 2500 rows: 5 passes of 500
-    assert dist.n_passes == 5
+    assert dist.n_passes == 1  # not persisted: the partitions were computed to take the rows
+    dist.minibatch_passes(10, 250)  # 2500 rows: 5 passes of 500
+    assert dist.n_passes == 6
+    # persisted: the rows are taken where the partitions lie, and count as rows
+    Xp, tp = client.persist([da.from_array(X, chunks=(chunks, d)), target])
+    held = DaskObjective(as_dask_data(Xp, tp, client.persist(da.from_array(s, chunks=(chunks,)))),
+                         class_weight=cw)
+    assert held._resident is not None
+    sub = held.minibatch(rows)
+    assert sub.loss_grad(theta)[0] == pytest.approx(want_loss, rel=1e-12)
+    held.minibatch_passes(10, 250)
+    assert held.n_passes == (60 + 2500) // n
     with pytest.raises(ValueError, match="sorted distinct"):
         dist.minibatch(rows[::-1])
 

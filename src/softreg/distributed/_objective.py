@@ -157,8 +157,9 @@ class DaskObjective:
         (n / m) sum over the rows of sw_i CE_i, sw normalised by the global weight sum, an
         unbiased estimate of this datafit.
 
-        One task per partition that holds some of the rows (one round trip, m rows back);
-        the rows count towards this objective's passes (n_samples rows make one).
+        One task per partition that holds some of the rows (one round trip, m rows back).
+        On persisted partitions the rows count towards this objective's passes (n_samples
+        rows make one); elsewhere the partitions had to be read or computed: one pass.
         """
         from dask import delayed
 
@@ -174,7 +175,11 @@ class DaskObjective:
             if local.size:
                 tasks.append(sample(X, y, s, self._spec, local))
         pieces = _compute(tasks, what="subsample of the rows")[0]
-        self._minibatch_rows += len(rows)
+        resident = self._resident
+        if resident is not None and distributed_client() is resident.client:
+            self._minibatch_rows += len(rows)  # taken from partitions held in memory
+        else:  # the partitions were read or computed to take the rows: count a pass
+            self._passes += 1
         soft = self._spec_value.soft
         return SoftmaxObjective(
             np.concatenate([p[0] for p in pieces]),
