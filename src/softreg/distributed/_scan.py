@@ -82,7 +82,7 @@ class Summary:
     class_weight: np.ndarray | None  # (K,) factors or None
     weight_sum: float  # sum of the (class-weighted) sample weights
     weighted_row_sq: float  # sum_i s_i ||x_i||^2
-    part_rows: tuple[int, ...] = ()  # rows per partition, in order
+    part_rows: tuple[int, ...]  # rows per partition, in order
 
 
 def summarise(data: DaskData, class_weight=None, classes=None) -> Summary:

@@ -38,16 +38,22 @@ def _jit_inline(fn):
     return fn if numba is None else njit(inline="always", **_OPTIONS)(fn)
 
 
+@_jit_inline
+def rho_powers(m, rho, logrho):
+    """(rho^m, rho + rho^2 + ... + rho^m) for m >= 0, 0 < rho <= 1, logrho = log(rho)."""
+    if rho == 1.0:
+        return 1.0, float(m)
+    # rho (1 - rho^m) / (1 - rho) through expm1: accurate for rho near 1
+    return math.exp(m * logrho), rho * math.expm1(m * logrho) / math.expm1(logrho)
+
+
 @_jit
 def affine_steps(v, c, k, rho, logrho):
     """k steps of v <- rho * (v - c), in closed form (rho <= 1; logrho = log(rho))."""
     if k <= 0:
         return v
-    if rho == 1.0:
-        return v - c * k
-    pk = math.exp(k * logrho)
-    # rho (1 - rho^k) / (1 - rho), accurate for rho near 1
-    return pk * v - c * rho * math.expm1(k * logrho) / math.expm1(logrho)
+    pk, gk = rho_powers(k, rho, logrho)
+    return pk * v - c * gk
 
 
 @_jit
@@ -135,16 +141,12 @@ def _catch_up_l1(W, A, j, m, eta, lam, rho, logrho, pm, gm, slow):
 
 @_jit
 def geometric_tables(n, rho, logrho):
-    """pw[m] = rho^m and gs[m] = rho + rho^2 + ... + rho^m for m = 0..n (each by its
-    closed form, as :func:`affine_steps` computes them)."""
+    """pw[m] = rho^m and gs[m] = rho + rho^2 + ... + rho^m for m = 0..n
+    (:func:`rho_powers`)."""
     pw = np.empty(n + 1)
     gs = np.empty(n + 1)
     for m in range(n + 1):
-        if rho == 1.0:
-            pw[m], gs[m] = 1.0, float(m)
-        else:
-            pw[m] = math.exp(m * logrho)
-            gs[m] = rho * math.expm1(m * logrho) / math.expm1(logrho)
+        pw[m], gs[m] = rho_powers(m, rho, logrho)
     return pw, gs
 
 
@@ -224,11 +226,8 @@ def _catch_up(idx, W, A, last, t, eta, lam, rho, logrho, pw, gs, slow):
         if m > 0:
             if tables:
                 pm, gm = pw[m], gs[m]
-            elif rho[j] == 1.0:
-                pm, gm = 1.0, float(m)
             else:
-                pm = math.exp(m * logrho[j])
-                gm = rho[j] * math.expm1(m * logrho[j]) / math.expm1(logrho[j])
+                pm, gm = rho_powers(m, rho[j], logrho[j])
             if lam[j] == 0.0:
                 g = eta * gm
                 for k in range(K):

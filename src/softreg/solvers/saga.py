@@ -343,13 +343,12 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
 
     newton_b = Hb.shape[0] > 0
     ridge_w = penalty.ridge_weights(d)
+    # the memory's violation leaves out the intercept's part when the checks end with an
+    # intercept Newton step (which fixes that part, and most of the rest: see the module)
+    with_intercept = fit_intercept and not newton_b
 
     def memory_violation() -> float:
-        """The optimality violation with the memory's gradient A (no pass over X).
-
-        Without the intercept's part when the checks end with an intercept Newton step
-        (which fixes that part, and most of the rest: see the module)."""
-        with_intercept = fit_intercept and not newton_b
+        """The optimality violation with the memory's gradient A (no pass over X)."""
         if not penalty.l1:  # (a numba loop: NumPy's temporaries cost 24 us of a 76 us epoch
             # on wine's 13 x 3 weights)
             return float(kern.smooth_violation(W, A, ridge_w, Ab, with_intercept))
@@ -390,7 +389,7 @@ def saga(datafit, penalty: Penalty | None = None, theta0: np.ndarray | None = No
                 int(rng.integers(2 ** 32)),
                 min(max_iter - epoch, MAX_EPOCHS_BETWEEN_CHECKS - (epoch - checked)),
                 tol * trust, data.X, W, b, A, Ab, mem, data.codes, data.Y, data.soft, data.sw,
-                eta, rho, eta_b, ridge_w, fit_intercept and not newton_b)
+                eta, rho, eta_b, ridge_w, with_intercept)
             epoch += ran
             datafit.add_passes(ran)
         else:
